@@ -1,0 +1,3 @@
+//! The connection to the gateway: transport, frames, handshake, session threads, reconnection.
+//!
+//! (Core; being written.)

@@ -1,0 +1,111 @@
+//! Invocations: what a command handler sees of a `node.invoke.request`, and what it answers.
+//!
+//! The session's reader thread decodes the request; [`pool`] hands it to a worker; the worker
+//! calls the command's handler with an [`InvokeContext`] and sends exactly one
+//! `node.invoke.result` (or nothing, when the invocation was cancelled).
+
+mod cancel;
+pub mod pool;
+
+use std::sync::Arc;
+
+pub use cancel::CancelToken;
+
+use crate::node::NodeRuntime;
+
+/// An invocation as the gateway sent it, already checked for the non-empty `id`, `nodeId` and
+/// `command` the protocol requires.
+#[derive(Debug, Clone)]
+pub struct InvokeRequest {
+    pub id: String,
+    pub node_id: String,
+    pub command: String,
+    /// The params as JSON text: `paramsJSON`, or the `params` object re-serialised. `None` when
+    /// the gateway sent neither (or `null`, or an empty string).
+    pub params_json: Option<String>,
+    /// The gateway's remaining deadline for the invoke (informational).
+    pub timeout_ms: Option<u64>,
+}
+
+/// A failed invocation: `{ok:false, error:{code, message}}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvokeError {
+    pub code: String,
+    pub message: String,
+}
+
+impl InvokeError {
+    pub fn new(code: &str, message: impl Into<String>) -> InvokeError {
+        InvokeError { code: code.to_string(), message: message.into() }
+    }
+    /// `INVALID_REQUEST` with the given message, verbatim.
+    pub fn invalid(message: impl Into<String>) -> InvokeError {
+        InvokeError::new("INVALID_REQUEST", message)
+    }
+    pub fn unavailable(message: impl Into<String>) -> InvokeError {
+        InvokeError::new("UNAVAILABLE", message)
+    }
+}
+
+impl std::fmt::Display for InvokeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+/// What a handler answers: the result payload as JSON text (sent as `payloadJSON`, so each
+/// command controls its own key order), or an error.
+pub type InvokeResult = Result<String, InvokeError>;
+
+/// Where a handler's `node.event` requests go. In a live session this is the gateway link, which
+/// sends the event and waits for the gateway's answer (the protocol wants `exec.finished` to be
+/// acknowledged before the result goes out). Tests use a recorder.
+pub trait EventSink: Send + Sync {
+    /// Sends `node.event {event, payloadJSON}` and returns once the gateway answered or the
+    /// request failed. Failures are logged, never fatal: the TS node ignores them too.
+    fn node_event(&self, event: &str, payload_json: String);
+}
+
+/// An [`EventSink`] that drops everything (local CLI checks, benchmarks).
+pub struct NoEvents;
+impl EventSink for NoEvents {
+    fn node_event(&self, _event: &str, _payload_json: String) {}
+}
+
+/// Everything a handler may use while it serves one invocation.
+#[derive(Clone)]
+pub struct InvokeContext {
+    pub invoke_id: String,
+    pub node_id: String,
+    pub cancel: CancelToken,
+    pub events: Arc<dyn EventSink>,
+    pub node: Arc<NodeRuntime>,
+}
+
+impl InvokeContext {
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+}
+
+/// The rules shared by every command for `paramsJSON` (protocol §5, general rules): missing →
+/// `paramsJSON required`, unparseable → `paramsJSON malformed JSON`.
+pub fn require_params(params_json: Option<&str>) -> Result<serde_json::Value, InvokeError> {
+    match params_json {
+        None => Err(InvokeError::invalid("Error: INVALID_REQUEST: paramsJSON required")),
+        Some(text) => parse_params(text),
+    }
+}
+
+/// Like [`require_params`], but a missing `paramsJSON` means `{}`.
+pub fn optional_params(params_json: Option<&str>) -> Result<serde_json::Value, InvokeError> {
+    match params_json {
+        None => Ok(serde_json::Value::Object(Default::default())),
+        Some(text) => parse_params(text),
+    }
+}
+
+fn parse_params(text: &str) -> Result<serde_json::Value, InvokeError> {
+    serde_json::from_str(text)
+        .map_err(|_| InvokeError::invalid("Error: INVALID_REQUEST: paramsJSON malformed JSON"))
+}

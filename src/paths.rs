@@ -1,0 +1,84 @@
+//! Where the node keeps its state: `$OPENCLAW_STATE_DIR`, else `~/.openclaw`.
+//!
+//! Every file name the node reads or writes is spelled here once, so a reader can see the whole
+//! on-disk footprint in one place.
+
+use std::path::{Path, PathBuf};
+
+/// The state directory and the files inside it.
+#[derive(Debug, Clone)]
+pub struct StatePaths {
+    dir: PathBuf,
+}
+
+impl StatePaths {
+    /// Resolves the state directory from the environment: `OPENCLAW_STATE_DIR` when set and
+    /// non-empty, else `$HOME/.openclaw`.
+    pub fn from_env() -> Result<StatePaths, String> {
+        if let Some(dir) = std::env::var_os("OPENCLAW_STATE_DIR").filter(|v| !v.is_empty()) {
+            return Ok(StatePaths::at(PathBuf::from(dir)));
+        }
+        match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+            Some(home) => Ok(StatePaths::at(PathBuf::from(home).join(".openclaw"))),
+            None => Err("neither OPENCLAW_STATE_DIR nor HOME is set; set one of them to choose \
+                         where the node keeps its identity and state"
+                .to_string()),
+        }
+    }
+
+    /// Uses `dir` as the state directory (tests and `--state-dir`-like callers).
+    pub fn at(dir: impl Into<PathBuf>) -> StatePaths {
+        StatePaths { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    /// `openclaw.json` (JSON5): gateway auth fallbacks, `nodeHost.*`, `browser.*`, `tools.exec.*`.
+    pub fn config_file(&self) -> PathBuf {
+        self.dir.join("openclaw.json")
+    }
+    /// `node.json`: instance id, display name, gateway endpoint (legacy 2026.7.x shape).
+    pub fn node_file(&self) -> PathBuf {
+        self.dir.join("node.json")
+    }
+    pub fn identity_dir(&self) -> PathBuf {
+        self.dir.join("identity")
+    }
+    /// `identity/device.json`: the Ed25519 key pair, PEM, in the TS node host's legacy format.
+    pub fn device_identity_file(&self) -> PathBuf {
+        self.identity_dir().join("device.json")
+    }
+    /// `identity/device-auth.json`: device tokens issued by `hello-ok`, keyed by role.
+    pub fn device_auth_file(&self) -> PathBuf {
+        self.identity_dir().join("device-auth.json")
+    }
+    /// `exec-approvals.json`: the local exec approvals document.
+    pub fn exec_approvals_file(&self) -> PathBuf {
+        self.dir.join("exec-approvals.json")
+    }
+    /// `exec-approvals.sock`: the socket path recorded in the approvals document (unused on Linux).
+    pub fn exec_approvals_socket(&self) -> PathBuf {
+        self.dir.join("exec-approvals.sock")
+    }
+    /// Directory for files only this implementation writes (status, audit log, browser profile).
+    pub fn node_dir(&self) -> PathBuf {
+        self.dir.join("openclaw-node")
+    }
+    /// `openclaw-node/status.json`: the running node's live connection state, read by `status`.
+    pub fn status_file(&self) -> PathBuf {
+        self.node_dir().join("status.json")
+    }
+    /// `openclaw-node/audit.jsonl`: one line per exec decision, rotated by size.
+    pub fn audit_log(&self) -> PathBuf {
+        self.node_dir().join("audit.jsonl")
+    }
+    /// `openclaw-node/browser/`: the profile directory of the browser the node starts.
+    pub fn browser_dir(&self) -> PathBuf {
+        self.node_dir().join("browser")
+    }
+    /// `openclaw-node/service.env`: gateway credentials for the installed service, mode 0600.
+    pub fn service_env_file(&self) -> PathBuf {
+        self.node_dir().join("service.env")
+    }
+}
