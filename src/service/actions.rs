@@ -235,7 +235,7 @@ pub fn install(ctx: &ServiceContext, args: &InstallArgs) -> ActionReport {
 fn written_by_us(kind: &str, definition: &str) -> bool {
     match kind {
         "systemd" => systemd::written_by_us(definition),
-        _ => definition.contains("Written by `openclaw-node install`"),
+        _ => launchd::written_by_us(definition),
     }
 }
 

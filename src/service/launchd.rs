@@ -14,6 +14,9 @@ use super::spec::ServiceSpec;
 /// The job label; the same as `openclaw node install` uses, so either replaces the other.
 pub const LABEL: &str = "ai.openclaw.node";
 
+/// Marks a plist this module wrote.
+const MARKER: &str = "Written by `openclaw-node install`";
+
 /// Sources the credentials file named by `$0` (when readable), then runs the rest.
 const ENV_WRAPPER: &str = r#"if [ -r "$0" ]; then set -a; . "$0"; set +a; fi; exec "$@""#;
 
@@ -154,7 +157,6 @@ pub fn render_plist(spec: &ServiceSpec) -> String {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n",
         "<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" ",
         "\"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n",
-        "<!-- Written by `openclaw-node install`. Replace it with `openclaw-node install --force`. -->\n",
         "<plist version=\"1.0\">\n<dict>\n",
     ));
     let key = |out: &mut String, k: &str| out.push_str(&format!("  <key>{}</key>\n", xml_escape(k)));
@@ -163,8 +165,9 @@ pub fn render_plist(spec: &ServiceSpec) -> String {
     };
     key(&mut out, "Label");
     string(&mut out, "  ", LABEL);
+    // An XML comment may not contain `--`, so the marker goes in the job's Comment.
     key(&mut out, "Comment");
-    string(&mut out, "  ", &spec.description);
+    string(&mut out, "  ", &format!("{}. {MARKER}; replace it with: openclaw-node install --force", spec.description));
     key(&mut out, "ProgramArguments");
     out.push_str("  <array>\n");
     for arg in &args {
@@ -239,6 +242,11 @@ pub fn parse_program_arguments(plist: &str) -> Option<Vec<String>> {
         Some(_) => Some(args),
         None => None,
     }
+}
+
+/// Whether a plist was written by this module (and not, say, by `openclaw node install`).
+pub fn written_by_us(definition: &str) -> bool {
+    definition.contains(MARKER)
 }
 
 /// `~/Library/LaunchAgents` under `home`.
