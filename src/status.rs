@@ -116,12 +116,21 @@ impl StatusReporter {
     pub fn new(paths: &StatePaths) -> StatusReporter {
         StatusReporter {
             path: paths.status_file(),
-            inner: Mutex::new(ReporterInner { snapshot: None, warned: false }),
+            inner: Mutex::new(ReporterInner {
+                snapshot: None,
+                warned: false,
+            }),
         }
     }
 
     /// The node started: pid, gateway endpoint, ids. Replaces whatever an earlier run left.
-    pub fn started(&self, gateway_url: &str, device_id: &str, instance_id: &str, display_name: &str) {
+    pub fn started(
+        &self,
+        gateway_url: &str,
+        device_id: &str,
+        instance_id: &str,
+        display_name: &str,
+    ) {
         let now = now_ms();
         let pid = std::process::id();
         let snapshot = StatusSnapshot {
@@ -147,13 +156,13 @@ impl StatusReporter {
 
     /// A connection attempt begins.
     pub fn connecting(&self) {
-        self.update(|snap, _| set_state(snap, ConnectionState::Connecting));
+        self.update(|snap, _| snap.state = ConnectionState::Connecting);
     }
 
     /// `hello-ok` arrived.
     pub fn connected(&self) {
         self.update(|snap, _| {
-            set_state(snap, ConnectionState::Connected);
+            snap.state = ConnectionState::Connected;
             snap.pairing_request_id = None;
         });
     }
@@ -161,7 +170,7 @@ impl StatusReporter {
     /// Device pairing is pending on the gateway.
     pub fn pairing_pending(&self, request_id: Option<&str>) {
         self.update(|snap, _| {
-            set_state(snap, ConnectionState::PairingPending);
+            snap.state = ConnectionState::PairingPending;
             // A retry without a request id does not forget the one the operator needs.
             if let Some(id) = request_id.and_then(non_empty) {
                 snap.pairing_request_id = Some(id);
@@ -172,7 +181,7 @@ impl StatusReporter {
     /// The connection ended or failed; `error` says why.
     pub fn disconnected(&self, error: &str) {
         self.update(|snap, now| {
-            set_state(snap, ConnectionState::Disconnected);
+            snap.state = ConnectionState::Disconnected;
             snap.last_error = Some(truncate(error.trim(), MAX_ERROR_LEN));
             snap.last_error_at_ms = Some(now);
         });
@@ -180,7 +189,7 @@ impl StatusReporter {
 
     /// The node is exiting.
     pub fn stopped(&self) {
-        self.update(|snap, _| set_state(snap, ConnectionState::Stopped));
+        self.update(|snap, _| snap.state = ConnectionState::Stopped);
     }
 
     /// The current snapshot (tests, and the session if it wants to show it).
@@ -232,12 +241,10 @@ impl StatusReporter {
     fn lock(&self) -> std::sync::MutexGuard<'_, ReporterInner> {
         // A panic elsewhere while the lock was held leaves a consistent snapshot (every change is
         // a plain field assignment), so a poisoned lock is still usable.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-}
-
-fn set_state(snap: &mut StatusSnapshot, state: ConnectionState) {
-    snap.state = state;
 }
 
 /// Reads the status file. `Ok(None)` when no node has written one yet. A file that cannot be
@@ -261,13 +268,20 @@ pub fn read_status_file(path: &Path) -> Result<Option<LiveStatus>, String> {
     })?;
     let claims_running = snapshot.state != ConnectionState::Stopped;
     let alive = claims_running && process_alive(snapshot.pid, snapshot.pid_start_ticks);
-    Ok(Some(LiveStatus { running: alive, stale: claims_running && !alive, snapshot }))
+    Ok(Some(LiveStatus {
+        running: alive,
+        stale: claims_running && !alive,
+        snapshot,
+    }))
 }
 
 /// Whether `pid` is a live process, and (when `start_ticks` is known and `/proc` is readable)
 /// the same process that wrote the file rather than a later one given the same pid.
 pub fn process_alive(pid: u32, start_ticks: Option<u64>) -> bool {
-    let Some(raw) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else {
+    let Some(raw) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
         return false;
     };
     match rustix::process::test_kill_process(raw) {
@@ -351,7 +365,10 @@ mod tests {
         assert_eq!(snap.pairing_request_id.as_deref(), Some("req-9"));
         // A retry that reports no id keeps the one the operator needs.
         reporter.pairing_pending(None);
-        assert_eq!(reporter.snapshot().unwrap().pairing_request_id.as_deref(), Some("req-9"));
+        assert_eq!(
+            reporter.snapshot().unwrap().pairing_request_id.as_deref(),
+            Some("req-9")
+        );
 
         reporter.connected();
         let snap = read_status(&paths).unwrap().unwrap().snapshot;
@@ -363,7 +380,10 @@ mod tests {
         reporter.connecting();
         let snap = read_status(&paths).unwrap().unwrap().snapshot;
         assert_eq!(snap.state, ConnectionState::Connecting);
-        assert_eq!(snap.last_error.as_deref(), Some("connection refused (os error 111)"));
+        assert_eq!(
+            snap.last_error.as_deref(),
+            Some("connection refused (os error 111)")
+        );
         assert!(snap.last_error_at_ms.is_some());
 
         reporter.stopped();
@@ -373,7 +393,9 @@ mod tests {
         assert!(!live.stale);
         assert_eq!(
             std::os::unix::fs::PermissionsExt::mode(
-                &std::fs::metadata(paths.status_file()).unwrap().permissions()
+                &std::fs::metadata(paths.status_file())
+                    .unwrap()
+                    .permissions()
             ) & 0o777,
             0o600
         );

@@ -96,7 +96,10 @@ impl Sandbox {
             linger_dir: self.linger(),
             credentials: Credentials::default(),
             service_env: vec![
-                ("OPENCLAW_STATE_DIR".into(), self.state_dir().to_string_lossy().into_owned()),
+                (
+                    "OPENCLAW_STATE_DIR".into(),
+                    self.state_dir().to_string_lossy().into_owned(),
+                ),
                 ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
             ],
         }
@@ -115,11 +118,19 @@ impl Drop for Sandbox {
 }
 
 fn install_args(host: &str) -> InstallArgs {
-    InstallArgs { host: Some(host.into()), port: Some(18790), ..InstallArgs::default() }
+    InstallArgs {
+        host: Some(host.into()),
+        port: Some(18790),
+        ..InstallArgs::default()
+    }
 }
 
 fn assert_ok(report: &ActionReport) {
-    assert!(report.ok, "{} failed: {:?} hints {:?}", report.action, report.error, report.hints);
+    assert!(
+        report.ok,
+        "{} failed: {:?} hints {:?}",
+        report.action, report.error, report.hints
+    );
 }
 
 fn mode(path: &Path) -> u32 {
@@ -130,7 +141,10 @@ fn mode(path: &Path) -> u32 {
 fn systemd_install_status_drive_and_uninstall() {
     let sb = Sandbox::new("systemd");
     let mut ctx = sb.systemd_context();
-    ctx.credentials = Credentials { token: Some("tok-SECRET-1".into()), password: Some("pw $ecret".into()) };
+    ctx.credentials = Credentials {
+        token: Some("tok-SECRET-1".into()),
+        password: Some("pw $ecret".into()),
+    };
 
     let mut args = install_args("gw.example");
     args.display_name = Some("Build box".into());
@@ -141,7 +155,10 @@ fn systemd_install_status_drive_and_uninstall() {
 
     // The unit lives under XDG_CONFIG_HOME, runs this binary with `run` and the flags.
     let unit_path = sb.xdg().join("systemd/user/openclaw-node.service");
-    assert_eq!(report.service.definition_path.as_deref(), Some(unit_path.to_str().unwrap()));
+    assert_eq!(
+        report.service.definition_path.as_deref(),
+        Some(unit_path.to_str().unwrap())
+    );
     assert!(report.service.installed);
     let unit = std::fs::read_to_string(&unit_path).unwrap();
     let exe = env!("CARGO_BIN_EXE_openclaw-node");
@@ -156,11 +173,20 @@ fn systemd_install_status_drive_and_uninstall() {
     let env_file = sb.state_dir().join("openclaw-node/service.env");
     assert!(unit.contains(&format!("EnvironmentFile=-{}\n", env_file.display())));
     // The credentials are in the 0600 file, never in the unit.
-    assert!(!unit.contains("SECRET") && !unit.contains("ecret"), "{unit}");
+    assert!(
+        !unit.contains("SECRET") && !unit.contains("ecret"),
+        "{unit}"
+    );
     assert_eq!(mode(&env_file), 0o600);
     let env_text = std::fs::read_to_string(&env_file).unwrap();
-    assert!(env_text.contains("OPENCLAW_GATEWAY_TOKEN=\"tok-SECRET-1\"\n"), "{env_text}");
-    assert!(env_text.contains("OPENCLAW_GATEWAY_PASSWORD=\"pw \\$ecret\"\n"), "{env_text}");
+    assert!(
+        env_text.contains("OPENCLAW_GATEWAY_TOKEN=\"tok-SECRET-1\"\n"),
+        "{env_text}"
+    );
+    assert!(
+        env_text.contains("OPENCLAW_GATEWAY_PASSWORD=\"pw \\$ecret\"\n"),
+        "{env_text}"
+    );
     assert!(!report.message.contains("SECRET"));
 
     // Enabled and started through systemctl --user.
@@ -174,21 +200,33 @@ fn systemd_install_status_drive_and_uninstall() {
     );
     // Lingering is off for alice: the exact command to turn it on.
     assert!(
-        report.warnings.iter().any(|w| w.contains("sudo loginctl enable-linger alice")),
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("sudo loginctl enable-linger alice")),
         "{:?}",
         report.warnings
     );
     // --runtime is accepted and said to do nothing.
-    assert!(report.warnings.iter().any(|w| w.contains("--runtime bun has no effect")));
+    assert!(report
+        .warnings
+        .iter()
+        .any(|w| w.contains("--runtime bun has no effect")));
 
     // Installing over it is refused with a hint; nothing is called.
     sb.clear_calls();
     let again = actions::install(&ctx, &install_args("other.example"));
     assert!(!again.ok);
-    assert!(again.error.as_deref().unwrap().contains("already installed"));
+    assert!(again
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("already installed"));
     assert!(again.hints.iter().any(|h| h.contains("--force")));
     assert!(sb.calls().is_empty());
-    assert!(std::fs::read_to_string(&unit_path).unwrap().contains("gw.example"));
+    assert!(std::fs::read_to_string(&unit_path)
+        .unwrap()
+        .contains("gw.example"));
 
     // --force replaces it; with no credentials in the environment the file is kept.
     std::fs::write(sb.linger().join("alice"), "").unwrap();
@@ -198,9 +236,17 @@ fn systemd_install_status_drive_and_uninstall() {
     let report = actions::install(&ctx, &forced);
     assert_ok(&report);
     assert_eq!(report.result, Some("replaced"));
-    assert!(report.warnings.is_empty(), "linger is on now: {:?}", report.warnings);
-    assert!(std::fs::read_to_string(&unit_path).unwrap().contains("--host other.example"));
-    assert!(std::fs::read_to_string(&env_file).unwrap().contains("tok-SECRET-1"));
+    assert!(
+        report.warnings.is_empty(),
+        "linger is on now: {:?}",
+        report.warnings
+    );
+    assert!(std::fs::read_to_string(&unit_path)
+        .unwrap()
+        .contains("--host other.example"));
+    assert!(std::fs::read_to_string(&env_file)
+        .unwrap()
+        .contains("tok-SECRET-1"));
 
     // status: what systemctl show reports, and the command line from the unit.
     sb.set_query_output(
@@ -215,7 +261,10 @@ fn systemd_install_status_drive_and_uninstall() {
     assert_eq!(status.service.linger, Some(true));
     assert!(status.service.env_file_present);
     let gateway = status.gateway.as_ref().unwrap();
-    assert_eq!((gateway.host.as_str(), gateway.port, gateway.source), ("other.example", 18790, "service"));
+    assert_eq!(
+        (gateway.host.as_str(), gateway.port, gateway.source),
+        ("other.example", 18790, "service")
+    );
     assert_eq!(gateway.url, "ws://other.example:18790");
     assert!(status.connection.is_none());
     let text = report::render_text(&status, 0);
@@ -243,7 +292,10 @@ fn systemd_install_status_drive_and_uninstall() {
     let failed = actions::start(&ctx);
     assert!(!failed.ok);
     let error = failed.error.unwrap();
-    assert!(error.contains("No medium found") && error.contains("su/sudo"), "{error}");
+    assert!(
+        error.contains("No medium found") && error.contains("su/sudo"),
+        "{error}"
+    );
     std::fs::remove_file(sb.root.join("fail.txt")).unwrap();
 
     // uninstall: disabled, removed, forgotten; the credentials file goes too.
@@ -257,7 +309,10 @@ fn systemd_install_status_drive_and_uninstall() {
     assert!(!report.service.installed);
     assert!(!unit_path.exists());
     assert!(!env_file.exists());
-    assert!(wants.join("openclaw-node.service").symlink_metadata().is_err());
+    assert!(wants
+        .join("openclaw-node.service")
+        .symlink_metadata()
+        .is_err());
     assert_eq!(
         sb.calls(),
         [
@@ -276,7 +331,14 @@ fn systemd_install_status_drive_and_uninstall() {
     for report in [actions::start(&ctx), actions::restart(&ctx)] {
         assert!(!report.ok);
         assert!(report.error.as_deref().unwrap().contains("not installed"));
-        assert!(report.hints.iter().any(|h| h.starts_with("openclaw-node install")), "{:?}", report.hints);
+        assert!(
+            report
+                .hints
+                .iter()
+                .any(|h| h.starts_with("openclaw-node install")),
+            "{:?}",
+            report.hints
+        );
     }
     assert!(sb.calls().is_empty(), "{:?}", sb.calls());
 }
@@ -285,7 +347,7 @@ fn systemd_install_status_drive_and_uninstall() {
 fn no_service_manager_says_so_and_prints_a_script() {
     let sb = Sandbox::new("none");
     let mut ctx = sb.context(ManagerChoice::Unavailable {
-        reason: "systemd is not running on this machine (/run/systemd/system does not exist: a \
+        reason: "systemd is not running on this machine: /run/systemd/system does not exist (a \
                  container, or a system with another init)"
             .into(),
     });
@@ -294,7 +356,11 @@ fn no_service_manager_says_so_and_prints_a_script() {
     assert!(!report.ok);
     let error = report.error.as_deref().unwrap();
     assert!(error.contains("systemd is not running"), "{error}");
-    assert!(report.hints.iter().any(|h| h.contains("install --print")), "{:?}", report.hints);
+    assert!(
+        report.hints.iter().any(|h| h.contains("install --print")),
+        "{:?}",
+        report.hints
+    );
     assert_eq!(report.service.manager, None);
 
     // stop/uninstall: nothing to do; start/restart: an error that says why.
@@ -302,16 +368,28 @@ fn no_service_manager_says_so_and_prints_a_script() {
     assert_ok(&actions::uninstall(&ctx));
     let start = actions::start(&ctx);
     assert!(!start.ok);
-    assert!(start.error.as_deref().unwrap().contains("systemd is not running"));
+    assert!(start
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("systemd is not running"));
 
     // status still works and says why there is no service.
     let status = report::collect(&ctx);
     assert!(!status.service.available);
-    assert!(status.service.unavailable_reason.as_deref().unwrap().contains("systemd is not running"));
+    assert!(status
+        .service
+        .unavailable_reason
+        .as_deref()
+        .unwrap()
+        .contains("systemd is not running"));
     assert!(report::render_text(&status, 0).contains("Service:     none (systemd is not running"));
 
     // --print: a start script; the credentials go to their 0600 file, not into the script.
-    ctx.credentials = Credentials { token: Some("tok-SECRET-2".into()), password: None };
+    ctx.credentials = Credentials {
+        token: Some("tok-SECRET-2".into()),
+        password: None,
+    };
     let mut args = install_args("gw.example");
     args.print = true;
     let report = actions::install(&ctx, &args);
@@ -320,15 +398,27 @@ fn no_service_manager_says_so_and_prints_a_script() {
     let printed = report.printed.unwrap();
     assert_eq!(printed.format, "sh-script");
     assert!(printed.content.starts_with("#!/bin/sh\n"));
-    assert!(printed.content.contains("'run' '--host' 'gw.example' '--port' '18790'"), "{}", printed.content);
+    assert!(
+        printed
+            .content
+            .contains("'run' '--host' 'gw.example' '--port' '18790'"),
+        "{}",
+        printed.content
+    );
     assert!(!printed.content.contains("SECRET"));
     let env_file = sb.state_dir().join("openclaw-node/service.env");
     assert_eq!(mode(&env_file), 0o600);
-    assert!(std::fs::read_to_string(&env_file).unwrap().contains("tok-SECRET-2"));
+    assert!(std::fs::read_to_string(&env_file)
+        .unwrap()
+        .contains("tok-SECRET-2"));
     // The script is valid sh.
     let script = sb.root.join("start.sh");
     std::fs::write(&script, &printed.content).unwrap();
-    let check = Command::new("/bin/sh").arg("-n").arg(&script).status().unwrap();
+    let check = Command::new("/bin/sh")
+        .arg("-n")
+        .arg(&script)
+        .status()
+        .unwrap();
     assert!(check.success());
 }
 
@@ -342,7 +432,10 @@ fn root_is_refused_and_pointed_at_a_system_unit() {
     assert!(!report.ok);
     let error = report.error.as_deref().unwrap();
     assert!(error.contains("refusing to install as root"), "{error}");
-    assert!(error.contains("/etc/systemd/system/openclaw-node.service"), "{error}");
+    assert!(
+        error.contains("/etc/systemd/system/openclaw-node.service"),
+        "{error}"
+    );
     assert!(sb.calls().is_empty());
     assert!(!sb.xdg().join("systemd/user/openclaw-node.service").exists());
 
@@ -362,11 +455,16 @@ fn launchd_install_status_and_uninstall_with_a_fake_launchctl() {
     let launchctl = sb.fake_tool("launchctl");
     let mut ctx = sb.context(ManagerChoice::Launchd { launchctl });
     ctx.uid = 501;
-    ctx.credentials = Credentials { token: Some("tok-SECRET-3".into()), password: None };
+    ctx.credentials = Credentials {
+        token: Some("tok-SECRET-3".into()),
+        password: None,
+    };
 
     let report = actions::install(&ctx, &install_args("gw.example"));
     assert_ok(&report);
-    let plist_path = sb.home().join("Library/LaunchAgents/ai.openclaw.node.plist");
+    let plist_path = sb
+        .home()
+        .join("Library/LaunchAgents/ai.openclaw.node.plist");
     let plist = std::fs::read_to_string(&plist_path).unwrap();
     assert!(!plist.contains("SECRET"));
     assert!(plist.contains("<string>gw.example</string>"));
@@ -383,14 +481,23 @@ fn launchd_install_status_and_uninstall_with_a_fake_launchctl() {
     sb.set_query_output("gui/501/ai.openclaw.node = {\n\tstate = running\n\tpid = 999\n}\n");
     let status = report::collect(&ctx);
     assert_eq!(status.service.manager, Some("launchd"));
-    assert_eq!((status.service.running, status.service.pid), (Some(true), Some(999)));
+    assert_eq!(
+        (status.service.running, status.service.pid),
+        (Some(true), Some(999))
+    );
     let command = status.service.command.unwrap();
     assert_eq!(command[0], env!("CARGO_BIN_EXE_openclaw-node"));
     assert_eq!(command[1..5], ["run", "--host", "gw.example", "--port"]);
 
     sb.clear_calls();
     assert_ok(&actions::stop(&ctx));
-    assert_eq!(sb.calls(), ["print gui/501/ai.openclaw.node", "bootout gui/501/ai.openclaw.node"]);
+    assert_eq!(
+        sb.calls(),
+        [
+            "print gui/501/ai.openclaw.node",
+            "bootout gui/501/ai.openclaw.node"
+        ]
+    );
 
     let report = actions::uninstall(&ctx);
     assert_ok(&report);
@@ -402,13 +509,22 @@ fn launchd_install_status_and_uninstall_with_a_fake_launchctl() {
 /// parses it, and the credentials wrapper runs the node's command.
 #[test]
 fn launchd_plist_parses_with_plistlib() {
-    if Command::new("python3").arg("-c").arg("import plistlib").status().map(|s| !s.success()).unwrap_or(true) {
+    if Command::new("python3")
+        .arg("-c")
+        .arg("import plistlib")
+        .status()
+        .map(|s| !s.success())
+        .unwrap_or(true)
+    {
         eprintln!("SKIPPED: python3 with plistlib is not available to check the plist");
         return;
     }
     let sb = Sandbox::new("plist");
-    let mut ctx = sb.context(ManagerChoice::Launchd { launchctl: sb.fake_tool("launchctl") });
-    ctx.service_env.push(("ODD".into(), "a<b & 'c' \"d\"".into()));
+    let mut ctx = sb.context(ManagerChoice::Launchd {
+        launchctl: sb.fake_tool("launchctl"),
+    });
+    ctx.service_env
+        .push(("ODD".into(), "a<b & 'c' \"d\"".into()));
     let mut args = install_args("gw.example");
     args.display_name = Some("Tom & Jerry's <node>".into());
     args.print = true;
@@ -428,7 +544,11 @@ fn launchd_plist_parses_with_plistlib() {
         .arg(&plist_file)
         .output()
         .unwrap();
-    assert!(out.status.success(), "plistlib rejected the plist: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "plistlib rejected the plist: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let parsed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(parsed["Label"], "ai.openclaw.node");
     assert_eq!(parsed["RunAtLoad"], true);
@@ -446,8 +566,15 @@ fn launchd_plist_parses_with_plistlib() {
     let mut argv = program.clone();
     argv[4] = "/bin/sh".into();
     argv.insert(5, "-c".into());
-    argv.insert(6, "printf '%s %s' \"$OPENCLAW_GATEWAY_TOKEN\" \"$0\"".into());
-    let out = Command::new(&argv[0]).args(&argv[1..]).env_remove("OPENCLAW_GATEWAY_TOKEN").output().unwrap();
+    argv.insert(
+        6,
+        "printf '%s %s' \"$OPENCLAW_GATEWAY_TOKEN\" \"$0\"".into(),
+    );
+    let out = Command::new(&argv[0])
+        .args(&argv[1..])
+        .env_remove("OPENCLAW_GATEWAY_TOKEN")
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "tok$x run");
 }
 
@@ -455,7 +582,10 @@ fn launchd_plist_parses_with_plistlib() {
 /// it works without a running systemd.
 #[test]
 fn systemd_analyze_verifies_the_units() {
-    let Some(analyze) = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].into_iter().map(PathBuf::from).find(|p| p.exists())
+    let Some(analyze) = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
     else {
         eprintln!("SKIPPED: systemd-analyze is not installed (Debian/Ubuntu package `systemd`); the unit was not verified");
         return;
@@ -485,10 +615,22 @@ fn systemd_analyze_verifies_the_units() {
         }
         // --man=no: do not look up the Documentation= man pages; SYSTEMD_LOG_LEVEL keeps the
         // warnings that make the verdict.
-        let out = cmd.arg("verify").arg("--man=no").arg(&unit_path).env("SYSTEMD_LOG_LEVEL", "warning").output().unwrap();
+        let out = cmd
+            .arg("verify")
+            .arg("--man=no")
+            .arg(&unit_path)
+            .env("SYSTEMD_LOG_LEVEL", "warning")
+            .output()
+            .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let ours: Vec<&str> = stderr.lines().filter(|l| l.contains("openclaw-node.service")).collect();
-        assert!(out.status.success() && ours.is_empty(), "{dir} unit rejected:\n{stderr}\n---\n{unit}");
+        let ours: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.contains("openclaw-node.service"))
+            .collect();
+        assert!(
+            out.status.success() && ours.is_empty(),
+            "{dir} unit rejected:\n{stderr}\n---\n{unit}"
+        );
 
         // The words systemd will pass are exactly the command line.
         assert_eq!(systemd::parse_exec_start(&unit).unwrap(), spec.program);

@@ -59,7 +59,11 @@ pub struct Printed {
 }
 
 impl ActionReport {
-    fn new(action: &'static str, ctx: &ServiceContext, manager: Option<&dyn ServiceManager>) -> ActionReport {
+    fn new(
+        action: &'static str,
+        ctx: &ServiceContext,
+        manager: Option<&dyn ServiceManager>,
+    ) -> ActionReport {
         let definition = manager.map(|m| m.definition_path());
         ActionReport {
             action,
@@ -98,8 +102,11 @@ impl ActionReport {
     }
 
     fn refresh_installed(&mut self) {
-        self.service.installed =
-            self.service.definition_path.as_deref().is_some_and(|p| std::path::Path::new(p).exists());
+        self.service.installed = self
+            .service
+            .definition_path
+            .as_deref()
+            .is_some_and(|p| std::path::Path::new(p).exists());
     }
 }
 
@@ -140,7 +147,10 @@ pub fn install(ctx: &ServiceContext, args: &InstallArgs) -> ActionReport {
 
     if let Some(runtime) = args.runtime.as_deref() {
         if !matches!(runtime, "node" | "bun") {
-            return report.fail(format!("invalid --runtime {runtime:?} (use \"node\" or \"bun\")"), vec![]);
+            return report.fail(
+                format!("invalid --runtime {runtime:?} (use \"node\" or \"bun\")"),
+                vec![],
+            );
         }
         report.warnings.push(format!(
             "--runtime {runtime} has no effect: openclaw-node is a native program and needs no \
@@ -159,8 +169,8 @@ pub fn install(ctx: &ServiceContext, args: &InstallArgs) -> ActionReport {
         Err(reason) => {
             return report.fail(
                 format!(
-                    "{reason}. `install` needs systemd (Linux) or launchd (macOS). Run the node \
-                     under your own supervisor instead"
+                    "{reason}. `install` needs systemd (Linux) or launchd (macOS); run the node \
+                     under your own supervisor instead, or in the foreground:"
                 ),
                 own_supervisor_hints(),
             )
@@ -173,9 +183,14 @@ pub fn install(ctx: &ServiceContext, args: &InstallArgs) -> ActionReport {
     let previous = std::fs::read_to_string(&path).ok();
     if previous.is_some() && !args.force {
         return report.fail(
-            format!("the node service is already installed ({}: {})", manager.noun(), path.display()),
+            format!(
+                "the node service is already installed ({}: {})",
+                manager.noun(),
+                path.display()
+            ),
             vec![
-                "openclaw-node install --force ...   (replace it, with the options you give now)".into(),
+                "openclaw-node install --force ...   (replace it, with the options you give now)"
+                    .into(),
                 "openclaw-node status".into(),
             ],
         );
@@ -206,23 +221,36 @@ pub fn install(ctx: &ServiceContext, args: &InstallArgs) -> ActionReport {
     report.refresh_installed();
     if let Err(err) = manager.activate() {
         return report.fail(
-            format!("wrote {} but could not start the service: {err}", path.display()),
-            vec!["openclaw-node status".into(), "openclaw-node uninstall   (to remove it again)".into()],
+            format!(
+                "wrote {} but could not start the service: {err}",
+                path.display()
+            ),
+            vec![
+                "openclaw-node status".into(),
+                "openclaw-node uninstall   (to remove it again)".into(),
+            ],
         );
     }
     report.warnings.extend(manager.install_warnings());
-    let replaced_foreign = previous.as_deref().is_some_and(|p| !written_by_us(manager.kind(), p));
+    let replaced_foreign = previous
+        .as_deref()
+        .is_some_and(|p| !written_by_us(manager.kind(), p));
     let (result, verb) = match (&previous, replaced_foreign) {
         (None, _) => ("installed", "Installed"),
         (Some(_), false) => ("replaced", "Reinstalled"),
-        (Some(_), true) => ("replaced", "Replaced the existing (not openclaw-node's) definition and installed"),
+        (Some(_), true) => (
+            "replaced",
+            "Replaced the existing (not openclaw-node's) definition and installed",
+        ),
     };
     let mut message = format!(
         "{verb} the node service ({} {}, {}) and started it; it connects to {}.",
         manager.noun(),
         manager.label(),
         path.display(),
-        spec::endpoint_from_command(&spec.program).map(|e| e.url()).unwrap_or_default(),
+        spec::endpoint_from_command(&spec.program)
+            .map(|e| e.url())
+            .unwrap_or_default(),
     );
     if !env_note.is_empty() {
         message.push(' ');
@@ -264,14 +292,19 @@ fn print(
     mut report: ActionReport,
 ) -> ActionReport {
     let (format, content) = match manager {
-        Some(m) if m.kind() == "systemd" && ctx.euid == 0 => ("systemd-system-unit", systemd::render_unit(spec, Scope::System)),
+        Some(m) if m.kind() == "systemd" && ctx.euid == 0 => (
+            "systemd-system-unit",
+            systemd::render_unit(spec, Scope::System),
+        ),
         Some(m) if m.kind() == "systemd" => ("systemd-user-unit", m.render(spec)),
         Some(m) => ("launchd-plist", m.render(spec)),
         None => ("sh-script", script::render_script(spec)),
     };
     let mut message = match format {
         "sh-script" => "Printed a start script for your own supervisor.".to_string(),
-        "systemd-system-unit" => "Printed a systemd system unit (the node runs as root).".to_string(),
+        "systemd-system-unit" => {
+            "Printed a systemd system unit (the node runs as root).".to_string()
+        }
         other => format!("Printed the {other} definition; nothing was installed."),
     };
     if !ctx.credentials.is_empty() {
@@ -302,7 +335,12 @@ pub fn build_spec(ctx: &ServiceContext, args: &InstallArgs) -> Result<ServiceSpe
     let endpoint = spec::resolve_endpoint(&flags, saved.as_ref().map(|s| &s.gateway))?;
     let spec = ServiceSpec {
         description: "OpenClaw node host (openclaw-node)".into(),
-        program: spec::run_command(&ctx.exe, &endpoint, args.node_id.as_deref(), args.display_name.as_deref()),
+        program: spec::run_command(
+            &ctx.exe,
+            &endpoint,
+            args.node_id.as_deref(),
+            args.display_name.as_deref(),
+        ),
         environment: ctx.service_env.clone(),
         env_file: ctx.paths.service_env_file(),
         working_directory: ctx.home.clone(),
@@ -342,7 +380,10 @@ fn drive(
     if !report.service.installed {
         return report.fail(
             "the node service is not installed",
-            vec![install_hint(), "openclaw-node run --host <gateway-host>   (run in the foreground)".into()],
+            vec![
+                install_hint(),
+                "openclaw-node run --host <gateway-host>   (run in the foreground)".into(),
+            ],
         );
     }
     match op(manager.as_ref()) {
@@ -361,16 +402,24 @@ pub fn stop(ctx: &ServiceContext) -> ActionReport {
     let manager = match manager_for(ctx) {
         Ok(manager) => manager,
         Err(reason) => {
-            return ActionReport::new("stop", ctx, None)
-                .succeed("not-installed", format!("{reason}; no node service to stop."))
+            return ActionReport::new("stop", ctx, None).succeed(
+                "not-installed",
+                format!("{reason}; no node service to stop."),
+            )
         }
     };
     let report = ActionReport::new("stop", ctx, Some(manager.as_ref()));
     if !report.service.installed {
-        return report.succeed("not-installed", "The node service is not installed; nothing to stop.");
+        return report.succeed(
+            "not-installed",
+            "The node service is not installed; nothing to stop.",
+        );
     }
     match manager.stop() {
-        Ok(()) => report.succeed("stopped", format!("Stopped the node service ({}).", manager.label())),
+        Ok(()) => report.succeed(
+            "stopped",
+            format!("Stopped the node service ({}).", manager.label()),
+        ),
         Err(err) => report.fail(err, vec![]),
     }
 }
@@ -381,16 +430,23 @@ pub fn uninstall(ctx: &ServiceContext) -> ActionReport {
     let manager = match manager_for(ctx) {
         Ok(manager) => manager,
         Err(reason) => {
-            return ActionReport::new("uninstall", ctx, None)
-                .succeed("not-installed", format!("{reason}; no node service to uninstall."))
+            return ActionReport::new("uninstall", ctx, None).succeed(
+                "not-installed",
+                format!("{reason}; no node service to uninstall."),
+            )
         }
     };
     let mut report = ActionReport::new("uninstall", ctx, Some(manager.as_ref()));
     if !report.service.installed {
-        return report.succeed("not-installed", "The node service is not installed; nothing to uninstall.");
+        return report.succeed(
+            "not-installed",
+            "The node service is not installed; nothing to uninstall.",
+        );
     }
     if let Err(err) = manager.deactivate() {
-        report.warnings.push(format!("could not stop and disable the service first: {err}"));
+        report.warnings.push(format!(
+            "could not stop and disable the service first: {err}"
+        ));
     }
     let path = manager.definition_path();
     if let Err(err) = files::remove_if_exists(&path) {
@@ -401,11 +457,20 @@ pub fn uninstall(ctx: &ServiceContext) -> ActionReport {
         report.warnings.push(err);
     }
     let env_file = ctx.paths.service_env_file();
-    let mut message = format!("Removed the node service ({}, {}).", manager.label(), path.display());
+    let mut message = format!(
+        "Removed the node service ({}, {}).",
+        manager.label(),
+        path.display()
+    );
     match files::remove_if_exists(&env_file) {
-        Ok(true) => message.push_str(&format!(" Removed its credentials file {}.", env_file.display())),
+        Ok(true) => message.push_str(&format!(
+            " Removed its credentials file {}.",
+            env_file.display()
+        )),
         Ok(false) => {}
-        Err(err) => report.warnings.push(format!("cannot remove {}: {err}", env_file.display())),
+        Err(err) => report
+            .warnings
+            .push(format!("cannot remove {}: {err}", env_file.display())),
     }
     report.succeed("uninstalled", message)
 }

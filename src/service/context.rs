@@ -47,9 +47,15 @@ impl Credentials {
     /// `OPENCLAW_GATEWAY_TOKEN` / `OPENCLAW_GATEWAY_PASSWORD`, trimmed; blank counts as unset.
     pub fn from_env() -> Credentials {
         let read = |name: &str| {
-            std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+            std::env::var(name)
+                .ok()
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
         };
-        Credentials { token: read(TOKEN_ENV), password: read(PASSWORD_ENV) }
+        Credentials {
+            token: read(TOKEN_ENV),
+            password: read(PASSWORD_ENV),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -128,8 +134,10 @@ impl ServiceContext {
         );
         // The state directory is always spelled out: a service starts with a bare environment,
         // and `OPENCLAW_STATE_DIR` set for this install must hold for the service too.
-        let mut service_env =
-            vec![("OPENCLAW_STATE_DIR".to_string(), paths.dir().to_string_lossy().into_owned())];
+        let mut service_env = vec![(
+            "OPENCLAW_STATE_DIR".to_string(),
+            paths.dir().to_string_lossy().into_owned(),
+        )];
         for name in KEPT_ENV {
             if let Ok(value) = std::env::var(name) {
                 if !value.trim().is_empty() {
@@ -180,7 +188,9 @@ pub fn detect_manager(
         return ManagerChoice::Launchd { launchctl };
     }
     if cfg!(target_os = "macos") {
-        return ManagerChoice::Launchd { launchctl: PathBuf::from("/bin/launchctl") };
+        return ManagerChoice::Launchd {
+            launchctl: PathBuf::from("/bin/launchctl"),
+        };
     }
     if !cfg!(target_os = "linux") {
         return ManagerChoice::Unavailable {
@@ -198,7 +208,7 @@ pub fn detect_manager(
     if !booted_marker.is_dir() {
         return ManagerChoice::Unavailable {
             reason: format!(
-                "systemd is not running on this machine ({} does not exist: a container, or a \
+                "systemd is not running on this machine: {} does not exist (a container, or a \
                  system with another init)",
                 booted_marker.display()
             ),
@@ -210,9 +220,12 @@ pub fn detect_manager(
 /// The first executable file called `name` in the PATH list.
 fn find_in_path(name: &str, path_env: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    std::env::split_paths(path_env?).map(|dir| dir.join(name)).find(|candidate| {
-        std::fs::metadata(candidate).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    })
+    std::env::split_paths(path_env?)
+        .map(|dir| dir.join(name))
+        .find(|candidate| {
+            std::fs::metadata(candidate)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }
 
 /// The login name of `uid` from a passwd(5) file, for when neither USER nor LOGNAME is set.
@@ -243,15 +256,24 @@ mod tests {
         let marker = Path::new("/nonexistent/run/systemd/system");
         assert_eq!(
             detect_manager(Some("/x/systemctl".into()), None, None, marker),
-            ManagerChoice::Systemd { systemctl: "/x/systemctl".into() }
+            ManagerChoice::Systemd {
+                systemctl: "/x/systemctl".into()
+            }
         );
         assert!(matches!(
-            detect_manager(Some("none".into()), Some("/x/launchctl".into()), None, marker),
+            detect_manager(
+                Some("none".into()),
+                Some("/x/launchctl".into()),
+                None,
+                marker
+            ),
             ManagerChoice::Unavailable { .. }
         ));
         assert_eq!(
             detect_manager(None, Some("/x/launchctl".into()), None, marker),
-            ManagerChoice::Launchd { launchctl: "/x/launchctl".into() }
+            ManagerChoice::Launchd {
+                launchctl: "/x/launchctl".into()
+            }
         );
     }
 
@@ -266,7 +288,9 @@ mod tests {
 
         // No systemctl on PATH.
         let choice = detect_manager(None, None, Some(bin.as_os_str()), &marker);
-        let ManagerChoice::Unavailable { reason } = choice else { panic!("{choice:?}") };
+        let ManagerChoice::Unavailable { reason } = choice else {
+            panic!("{choice:?}")
+        };
         assert!(reason.contains("no `systemctl` on PATH"), "{reason}");
 
         // systemctl present, systemd not running (this build machine, a container).
@@ -274,7 +298,9 @@ mod tests {
         std::fs::write(&systemctl, "#!/bin/sh\n").unwrap();
         std::fs::set_permissions(&systemctl, std::fs::Permissions::from_mode(0o755)).unwrap();
         let choice = detect_manager(None, None, Some(bin.as_os_str()), &marker);
-        let ManagerChoice::Unavailable { reason } = choice else { panic!("{choice:?}") };
+        let ManagerChoice::Unavailable { reason } = choice else {
+            panic!("{choice:?}")
+        };
         assert!(reason.contains("systemd is not running"), "{reason}");
 
         // Both.
@@ -290,16 +316,25 @@ mod tests {
     fn user_name_comes_from_passwd() {
         let dir = temp_dir("passwd");
         let passwd = dir.join("passwd");
-        std::fs::write(&passwd, "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n")
-            .unwrap();
-        assert_eq!(user_name_from_passwd(&passwd, 1000).as_deref(), Some("alice"));
+        std::fs::write(
+            &passwd,
+            "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n",
+        )
+        .unwrap();
+        assert_eq!(
+            user_name_from_passwd(&passwd, 1000).as_deref(),
+            Some("alice")
+        );
         assert_eq!(user_name_from_passwd(&passwd, 1001), None);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn credentials_debug_is_redacted() {
-        let creds = Credentials { token: Some("s3cret".into()), password: None };
+        let creds = Credentials {
+            token: Some("s3cret".into()),
+            password: None,
+        };
         let shown = format!("{creds:?}");
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("redacted"));

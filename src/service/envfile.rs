@@ -36,9 +36,17 @@ pub fn write_credentials(path: &Path, credentials: &Credentials) -> Result<EnvFi
         return Ok(EnvFileOutcome::Kept);
     }
     let content = render(credentials)?;
-    files::write_atomic(path, content.as_bytes(), 0o600, 0o700)
-        .map_err(|err| format!("cannot write the credentials file {}: {err}", path.display()))?;
-    Ok(if credentials.is_empty() { EnvFileOutcome::Empty } else { EnvFileOutcome::Written })
+    files::write_atomic(path, content.as_bytes(), 0o600, 0o700).map_err(|err| {
+        format!(
+            "cannot write the credentials file {}: {err}",
+            path.display()
+        )
+    })?;
+    Ok(if credentials.is_empty() {
+        EnvFileOutcome::Empty
+    } else {
+        EnvFileOutcome::Written
+    })
 }
 
 /// The file's content. Errors name the variable, never its value.
@@ -79,11 +87,19 @@ mod tests {
     #[test]
     fn a_shell_reads_back_exactly_the_value() {
         let tricky = r#"p@ss w0rd "quoted" $HOME `id` back\slash \n 'single' %h"#;
-        let creds = Credentials { token: Some("tok-123".into()), password: Some(tricky.into()) };
+        let creds = Credentials {
+            token: Some("tok-123".into()),
+            password: Some(tricky.into()),
+        };
         let dir = std::env::temp_dir().join(format!("ocn-envfile-{}", std::process::id()));
         let path = dir.join("service.env");
-        assert_eq!(write_credentials(&path, &creds).unwrap(), EnvFileOutcome::Written);
-        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions());
+        assert_eq!(
+            write_credentials(&path, &creds).unwrap(),
+            EnvFileOutcome::Written
+        );
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&path).unwrap().permissions(),
+        );
         assert_eq!(mode & 0o777, 0o600);
         let out = std::process::Command::new("/bin/sh")
             .arg("-c")
@@ -93,18 +109,31 @@ mod tests {
             .env_remove("OPENCLAW_GATEWAY_PASSWORD")
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("tok-123\n{tricky}"));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            format!("tok-123\n{tricky}")
+        );
 
         // A reinstall without credentials keeps them.
-        assert_eq!(write_credentials(&path, &Credentials::default()).unwrap(), EnvFileOutcome::Kept);
+        assert_eq!(
+            write_credentials(&path, &Credentials::default()).unwrap(),
+            EnvFileOutcome::Kept
+        );
         assert!(std::fs::read_to_string(&path).unwrap().contains("tok-123"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn line_breaks_are_refused_without_showing_the_value() {
-        let creds = Credentials { token: Some("abc\ndef-secret".into()), password: None };
+        let creds = Credentials {
+            token: Some("abc\ndef-secret".into()),
+            password: None,
+        };
         let err = render(&creds).unwrap_err();
         assert!(err.contains("OPENCLAW_GATEWAY_TOKEN"));
         assert!(!err.contains("secret"));

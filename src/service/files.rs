@@ -18,13 +18,24 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: u32, dir_mode: u32) 
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
-    DirBuilder::new().recursive(true).mode(dir_mode).create(parent)?;
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    DirBuilder::new()
+        .recursive(true)
+        .mode(dir_mode)
+        .create(parent)?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     // The pid keeps two processes writing the same file (two `run`s sharing a state directory)
     // from sharing a temporary file.
     let tmp = parent.join(format!(".{file_name}.tmp.{}", std::process::id()));
     let result = (|| {
-        let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&tmp)?;
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&tmp)?;
         // The umask may have cleared bits of `mode`; and a leftover temporary file keeps its old
         // mode. Either way the final file gets exactly `mode`.
         file.set_permissions(fs::Permissions::from_mode(mode))?;
@@ -63,11 +74,20 @@ mod tests {
         let path = dir.join("a/b/file.txt");
         write_atomic(&path, b"one", 0o600, 0o700).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"one");
-        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        assert_eq!(fs::metadata(dir.join("a")).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            fs::metadata(dir.join("a")).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
         write_atomic(&path, b"two", 0o644, 0o700).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
-        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o644);
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
         // No temporary file is left behind.
         assert_eq!(fs::read_dir(dir.join("a/b")).unwrap().count(), 1);
         assert!(remove_if_exists(&path).unwrap());

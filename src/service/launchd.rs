@@ -46,7 +46,8 @@ impl Launchd {
         let plist = plist.to_string_lossy();
         // A job disabled earlier (`launchctl disable`) refuses to bootstrap.
         let _ = self.launchctl(&["enable", &self.target()]);
-        self.launchctl(&["bootstrap", &self.domain(), &plist]).map(drop)
+        self.launchctl(&["bootstrap", &self.domain(), &plist])
+            .map(drop)
     }
 }
 
@@ -94,7 +95,8 @@ impl ServiceManager for Launchd {
     }
     fn restart(&self) -> Result<(), String> {
         if self.loaded() {
-            self.launchctl(&["kickstart", "-k", &self.target()]).map(drop)
+            self.launchctl(&["kickstart", "-k", &self.target()])
+                .map(drop)
         } else {
             self.bootstrap()
         }
@@ -159,7 +161,8 @@ pub fn render_plist(spec: &ServiceSpec) -> String {
         "\"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n",
         "<plist version=\"1.0\">\n<dict>\n",
     ));
-    let key = |out: &mut String, k: &str| out.push_str(&format!("  <key>{}</key>\n", xml_escape(k)));
+    let key =
+        |out: &mut String, k: &str| out.push_str(&format!("  <key>{}</key>\n", xml_escape(k)));
     let string = |out: &mut String, indent: &str, v: &str| {
         out.push_str(&format!("{indent}<string>{}</string>\n", xml_escape(v)))
     };
@@ -167,7 +170,14 @@ pub fn render_plist(spec: &ServiceSpec) -> String {
     string(&mut out, "  ", LABEL);
     // An XML comment may not contain `--`, so the marker goes in the job's Comment.
     key(&mut out, "Comment");
-    string(&mut out, "  ", &format!("{}. {MARKER}; replace it with: openclaw-node install --force", spec.description));
+    string(
+        &mut out,
+        "  ",
+        &format!(
+            "{}. {MARKER}; replace it with: openclaw-node install --force",
+            spec.description
+        ),
+    );
     key(&mut out, "ProgramArguments");
     out.push_str("  <array>\n");
     for arg in &args {
@@ -260,7 +270,9 @@ mod tests {
 
     #[test]
     fn print_output_is_understood() {
-        let rt = parse_print("gui/501/ai.openclaw.node = {\n\tactive count = 1\n\tstate = running\n\tpid = 777\n}\n");
+        let rt = parse_print(
+            "gui/501/ai.openclaw.node = {\n\tactive count = 1\n\tstate = running\n\tpid = 777\n}\n",
+        );
         assert_eq!((rt.running, rt.pid), (Some(true), Some(777)));
         assert_eq!(rt.state.as_deref(), Some("running"));
     }

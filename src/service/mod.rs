@@ -197,7 +197,10 @@ pub fn identity(args: &IdentityArgs) -> Result<ExitCode, CliError> {
              or `openclaw-node install`)",
         ));
     };
-    let shown = IdentityJson { device_id: identity.device_id(), public_key: identity.public_key_b64url() };
+    let shown = IdentityJson {
+        device_id: identity.device_id(),
+        public_key: identity.public_key_b64url(),
+    };
     if args.json {
         println!("{}", identity_json(&shown));
     } else {
@@ -255,7 +258,10 @@ fn emit(report: &ActionReport, json: bool) -> Result<ExitCode, CliError> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let mut message = report.error.clone().unwrap_or_else(|| report.message.clone());
+    let mut message = report
+        .error
+        .clone()
+        .unwrap_or_else(|| report.message.clone());
     for hint in &report.hints {
         message.push_str(&format!("\n  try: {hint}"));
     }

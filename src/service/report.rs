@@ -159,7 +159,10 @@ pub fn collect(ctx: &ServiceContext) -> StatusReport {
                 service.detail = runtime.detail;
             }
             if manager.kind() == "systemd" {
-                service.linger = ctx.user.as_deref().map(|user| ctx.linger_dir.join(user).exists());
+                service.linger = ctx
+                    .user
+                    .as_deref()
+                    .map(|user| ctx.linger_dir.join(user).exists());
             }
         }
         Err(reason) => service.unavailable_reason = Some(reason),
@@ -169,7 +172,11 @@ pub fn collect(ctx: &ServiceContext) -> StatusReport {
         problems.push(err.to_string());
         None
     });
-    let gateway = match service.command.as_deref().and_then(spec::endpoint_from_command) {
+    let gateway = match service
+        .command
+        .as_deref()
+        .and_then(spec::endpoint_from_command)
+    {
         Some(endpoint) => Some(gateway_status(endpoint, "service")),
         None => saved.as_ref().and_then(|s| {
             let g = &s.gateway;
@@ -188,7 +195,10 @@ pub fn collect(ctx: &ServiceContext) -> StatusReport {
     };
 
     let mut node = NodeStatus {
-        node_id: saved.as_ref().map(|s| s.node_id.clone()).filter(|id| !id.is_empty()),
+        node_id: saved
+            .as_ref()
+            .map(|s| s.node_id.clone())
+            .filter(|id| !id.is_empty()),
         display_name: saved.as_ref().and_then(|s| s.display_name.clone()),
         device_id: None,
         paired: None,
@@ -214,7 +224,13 @@ pub fn collect(ctx: &ServiceContext) -> StatusReport {
             None
         }
     };
-    StatusReport { service, gateway, node, connection, problems }
+    StatusReport {
+        service,
+        gateway,
+        node,
+        connection,
+        problems,
+    }
 }
 
 fn gateway_status(endpoint: Endpoint, source: &'static str) -> GatewayStatus {
@@ -240,7 +256,10 @@ pub fn render_text(report: &StatusReport, now_ms: u64) -> String {
     };
     match (s.available, s.label, s.manager) {
         (false, _, _) => {
-            let reason = s.unavailable_reason.as_deref().unwrap_or("no service manager");
+            let reason = s
+                .unavailable_reason
+                .as_deref()
+                .unwrap_or("no service manager");
             let _ = writeln!(out, "Service:     none ({reason})");
         }
         (true, Some(label), Some(kind)) if s.installed => {
@@ -261,7 +280,11 @@ pub fn render_text(report: &StatusReport, now_ms: u64) -> String {
             }
             let _ = writeln!(out, "  State:     {line}");
             if let Some(detail) = &s.detail {
-                let _ = writeln!(out, "  Note:      {}", detail.replace('\n', "\n             "));
+                let _ = writeln!(
+                    out,
+                    "  Note:      {}",
+                    detail.replace('\n', "\n             ")
+                );
             }
             if let Some(command) = &s.command {
                 let _ = writeln!(out, "  Command:   {}", command.join(" "));
@@ -277,7 +300,11 @@ pub fn render_text(report: &StatusReport, now_ms: u64) -> String {
     }
     match &report.gateway {
         Some(g) => {
-            let from = if g.source == "service" { "" } else { " (saved by the last run)" };
+            let from = if g.source == "service" {
+                ""
+            } else {
+                " (saved by the last run)"
+            };
             let _ = writeln!(out, "Gateway:     {}{from}", g.url);
         }
         None => {
@@ -285,11 +312,19 @@ pub fn render_text(report: &StatusReport, now_ms: u64) -> String {
         }
     }
     let n = &report.node;
-    let _ = writeln!(out, "Node id:     {}", n.node_id.as_deref().unwrap_or("(none yet)"));
+    let _ = writeln!(
+        out,
+        "Node id:     {}",
+        n.node_id.as_deref().unwrap_or("(none yet)")
+    );
     if let Some(name) = &n.display_name {
         let _ = writeln!(out, "Name:        {name}");
     }
-    let _ = writeln!(out, "Device id:   {}", n.device_id.as_deref().unwrap_or("(no identity yet)"));
+    let _ = writeln!(
+        out,
+        "Device id:   {}",
+        n.device_id.as_deref().unwrap_or("(no identity yet)")
+    );
     let _ = writeln!(out, "Paired:      {}", yes_no(n.paired, "yes", "no"));
     match &report.connection {
         None => {
@@ -321,7 +356,10 @@ pub fn render_text(report: &StatusReport, now_ms: u64) -> String {
             };
             let _ = writeln!(out, "Connection:  {line}");
             if let Some(err) = &c.last_error {
-                let at = c.last_error_at_ms.map(|t| format!(" ({})", when(t, now_ms))).unwrap_or_default();
+                let at = c
+                    .last_error_at_ms
+                    .map(|t| format!(" ({})", when(t, now_ms)))
+                    .unwrap_or_default();
                 let _ = writeln!(out, "Last error:  {err}{at}");
             }
         }
@@ -349,7 +387,12 @@ pub fn format_utc(ms: u64) -> String {
     let secs = ms / 1000;
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days as i64);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (year, month, day).

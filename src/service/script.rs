@@ -15,11 +15,16 @@ pub fn render_script(spec: &ServiceSpec) -> String {
          # and exits only when a fresh start is needed. Gateway credentials are read from the\n\
          # file below (mode 0600), never written into this script.\n",
     );
-    out.push_str(&format!("if [ -r {env_file} ]; then\n  set -a\n  . {env_file}\n  set +a\nfi\n"));
+    out.push_str(&format!(
+        "if [ -r {env_file} ]; then\n  set -a\n  . {env_file}\n  set +a\nfi\n"
+    ));
     for (name, value) in &spec.environment {
         out.push_str(&format!("export {name}={}\n", sh_quote(value)));
     }
-    out.push_str(&format!("cd {} || exit 1\n", sh_quote(&spec.working_directory.to_string_lossy())));
+    out.push_str(&format!(
+        "cd {} || exit 1\n",
+        sh_quote(&spec.working_directory.to_string_lossy())
+    ));
     let words: Vec<String> = spec.program.iter().map(|w| sh_quote(w)).collect();
     out.push_str(&format!("exec {}\n", words.join(" ")));
     out
@@ -48,10 +53,19 @@ mod tests {
             "#!/bin/sh\nprintf '%s|' \"$@\"; printf '%s|%s|%s' \"$OPENCLAW_GATEWAY_TOKEN\" \"$OPENCLAW_STATE_DIR\" \"$PWD\"\n",
         )
         .unwrap();
-        std::fs::set_permissions(&program, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(
+            &program,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
         let spec = ServiceSpec {
             description: "d".into(),
-            program: vec![program.to_string_lossy().into(), "run".into(), "--display-name".into(), "Bob's node".into()],
+            program: vec![
+                program.to_string_lossy().into(),
+                "run".into(),
+                "--display-name".into(),
+                "Bob's node".into(),
+            ],
             environment: vec![("OPENCLAW_STATE_DIR".into(), "/s p/a'c e".into())],
             env_file,
             working_directory: dir.clone(),
@@ -59,11 +73,22 @@ mod tests {
         };
         let script = dir.join("start.sh");
         std::fs::write(&script, render_script(&spec)).unwrap();
-        let out = std::process::Command::new("/bin/sh").arg(&script).env_remove("OPENCLAW_GATEWAY_TOKEN").output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = std::process::Command::new("/bin/sh")
+            .arg(&script)
+            .env_remove("OPENCLAW_GATEWAY_TOKEN")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(
             String::from_utf8(out.stdout).unwrap(),
-            format!("run|--display-name|Bob's node|tok|/s p/a'c e|{}", dir.display())
+            format!(
+                "run|--display-name|Bob's node|tok|/s p/a'c e|{}",
+                dir.display()
+            )
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -62,7 +62,10 @@ pub fn gateway_url(host: &str, port: u16, tls: bool, context_path: Option<&str>)
 /// Settles the endpoint the way `openclaw node install` does: explicit flags win; what is not
 /// given comes from the saved endpoint, except that a new host or port drops the saved TLS,
 /// pin and context path (they belonged to the old gateway).
-pub fn resolve_endpoint(flags: &EndpointFlags, saved: Option<&GatewayEndpoint>) -> Result<Endpoint, String> {
+pub fn resolve_endpoint(
+    flags: &EndpointFlags,
+    saved: Option<&GatewayEndpoint>,
+) -> Result<Endpoint, String> {
     if flags.tls && flags.no_tls {
         return Err("--tls and --no-tls contradict each other; pass one".to_string());
     }
@@ -73,7 +76,11 @@ pub fn resolve_endpoint(flags: &EndpointFlags, saved: Option<&GatewayEndpoint>) 
         return Err("--port must be between 1 and 65535".to_string());
     }
     let saved = saved.cloned().unwrap_or_default();
-    let baseline_host = saved.host.clone().filter(|h| !h.trim().is_empty()).unwrap_or(DEFAULT_HOST.into());
+    let baseline_host = saved
+        .host
+        .clone()
+        .filter(|h| !h.trim().is_empty())
+        .unwrap_or(DEFAULT_HOST.into());
     let baseline_port = saved.port.filter(|p| *p != 0).unwrap_or(DEFAULT_PORT);
     let host = flags
         .host
@@ -110,7 +117,13 @@ pub fn resolve_endpoint(flags: &EndpointFlags, saved: Option<&GatewayEndpoint>) 
         None if endpoint_changed => None,
         None => saved.context_path.clone().filter(|p| !p.trim().is_empty()),
     };
-    Ok(Endpoint { host, port, tls, tls_fingerprint, context_path })
+    Ok(Endpoint {
+        host,
+        port,
+        tls,
+        tls_fingerprint,
+        context_path,
+    })
 }
 
 /// Checks a certificate pin is SHA-256 hex (colons optional), as `run` expects; it is passed on
@@ -139,7 +152,12 @@ pub fn run_command(
     if exe.file_name().is_some_and(|name| name == "openclaw") {
         args.push("node".into());
     }
-    args.extend(["run".into(), "--host".into(), endpoint.host.clone(), "--port".into()]);
+    args.extend([
+        "run".into(),
+        "--host".into(),
+        endpoint.host.clone(),
+        "--port".into(),
+    ]);
     args.push(endpoint.port.to_string());
     if endpoint.tls == Some(false) && endpoint.tls_fingerprint.is_none() {
         args.push("--no-tls".into());
@@ -207,12 +225,16 @@ impl ServiceSpec {
         let bad = |s: &str| s.contains(['\n', '\r', '\0']);
         for arg in &self.program {
             if bad(arg) {
-                return Err(format!("the service command argument {arg:?} contains a line break or NUL"));
+                return Err(format!(
+                    "the service command argument {arg:?} contains a line break or NUL"
+                ));
             }
         }
         for (name, value) in &self.environment {
             if bad(name) || bad(value) || name.contains('=') || name.is_empty() {
-                return Err(format!("the environment variable {name:?} cannot be put in a service definition"));
+                return Err(format!(
+                    "the environment variable {name:?} cannot be put in a service definition"
+                ));
             }
         }
         for path in [&self.env_file, &self.working_directory, &self.log_file] {
@@ -221,7 +243,10 @@ impl ServiceSpec {
             }
         }
         if !Path::new(&self.program[0]).is_absolute() {
-            return Err(format!("the service program {:?} is not an absolute path", self.program[0]));
+            return Err(format!(
+                "the service program {:?} is not an absolute path",
+                self.program[0]
+            ));
         }
         Ok(())
     }
@@ -252,7 +277,10 @@ mod tests {
 
     #[test]
     fn same_endpoint_inherits_tls_pin_and_path() {
-        let flags = EndpointFlags { host: Some("gw.lan".into()), ..Default::default() };
+        let flags = EndpointFlags {
+            host: Some("gw.lan".into()),
+            ..Default::default()
+        };
         let ep = resolve_endpoint(&flags, Some(&saved())).unwrap();
         assert_eq!(ep.port, 443);
         assert_eq!(ep.tls, Some(true));
@@ -262,22 +290,49 @@ mod tests {
 
     #[test]
     fn a_new_host_drops_the_saved_tls_pin_and_path() {
-        let flags = EndpointFlags { host: Some("other".into()), ..Default::default() };
+        let flags = EndpointFlags {
+            host: Some("other".into()),
+            ..Default::default()
+        };
         let ep = resolve_endpoint(&flags, Some(&saved())).unwrap();
-        assert_eq!((ep.port, ep.tls, ep.tls_fingerprint, ep.context_path), (443, None, None, None));
+        assert_eq!(
+            (ep.port, ep.tls, ep.tls_fingerprint, ep.context_path),
+            (443, None, None, None)
+        );
     }
 
     #[test]
     fn contradictions_and_bad_pins_are_refused() {
-        let both = EndpointFlags { tls: true, no_tls: true, ..Default::default() };
+        let both = EndpointFlags {
+            tls: true,
+            no_tls: true,
+            ..Default::default()
+        };
         assert!(resolve_endpoint(&both, None).is_err());
-        let pin = EndpointFlags { no_tls: true, tls_fingerprint: Some("ab".repeat(32)), ..Default::default() };
-        assert!(resolve_endpoint(&pin, None).unwrap_err().contains("--no-tls"));
-        let bad = EndpointFlags { tls_fingerprint: Some("xyz".into()), ..Default::default() };
-        assert!(resolve_endpoint(&bad, None).unwrap_err().contains("SHA-256"));
-        let zero = EndpointFlags { port: Some(0), ..Default::default() };
+        let pin = EndpointFlags {
+            no_tls: true,
+            tls_fingerprint: Some("ab".repeat(32)),
+            ..Default::default()
+        };
+        assert!(resolve_endpoint(&pin, None)
+            .unwrap_err()
+            .contains("--no-tls"));
+        let bad = EndpointFlags {
+            tls_fingerprint: Some("xyz".into()),
+            ..Default::default()
+        };
+        assert!(resolve_endpoint(&bad, None)
+            .unwrap_err()
+            .contains("SHA-256"));
+        let zero = EndpointFlags {
+            port: Some(0),
+            ..Default::default()
+        };
         assert!(resolve_endpoint(&zero, None).is_err());
-        let colons = EndpointFlags { tls_fingerprint: Some(vec!["AB"; 32].join(":")), ..Default::default() };
+        let colons = EndpointFlags {
+            tls_fingerprint: Some(vec!["AB"; 32].join(":")),
+            ..Default::default()
+        };
         assert_eq!(resolve_endpoint(&colons, None).unwrap().tls, Some(true));
     }
 
@@ -290,19 +345,41 @@ mod tests {
             tls_fingerprint: Some("cd".repeat(32)),
             context_path: Some("gw".into()),
         };
-        let cmd = run_command(Path::new("/usr/bin/openclaw-node"), &ep, Some("id-1"), Some("My Node"));
+        let cmd = run_command(
+            Path::new("/usr/bin/openclaw-node"),
+            &ep,
+            Some("id-1"),
+            Some("My Node"),
+        );
         assert_eq!(
             cmd,
             [
-                "/usr/bin/openclaw-node", "run", "--host", "::1", "--port", "19000", "--tls",
-                "--tls-fingerprint", &"cd".repeat(32), "--context-path", "gw", "--node-id", "id-1",
-                "--display-name", "My Node",
+                "/usr/bin/openclaw-node",
+                "run",
+                "--host",
+                "::1",
+                "--port",
+                "19000",
+                "--tls",
+                "--tls-fingerprint",
+                &"cd".repeat(32),
+                "--context-path",
+                "gw",
+                "--node-id",
+                "id-1",
+                "--display-name",
+                "My Node",
             ]
         );
         assert_eq!(endpoint_from_command(&cmd), Some(ep.clone()));
         assert_eq!(ep.url(), "wss://[::1]:19000/gw");
 
-        let plain = Endpoint { tls: Some(false), tls_fingerprint: None, context_path: None, ..ep };
+        let plain = Endpoint {
+            tls: Some(false),
+            tls_fingerprint: None,
+            context_path: None,
+            ..ep
+        };
         let cmd = run_command(Path::new("/opt/bin/openclaw"), &plain, None, None);
         assert_eq!(cmd[..3], ["/opt/bin/openclaw", "node", "run"]);
         assert!(cmd.contains(&"--no-tls".to_string()));

@@ -107,7 +107,10 @@ impl ServiceManager for Systemd {
             "--property=LoadState,ActiveState,SubState,MainPID,UnitFileState,Result",
         ]) {
             Ok(text) => parse_show(&text),
-            Err(err) => ServiceRuntime { detail: Some(err), ..ServiceRuntime::default() },
+            Err(err) => ServiceRuntime {
+                detail: Some(err),
+                ..ServiceRuntime::default()
+            },
         }
     }
     fn install_warnings(&self) -> Vec<String> {
@@ -128,7 +131,12 @@ impl ServiceManager for Systemd {
 /// Adds what to do when `systemctl --user` cannot reach the user's systemd instance, the usual
 /// case after `su` or `sudo -u`, which give no login session.
 fn explain_bus_error(err: String) -> String {
-    let no_bus = ["Failed to connect to bus", "XDG_RUNTIME_DIR", "No medium found", "$DBUS_SESSION_BUS_ADDRESS"];
+    let no_bus = [
+        "Failed to connect to bus",
+        "XDG_RUNTIME_DIR",
+        "No medium found",
+        "$DBUS_SESSION_BUS_ADDRESS",
+    ];
     if no_bus.iter().any(|needle| err.contains(needle)) {
         format!(
             "{err}\nsystemctl --user cannot reach this user's systemd instance. Log in as this \
@@ -143,7 +151,9 @@ fn explain_bus_error(err: String) -> String {
 /// Reads `systemctl show --property=…` output.
 fn parse_show(text: &str) -> ServiceRuntime {
     let get = |key: &str| {
-        text.lines().find_map(|line| line.strip_prefix(key)?.strip_prefix('=')).map(str::trim)
+        text.lines()
+            .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
+            .map(str::trim)
     };
     let load = get("LoadState");
     if load == Some("not-found") {
@@ -152,21 +162,36 @@ fn parse_show(text: &str) -> ServiceRuntime {
             running: Some(false),
             pid: None,
             state: Some("not loaded".into()),
-            detail: Some("systemd has not loaded the unit (run `systemctl --user daemon-reload`)".into()),
+            detail: Some(
+                "systemd has not loaded the unit (run `systemctl --user daemon-reload`)".into(),
+            ),
         };
     }
     let active = get("ActiveState");
     let sub = get("SubState");
-    let pid = get("MainPID").and_then(|p| p.parse::<u32>().ok()).filter(|p| *p != 0);
-    let enabled = get("UnitFileState").filter(|s| !s.is_empty()).map(|s| s.starts_with("enabled") || s == "linked");
-    let running = active.map(|a| matches!(a, "active" | "reloading" | "activating" | "deactivating"));
+    let pid = get("MainPID")
+        .and_then(|p| p.parse::<u32>().ok())
+        .filter(|p| *p != 0);
+    let enabled = get("UnitFileState")
+        .filter(|s| !s.is_empty())
+        .map(|s| s.starts_with("enabled") || s == "linked");
+    let running =
+        active.map(|a| matches!(a, "active" | "reloading" | "activating" | "deactivating"));
     let state = match (active, sub, get("Result")) {
-        (Some("failed"), _, Some(result)) if result != "success" => Some(format!("failed ({result})")),
+        (Some("failed"), _, Some(result)) if result != "success" => {
+            Some(format!("failed ({result})"))
+        }
         (Some(a), Some(s), _) if !s.is_empty() => Some(format!("{a} ({s})")),
         (Some(a), _, _) => Some(a.to_string()),
         _ => None,
     };
-    ServiceRuntime { enabled, running, pid, state, detail: None }
+    ServiceRuntime {
+        enabled,
+        running,
+        pid,
+        state,
+        detail: None,
+    }
 }
 
 /// The unit file for `spec`.
@@ -182,7 +207,10 @@ pub fn render_unit(spec: &ServiceSpec, scope: Scope) -> String {
         );
     }
     out.push_str("[Unit]\n");
-    out.push_str(&format!("Description={}\n", escape_specifiers(&spec.description)));
+    out.push_str(&format!(
+        "Description={}\n",
+        escape_specifiers(&spec.description)
+    ));
     out.push_str("Documentation=https://docs.openclaw.ai/cli/node\n");
     if scope == Scope::System {
         out.push_str("After=network-online.target\nWants=network-online.target\n");
@@ -206,7 +234,10 @@ pub fn render_unit(spec: &ServiceSpec, scope: Scope) -> String {
         escape_specifiers(&spec.working_directory.to_string_lossy())
     ));
     for (name, value) in &spec.environment {
-        out.push_str(&format!("Environment={}\n", quote_word(&format!("{name}={value}"), false)));
+        out.push_str(&format!(
+            "Environment={}\n",
+            quote_word(&format!("{name}={value}"), false)
+        ));
     }
     // `-`: a missing file is not an error (a paired node needs no shared credentials).
     out.push_str(&format!(
@@ -234,12 +265,13 @@ fn quote_exec_word(word: &str) -> String {
 /// A word for a setting that splits on whitespace and unquotes (`ExecStart=`, `Environment=`):
 /// plain when it can be, else double-quoted with C-style backslash escapes.
 fn quote_word(word: &str, exec: bool) -> String {
-    let special = |c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '\\' | '%' | ';') || (exec && c == '$');
-    let mut out = String::new();
+    let special = |c: char| {
+        c.is_whitespace() || matches!(c, '"' | '\'' | '\\' | '%' | ';') || (exec && c == '$')
+    };
     if !word.is_empty() && !word.chars().any(special) {
         return word.to_string();
     }
-    out.push('"');
+    let mut out = String::from('"');
     for c in word.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -255,7 +287,9 @@ fn quote_word(word: &str, exec: bool) -> String {
 
 /// The `ExecStart=` words of a unit written by [`render_unit`].
 pub fn parse_exec_start(unit: &str) -> Option<Vec<String>> {
-    let line = unit.lines().find_map(|l| l.trim_start().strip_prefix("ExecStart="))?;
+    let line = unit
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("ExecStart="))?;
     let mut words = Vec::new();
     let mut chars = line.chars().peekable();
     loop {
@@ -297,10 +331,24 @@ mod tests {
 
     #[test]
     fn words_round_trip() {
-        for word in ["plain", "two words", "q\"uote", "back\\slash", "50%", "$HOME", ";", "", "tab\there"] {
+        for word in [
+            "plain",
+            "two words",
+            "q\"uote",
+            "back\\slash",
+            "50%",
+            "$HOME",
+            ";",
+            "",
+            "tab\there",
+        ] {
             let quoted = quote_exec_word(word);
             let unit = format!("ExecStart=/bin/x {quoted} end\n");
-            assert_eq!(parse_exec_start(&unit).unwrap(), ["/bin/x", word, "end"], "{quoted}");
+            assert_eq!(
+                parse_exec_start(&unit).unwrap(),
+                ["/bin/x", word, "end"],
+                "{quoted}"
+            );
         }
     }
 
@@ -317,13 +365,18 @@ mod tests {
         let rt = parse_show(
             "LoadState=loaded\nActiveState=failed\nSubState=failed\nMainPID=0\nUnitFileState=disabled\nResult=exit-code\n",
         );
-        assert_eq!((rt.enabled, rt.running, rt.pid), (Some(false), Some(false), None));
+        assert_eq!(
+            (rt.enabled, rt.running, rt.pid),
+            (Some(false), Some(false), None)
+        );
         assert_eq!(rt.state.as_deref(), Some("failed (exit-code)"));
     }
 
     #[test]
     fn bus_errors_get_advice() {
-        let err = explain_bus_error("`systemctl --user show` failed: Failed to connect to bus: No medium found".into());
+        let err = explain_bus_error(
+            "`systemctl --user show` failed: Failed to connect to bus: No medium found".into(),
+        );
         assert!(err.contains("machinectl shell"));
         assert_eq!(explain_bus_error("other".into()), "other");
     }
