@@ -605,14 +605,14 @@ fn systemd_analyze_verifies_the_units() {
         let unit_path = unit_dir.join("openclaw-node.service");
         let unit = systemd::render_unit(&spec, scope);
         std::fs::write(&unit_path, &unit).unwrap();
+        // Both units are checked by a `--user` verify: its parser is the same, and a system
+        // verify run as root would leave a marker in the host's /run/systemd. `--user` wants a
+        // runtime directory even to verify; a private one will do.
+        let runtime_dir = sb.root.join("runtime");
+        std::fs::create_dir_all(&runtime_dir).unwrap();
+        std::fs::set_permissions(&runtime_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
         let mut cmd = Command::new(&analyze);
-        if scope == Scope::User {
-            // `--user` wants a runtime directory even to verify; a private one will do.
-            let runtime_dir = sb.root.join("runtime");
-            std::fs::create_dir_all(&runtime_dir).unwrap();
-            std::fs::set_permissions(&runtime_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-            cmd.arg("--user").env("XDG_RUNTIME_DIR", &runtime_dir);
-        }
+        cmd.arg("--user").env("XDG_RUNTIME_DIR", &runtime_dir);
         // --man=no: do not look up the Documentation= man pages; SYSTEMD_LOG_LEVEL keeps the
         // warnings that make the verdict.
         let out = cmd
@@ -635,4 +635,129 @@ fn systemd_analyze_verifies_the_units() {
         // The words systemd will pass are exactly the command line.
         assert_eq!(systemd::parse_exec_start(&unit).unwrap(), spec.program);
     }
+}
+
+/// The real thing: install, status, stop, start, restart and uninstall against a running
+/// `systemd --user`, with a stand-in for the node that records its arguments and environment.
+/// It checks what no fake can: that systemd loads the unit, and reads the credentials file the
+/// way `envfile` writes it.
+///
+/// Opt-in (`--ignored`) with OPENCLAW_NODE_TEST_REAL_SYSTEMD=1, XDG_RUNTIME_DIR and
+/// XDG_CONFIG_HOME those of the running user manager. `tests/real-systemd.sh` sets this up, also
+/// on a machine without a running systemd (it starts a user manager in a private mount
+/// namespace; needs root).
+#[test]
+#[ignore = "needs a running systemd --user; run tests/real-systemd.sh"]
+fn real_systemd_user_manager() {
+    if std::env::var("OPENCLAW_NODE_TEST_REAL_SYSTEMD").as_deref() != Ok("1") {
+        panic!("set OPENCLAW_NODE_TEST_REAL_SYSTEMD=1 (see tests/real-systemd.sh)");
+    }
+    let config_home = PathBuf::from(std::env::var("XDG_CONFIG_HOME").expect("XDG_CONFIG_HOME"));
+    let sb = Sandbox::new("real-systemd");
+
+    // The stand-in node: records its pid, arguments and credentials, then stays up.
+    let out = sb.root.join("node.out");
+    let fake_node = sb.root.join("bin/fake-node");
+    std::fs::write(
+        &fake_node,
+        format!(
+            "#!/bin/sh\n{{ echo \"pid=$$\"; printf 'arg=%s\\n' \"$@\"; \
+             echo \"token=$OPENCLAW_GATEWAY_TOKEN\"; echo \"password=$OPENCLAW_GATEWAY_PASSWORD\"; \
+             echo \"state=$OPENCLAW_STATE_DIR\"; echo \"cwd=$(pwd)\"; }} > '{out}.tmp'\n\
+             mv '{out}.tmp' '{out}'\nexec sleep 600\n",
+            out = out.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake_node, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let mut ctx = sb.context(ManagerChoice::Systemd {
+        systemctl: PathBuf::from("systemctl"),
+    });
+    ctx.config_home = config_home.clone();
+    ctx.exe = fake_node;
+    let password = r#"p@ss "q" $HOME `id` back\slash 'single' 50%"#;
+    ctx.credentials = Credentials {
+        token: Some("tok-1".into()),
+        password: Some(password.into()),
+    };
+
+    let mut args = install_args("gw.example");
+    args.display_name = Some("Build box".into());
+    args.force = true;
+    let report = actions::install(&ctx, &args);
+    assert_ok(&report);
+
+    let read_out = |previous_pid: Option<&str>| -> String {
+        // The service starts asynchronously; wait (generously) for the stand-in's record.
+        for _ in 0..200 {
+            if let Ok(text) = std::fs::read_to_string(&out) {
+                if previous_pid.is_none_or(|pid| !text.starts_with(&format!("pid={pid}\n"))) {
+                    return text;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the service did not start the node");
+    };
+    let record = read_out(None);
+    let expected_tail = format!(
+        "arg=run\narg=--host\narg=gw.example\narg=--port\narg=18790\narg=--display-name\n\
+         arg=Build box\ntoken=tok-1\npassword={password}\nstate={}\ncwd={}\n",
+        sb.state_dir().display(),
+        sb.home().display()
+    );
+    assert!(
+        record.ends_with(&expected_tail),
+        "{record}\n---\n{expected_tail}"
+    );
+    let pid: u32 = record
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("pid=")
+        .parse()
+        .unwrap();
+
+    let status = report::collect(&ctx);
+    assert_eq!(status.service.enabled, Some(true), "{:?}", status.service);
+    assert_eq!(status.service.running, Some(true));
+    assert_eq!(status.service.pid, Some(pid));
+    assert_eq!(status.service.state.as_deref(), Some("active (running)"));
+
+    assert_ok(&actions::stop(&ctx));
+    let status = report::collect(&ctx);
+    assert_eq!(
+        (status.service.running, status.service.pid),
+        (Some(false), None)
+    );
+
+    assert_ok(&actions::start(&ctx));
+    let record = read_out(Some(&pid.to_string()));
+    let pid2 = record.lines().next().unwrap().to_string();
+    assert_ok(&actions::restart(&ctx));
+    read_out(Some(pid2.trim_start_matches("pid=")));
+
+    let report = actions::uninstall(&ctx);
+    assert_ok(&report);
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    assert!(!config_home
+        .join("systemd/user/openclaw-node.service")
+        .exists());
+    assert!(!config_home
+        .join("systemd/user/default.target.wants/openclaw-node.service")
+        .exists());
+    let shown = Command::new("systemctl")
+        .args([
+            "--user",
+            "show",
+            "openclaw-node.service",
+            "--property=LoadState,ActiveState",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&shown.stdout),
+        "LoadState=not-found\nActiveState=inactive\n"
+    );
 }
