@@ -59,38 +59,48 @@ impl ConnectionState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusSnapshot {
+    /// [`STATUS_VERSION`].
     pub version: u32,
+    /// The node's process id.
     pub pid: u32,
     /// Linux: the process start time (`/proc/<pid>/stat` field 22), to tell a reused pid apart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid_start_ticks: Option<u64>,
+    /// When the node started.
     pub started_at_ms: u64,
+    /// The connection state now.
     pub state: ConnectionState,
     /// When `state` was entered.
     pub since_ms: u64,
     /// The most recent connection error; kept after a later success, with its time.
     #[serde(default)]
     pub last_error: Option<String>,
+    /// When `last_error` happened.
     #[serde(default)]
     pub last_error_at_ms: Option<u64>,
     /// The device-pairing request id while pairing is pending (when the gateway sent one).
     #[serde(default)]
     pub pairing_request_id: Option<String>,
+    /// The gateway URL the node connects to.
     #[serde(default)]
     pub gateway_url: Option<String>,
+    /// The device id (hex SHA-256 of the public key).
     #[serde(default)]
     pub device_id: Option<String>,
     /// The client instance id (`client.instanceId`, the "node id" of `node.json`).
     #[serde(default)]
     pub instance_id: Option<String>,
+    /// The name the gateway shows for the node.
     #[serde(default)]
     pub display_name: Option<String>,
+    /// When the file was last written.
     pub updated_at_ms: u64,
 }
 
 /// A status file as read back, with the liveness verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveStatus {
+    /// What the file says.
     pub snapshot: StatusSnapshot,
     /// The process that wrote the file is alive and has not marked itself stopped.
     pub running: bool,

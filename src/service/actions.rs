@@ -226,8 +226,8 @@ pub fn install(ctx: &ServiceContext, args: &InstallArgs) -> ActionReport {
                 path.display()
             ),
             vec![
-                "openclaw-node status".into(),
-                "openclaw-node uninstall   (to remove it again)".into(),
+                "openclaw-node install --force ...   (try again once the cause is fixed)".into(),
+                "openclaw-node uninstall   (remove it again)".into(),
             ],
         );
     }

@@ -29,17 +29,28 @@ const KEPT_ENV: &[&str] = &["PATH", "OPENCLAW_ALLOW_INSECURE_PRIVATE_WS"];
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ManagerChoice {
     /// systemd, driven through this `systemctl`.
-    Systemd { systemctl: PathBuf },
+    Systemd {
+        /// The `systemctl` to run.
+        systemctl: PathBuf,
+    },
     /// launchd, driven through this `launchctl`.
-    Launchd { launchctl: PathBuf },
+    Launchd {
+        /// The `launchctl` to run.
+        launchctl: PathBuf,
+    },
     /// None usable; `reason` says why, in a sentence for the user.
-    Unavailable { reason: String },
+    Unavailable {
+        /// Why, in a sentence for the user.
+        reason: String,
+    },
 }
 
 /// Gateway credentials read from the install's environment. `Debug` never shows the values.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Credentials {
+    /// `OPENCLAW_GATEWAY_TOKEN`.
     pub token: Option<String>,
+    /// `OPENCLAW_GATEWAY_PASSWORD`.
     pub password: Option<String>,
 }
 
@@ -58,6 +69,7 @@ impl Credentials {
         }
     }
 
+    /// Neither a token nor a password.
     pub fn is_empty(&self) -> bool {
         self.token.is_none() && self.password.is_none()
     }
@@ -87,19 +99,25 @@ impl std::fmt::Debug for Credentials {
 /// The machine as the service commands see it.
 #[derive(Debug, Clone)]
 pub struct ServiceContext {
+    /// The state directory the service will use.
     pub paths: StatePaths,
+    /// `$HOME`: the service's working directory, and where LaunchAgents live.
     pub home: PathBuf,
     /// `$XDG_CONFIG_HOME` when set to an absolute path, else `~/.config`.
     pub config_home: PathBuf,
     /// The absolute path of this binary, which the service runs.
     pub exe: PathBuf,
+    /// The real uid (launchd's `gui/<uid>` domain).
     pub uid: u32,
+    /// The effective uid: 0 makes `install` refuse.
     pub euid: u32,
     /// The login name, for the `loginctl enable-linger` advice.
     pub user: Option<String>,
+    /// The service manager to drive, or why there is none.
     pub manager: ManagerChoice,
     /// systemd's lingering markers (`/var/lib/systemd/linger/<user>`).
     pub linger_dir: PathBuf,
+    /// The gateway credentials `install` writes to the service's environment file.
     pub credentials: Credentials,
     /// Non-secret variables the service is given (PATH, the state directory, …).
     pub service_env: Vec<(String, String)>,

@@ -22,9 +22,11 @@ const ENV_WRAPPER: &str = r#"if [ -r "$0" ]; then set -a; . "$0"; set +a; fi; ex
 
 /// The launchd LaunchAgent manager.
 pub struct Launchd {
+    /// The `launchctl` to run.
     pub launchctl: PathBuf,
     /// `~/Library/LaunchAgents`.
     pub agents_dir: PathBuf,
+    /// The user whose GUI domain (`gui/<uid>`) holds the job.
     pub uid: u32,
 }
 

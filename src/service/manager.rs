@@ -10,7 +10,9 @@ use super::spec::ServiceSpec;
 pub struct ServiceRuntime {
     /// Starts on its own (systemd: enabled; launchd: loaded).
     pub enabled: Option<bool>,
+    /// The service's process is up.
     pub running: Option<bool>,
+    /// Its main process.
     pub pid: Option<u32>,
     /// The manager's own words, e.g. `active (running)`, `failed (exit-code)`.
     pub state: Option<String>,
@@ -35,8 +37,11 @@ pub trait ServiceManager {
     fn parse_command(&self, definition: &str) -> Option<Vec<String>>;
     /// After the definition was written: load it, enable it, and (re)start the service.
     fn activate(&self) -> Result<(), String>;
+    /// Starts the installed service.
     fn start(&self) -> Result<(), String>;
+    /// Stops it until the next `start` (or login/boot, if enabled).
     fn stop(&self) -> Result<(), String>;
+    /// Restarts it, or starts it when it is not running.
     fn restart(&self) -> Result<(), String>;
     /// Before the definition is removed: stop and disable. Errors are reported, not fatal.
     fn deactivate(&self) -> Result<(), String>;

@@ -214,6 +214,7 @@ pub fn identity(args: &IdentityArgs) -> Result<ExitCode, CliError> {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IdentityJson {
+    /// Hex SHA-256 of the raw public key.
     pub device_id: String,
     /// The raw Ed25519 public key, base64url without padding.
     pub public_key: String,

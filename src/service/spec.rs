@@ -12,6 +12,7 @@ pub const DEFAULT_PORT: u16 = 18789;
 
 /// The connection flags `install` was given (the `run` flags it passes on).
 #[derive(Debug, Clone, Default)]
+#[allow(missing_docs)] // the `install` flags of the same names
 pub struct EndpointFlags {
     pub host: Option<String>,
     pub port: Option<u16>,
@@ -24,10 +25,15 @@ pub struct EndpointFlags {
 /// The endpoint the service will connect to. `tls: None` leaves TLS to `run`'s saved state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
+    /// Host name or IP literal.
     pub host: String,
+    /// TCP port.
     pub port: u16,
+    /// `Some(true)`: `--tls`; `Some(false)`: `--no-tls`; `None`: neither.
     pub tls: Option<bool>,
+    /// SHA-256 pin of the gateway's certificate (implies TLS).
     pub tls_fingerprint: Option<String>,
+    /// Path the gateway is served under.
     pub context_path: Option<String>,
 }
 
@@ -207,6 +213,7 @@ pub fn endpoint_from_command(args: &[String]) -> Option<Endpoint> {
 /// Everything a service definition needs, for any service manager.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceSpec {
+    /// A one-line description (systemd `Description=`, launchd `Comment`).
     pub description: String,
     /// The absolute program path, then its arguments.
     pub program: Vec<String>,
@@ -214,6 +221,7 @@ pub struct ServiceSpec {
     pub environment: Vec<(String, String)>,
     /// The credentials file (mode 0600), read at start; never inlined in the definition.
     pub env_file: PathBuf,
+    /// The directory the node starts in (the user's home).
     pub working_directory: PathBuf,
     /// Where launchd and the start script send the node's output (systemd uses the journal).
     pub log_file: PathBuf,

@@ -26,11 +26,13 @@ pub enum Scope {
 
 /// The systemd user service manager.
 pub struct Systemd {
+    /// The `systemctl` to run.
     pub systemctl: PathBuf,
     /// `$XDG_CONFIG_HOME/systemd/user`.
     pub unit_dir: PathBuf,
     /// `/var/lib/systemd/linger`: a file per user with lingering on.
     pub linger_dir: PathBuf,
+    /// The login name, for the lingering check and advice.
     pub user: Option<String>,
 }
 
