@@ -283,7 +283,7 @@ fn install_signal_handlers(
             if let Some(signal) = signals.forever().next() {
                 log::info!("received signal {signal}; closing the gateway connection");
                 drop(tx);
-                control.close(1000, "node shutting down");
+                control.shut_down(1000, "node shutting down");
             }
         })
         .map_err(|e| CliError::new(format!("cannot start the signal thread: {e}")))?;

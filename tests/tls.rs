@@ -57,7 +57,16 @@ fn start_node(port: u16, pin: &str) -> Node {
     let dir = std::env::temp_dir().join(format!("openclaw-node-tls-{}-{port}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_openclaw-node"))
-        .args(["run", "--host", "127.0.0.1", "--port", &port.to_string(), "--tls", "--tls-fingerprint", pin])
+        .args([
+            "run",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--tls",
+            "--tls-fingerprint",
+            pin,
+        ])
         .args(["--display-name", "tls-test"])
         .env("OPENCLAW_STATE_DIR", &dir)
         .env("OPENCLAW_GATEWAY_TOKEN", "secret-token-for-tls-test")
@@ -74,7 +83,11 @@ fn start_node(port: u16, pin: &str) -> Node {
             let _ = tx.send(line);
         }
     });
-    Node { child, stderr: rx, _state: TempDir(dir) }
+    Node {
+        child,
+        stderr: rx,
+        _state: TempDir(dir),
+    }
 }
 
 fn wait_for_line(node: &Node, needle: &str) -> String {
@@ -112,13 +125,22 @@ fn wrong_pin_aborts_before_any_byte_of_the_upgrade() {
         let _ = conn.complete_io(&mut tcp);
         let _ = conn.reader().read_to_end(&mut plaintext);
     }
-    assert!(!handshake_completed, "the client finished a TLS handshake with a certificate it should have refused");
+    assert!(
+        !handshake_completed,
+        "the client finished a TLS handshake with a certificate it should have refused"
+    );
     assert!(plaintext.is_empty());
 
     let line = wait_for_line(&node, "fingerprint mismatch");
     let actual = FINGERPRINT.replace(':', "").to_ascii_lowercase();
-    assert!(line.contains(&wrong), "the error must show the expected pin: {line}");
-    assert!(line.contains(&actual), "the error must show the presented fingerprint: {line}");
+    assert!(
+        line.contains(&wrong),
+        "the error must show the expected pin: {line}"
+    );
+    assert!(
+        line.contains(&actual),
+        "the error must show the presented fingerprint: {line}"
+    );
     assert!(!line.contains("secret-token-for-tls-test"));
 }
 
@@ -147,5 +169,8 @@ fn right_pin_speaks_the_protocol_over_tls() {
     let frame: serde_json::Value = serde_json::from_str(&frame).unwrap();
     assert_eq!(frame["method"], "connect");
     assert_eq!(frame["params"]["device"]["nonce"], "n-1");
-    assert_eq!(frame["params"]["auth"]["token"], "secret-token-for-tls-test");
+    assert_eq!(
+        frame["params"]["auth"]["token"],
+        "secret-token-for-tls-test"
+    );
 }

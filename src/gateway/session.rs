@@ -74,24 +74,34 @@ pub enum SessionEnd {
     Fatal(String),
 }
 
-/// Lets another thread (the signal handler) close the active session.
+/// Lets another thread (the signal handler) end the active session.
 #[derive(Default)]
 pub struct SessionControl {
-    current: Mutex<Option<GatewayLink>>,
+    current: Mutex<Option<(GatewayLink, Arc<InFlight>)>>,
 }
 
+/// How long a shutdown waits for terminated invocations to report before closing the socket.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
 impl SessionControl {
-    fn set(&self, link: Option<GatewayLink>) {
-        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = link;
+    fn set(&self, current: Option<(GatewayLink, Arc<InFlight>)>) {
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = current;
     }
-    /// Closes the active session, if any, with `code` and `reason`.
-    pub fn close(&self, code: u16, reason: &str) {
-        if let Some(link) = self
+
+    /// Ends the active session for a node shutdown: running commands are terminated (their
+    /// process groups killed), their results are sent while the socket is still up, then the
+    /// connection is closed with `code` and `reason`.
+    pub fn shut_down(&self, code: u16, reason: &str) {
+        let current = self
             .current
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-        {
+            .clone();
+        if let Some((link, in_flight)) = current {
+            in_flight.terminate_all();
+            if !in_flight.wait_empty(SHUTDOWN_GRACE) {
+                log::warn!("some invocations did not finish within {SHUTDOWN_GRACE:?} of shutdown");
+            }
             link.send(Outbound::Close(code, reason.to_string()));
         }
     }
@@ -163,8 +173,8 @@ pub fn run(setup: SessionSetup<'_>) -> SessionEnd {
         Ok(handle) => handle,
         Err(err) => return SessionEnd::Failed(format!("cannot start the writer thread: {err}")),
     };
-    setup.control.set(Some(link.clone()));
     let in_flight = Arc::new(InFlight::default());
+    setup.control.set(Some((link.clone(), in_flight.clone())));
     let end = serve(&setup, read_half, &link, &watchdog, &in_flight);
     // Order matters: stop accepting invoke results, cancel the running ones, then stop the writer.
     setup.control.set(None);
@@ -502,8 +512,8 @@ fn run_invoke(
         crate::commands::dispatch(&ctx, &request.command, request.params_json.as_deref())
     }))
     .unwrap_or_else(|_| Err(InvokeError::unavailable("node invocation failed")));
-    in_flight.finish(&request.id, &ctx.cancel);
-    if ctx.is_cancelled() {
+    if !ctx.cancel.should_report() {
+        in_flight.finish(&request.id, &ctx.cancel);
         log::debug!(
             "invoke {} {} cancelled; no result sent",
             request.id,
@@ -519,12 +529,16 @@ fn run_invoke(
         started.elapsed()
     );
     link.send_invoke_result(&request.id, &request.node_id, &result);
+    // Finished only once the result is queued, so a shutdown that waits for in-flight work
+    // closes the socket after it.
+    in_flight.finish(&request.id, &ctx.cancel);
 }
 
 /// The invocations a session is running, by invoke id, for cancellation.
 #[derive(Default)]
 struct InFlight {
     running: Mutex<HashMap<String, CancelToken>>,
+    emptied: std::sync::Condvar,
 }
 
 impl InFlight {
@@ -549,6 +563,24 @@ impl InFlight {
         {
             running.remove(id);
         }
+        if running.is_empty() {
+            self.emptied.notify_all();
+        }
+    }
+    /// Stops every running invocation but lets each report its result.
+    fn terminate_all(&self) {
+        for token in self.lock().values() {
+            token.terminate();
+        }
+    }
+    /// Waits until nothing runs, at most `limit`. Returns whether that happened.
+    fn wait_empty(&self, limit: Duration) -> bool {
+        let running = self.lock();
+        let (running, _) = self
+            .emptied
+            .wait_timeout_while(running, limit, |running| !running.is_empty())
+            .unwrap_or_else(|p| p.into_inner());
+        running.is_empty()
     }
     fn cancel(&self, id: &str) -> bool {
         match self.lock().get(id) {
