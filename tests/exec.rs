@@ -342,6 +342,13 @@ fn cwd_is_used() {
 }
 
 #[test]
+fn a_relative_program_path_is_taken_from_cwd() {
+    let mut spec = spec(&["./sh", "-c", "echo relative"]);
+    spec.cwd = Some(PathBuf::from("/bin"));
+    assert_eq!(run_spec(&spec).stdout, "relative\n");
+}
+
+#[test]
 fn a_file_without_exec_permission_is_eacces() {
     let dir = scratch_dir();
     let script = dir.join("script.sh");
@@ -349,6 +356,27 @@ fn a_file_without_exec_permission_is_eacces() {
     let outcome = run(&spec(&[script.to_str().unwrap()]), &CancelToken::new());
     let err = outcome.launch_error.expect("launch must fail");
     assert_eq!(launch_error_code(&err), "EACCES");
+    fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_script_without_a_shebang_runs_under_sh() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch_dir();
+    let script = dir.join("no-shebang");
+    fs::write(&script, "echo \"from script: $1\"\n").unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    // By path, and by name through PATH.
+    let mut by_name = spec(&["no-shebang", "x y"]);
+    by_name.env = vec![(
+        "PATH".to_string(),
+        format!("{}:/usr/bin:/bin", dir.display()),
+    )];
+    for spec in [spec(&[script.to_str().unwrap(), "x y"]), by_name] {
+        let outcome = run_spec(&spec);
+        assert_eq!(outcome.exit_code, Some(0));
+        assert_eq!(outcome.stdout, "from script: x y\n");
+    }
     fs::remove_dir_all(dir).unwrap();
 }
 

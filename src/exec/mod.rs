@@ -56,9 +56,10 @@ pub const TIMEOUT_EXIT_CODE: i32 = 124;
 
 /// What to run. `env` is the child's complete environment (nothing is inherited).
 ///
-/// `argv[0]` without a `/` is looked up in the `PATH` of `env` (as `execvp(3)` would, so with no
-/// `PATH` there the libc default applies); a relative `cwd`-free path is relative to the node's
-/// working directory, one with `cwd` set is relative to `cwd`.
+/// `argv[0]` without a `/` is looked up in the `PATH` of `env` as `execvp(3)` would (with no
+/// `PATH` there, the libc default path applies). A relative path with a `/` (`./tool`) is taken
+/// from `cwd` when it is set, else from the node's working directory. An executable without
+/// `#!` is run by `/bin/sh` as a script file, as `execvp(3)` and the TS host do.
 #[derive(Debug, Clone)]
 pub struct ExecSpec {
     /// The command and its arguments; never run through a shell.
@@ -192,7 +193,6 @@ pub fn launch_error_code(err: &io::Error) -> &'static str {
         (Errno::INVAL, "EINVAL"),
         (Errno::IO, "EIO"),
         (Errno::FAULT, "EFAULT"),
-        (Errno::LIBBAD, "ELIBBAD"),
     ];
     NAMES
         .iter()

@@ -1,6 +1,7 @@
 //! Launching the child: argv without a shell, exactly the given environment, its own process
 //! group, stdin closed, stdout and stderr piped.
 
+use std::ffi::OsStr;
 use std::io;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -10,14 +11,48 @@ use super::ExecSpec;
 
 /// Starts `spec`. Errors are the OS error of the failed spawn (a missing binary or cwd, ...), or
 /// `InvalidInput` for an empty argv or a NUL byte in an argument.
+///
+/// An executable file the kernel cannot run (`ENOEXEC`: a script without `#!`) is run by
+/// `/bin/sh` as a script file, as `execvp(3)` does and so the TS host (libuv) does; this is
+/// not a shell command line, the file's path is sh's script operand.
 pub(super) fn spawn(spec: &ExecSpec) -> io::Result<Child> {
     let Some((name, args)) = spec.argv.split_first() else {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty command"));
     };
-    let program = find_in_path(name, &spec.env, spec.cwd.as_deref());
-    let mut command = Command::new(program.as_deref().unwrap_or(Path::new(name)));
+    let found = find_in_path(name, &spec.env, spec.cwd.as_deref());
+    let program = found.as_deref().unwrap_or(Path::new(name));
+    let args = args.iter().map(OsStr::new);
+    let spawned = command(spec, program, OsStr::new(name), args.clone()).spawn();
+    let mut child = match spawned {
+        Err(err) if err.raw_os_error() == Some(rustix::io::Errno::NOEXEC.raw_os_error()) => {
+            let script = std::iter::once(program.as_os_str()).chain(args);
+            command(
+                spec,
+                Path::new(SCRIPT_SHELL),
+                OsStr::new(SCRIPT_SHELL),
+                script,
+            )
+            .spawn()?
+        }
+        spawned => spawned?,
+    };
+    // The TS host gives the child an empty stdin pipe: a reader sees EOF at once.
+    drop(child.stdin.take());
+    Ok(child)
+}
+
+/// What `execvp(3)` (glibc `_PATH_BSHELL`) runs a file without `#!` with.
+const SCRIPT_SHELL: &str = "/bin/sh";
+
+fn command<'a>(
+    spec: &ExecSpec,
+    program: &Path,
+    arg0: &OsStr,
+    args: impl Iterator<Item = &'a OsStr>,
+) -> Command {
+    let mut command = Command::new(program);
     command
-        .arg0(name)
+        .arg0(arg0)
         .args(args)
         .env_clear()
         .envs(spec.env.iter().map(|(key, value)| (key, value)))
@@ -29,10 +64,7 @@ pub(super) fn spawn(spec: &ExecSpec) -> io::Result<Child> {
     if let Some(cwd) = &spec.cwd {
         command.current_dir(cwd);
     }
-    let mut child = command.spawn()?;
-    // The TS host gives the child an empty stdin pipe: a reader sees EOF at once.
-    drop(child.stdin.take());
-    Ok(child)
+    command
 }
 
 /// Where `execvp(3)` would find `name` in the child's `PATH`.

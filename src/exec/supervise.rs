@@ -56,7 +56,19 @@ pub(super) struct Ended {
 
 /// Runs until `child` has been reaped and its pipes closed (and, if its group was being
 /// terminated, until the group is gone or has been sent SIGKILL).
-pub(super) fn supervise(mut child: Child, spec: &ExecSpec, cancel: &CancelToken) -> Ended {
+pub(super) fn supervise(child: Child, spec: &ExecSpec, cancel: &CancelToken) -> Ended {
+    let exit_watch = watch_exit(Pid::from_child(&child));
+    supervise_with(child, spec, cancel, exit_watch)
+}
+
+/// [`supervise`] with the given exit watch; `None` is the interval check of systems without
+/// pidfds.
+fn supervise_with(
+    mut child: Child,
+    spec: &ExecSpec,
+    cancel: &CancelToken,
+    exit_watch: Option<OwnedFd>,
+) -> Ended {
     let pipes = [
         child.stdout.take().map(OwnedFd::from),
         child.stderr.take().map(OwnedFd::from),
@@ -64,7 +76,7 @@ pub(super) fn supervise(mut child: Child, spec: &ExecSpec, cancel: &CancelToken)
     let pid = Pid::from_child(&child);
     let started = Instant::now();
     let mut supervisor = Supervisor {
-        exit_watch: watch_exit(pid),
+        exit_watch,
         child,
         pid,
         pipes,
@@ -173,7 +185,8 @@ struct Ready {
 
 impl Supervisor<'_> {
     fn run(&mut self) {
-        let mut buf = vec![0u8; READ_CHUNK];
+        // Read through its spare capacity, so the buffer is never zeroed.
+        let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
         loop {
             let now = Instant::now();
             self.act_on_cancel(now);
@@ -323,25 +336,29 @@ impl Supervisor<'_> {
         next
     }
 
-    fn handle(&mut self, ready: Ready, buf: &mut [u8]) {
+    fn handle(&mut self, ready: Ready, buf: &mut Vec<u8>) {
+        let had_pipes = self.pipes.iter().any(Option::is_some);
         for (index, stream) in [Stream::Stdout, Stream::Stderr].into_iter().enumerate() {
             if ready.pipes[index] {
                 self.read_pipe(index, stream, buf);
             }
         }
-        if self.exit.is_none() && (ready.exit || self.exit_watch.is_none()) {
+        // A child closes its pipes as it exits, just before it becomes reapable: looking now
+        // usually saves a wake-up for the pidfd.
+        let pipes_just_closed = had_pipes && self.pipes.iter().all(Option::is_none);
+        if self.exit.is_none() && (ready.exit || pipes_just_closed || self.exit_watch.is_none()) {
             self.check_exit();
         }
     }
 
-    fn read_pipe(&mut self, index: usize, stream: Stream, buf: &mut [u8]) {
+    fn read_pipe(&mut self, index: usize, stream: Stream, buf: &mut Vec<u8>) {
         let Some(fd) = &self.pipes[index] else {
             return;
         };
-        match rustix::io::read(fd, &mut *buf) {
-            Ok(0) => self.pipes[index] = None,
-            Ok(n) => {
-                self.capture.push(stream, &buf[..n]);
+        match rustix::io::read(fd, buf.spare_capacity_mut()) {
+            Ok(([], _)) => self.pipes[index] = None,
+            Ok((chunk, _)) => {
+                self.capture.push(stream, chunk);
                 if let Some(drain) = &mut self.drain {
                     drain.last_activity = Instant::now();
                 }
@@ -359,8 +376,10 @@ impl Supervisor<'_> {
         let exit = match self.child.try_wait() {
             Ok(Some(status)) => Exit::Status(status),
             Ok(None) => {
-                self.exit_check_interval =
-                    (self.exit_check_interval * 2).min(MAX_EXIT_CHECK_INTERVAL);
+                if self.exit_watch.is_none() {
+                    self.exit_check_interval =
+                        (self.exit_check_interval * 2).min(MAX_EXIT_CHECK_INTERVAL);
+                }
                 return;
             }
             Err(err) => {
@@ -456,4 +475,56 @@ fn poll_timeout(remaining: Duration) -> Timespec {
         tv_sec: 3600,
         tv_nsec: 0,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The interval check that stands in for a pidfd on other systems, exercised on this one.
+
+    use super::*;
+    use crate::exec::spawn::spawn;
+
+    fn run_without_pidfd(script: &str, timeout: Option<Duration>) -> Ended {
+        let spec = ExecSpec {
+            argv: vec!["sh".into(), "-c".into(), script.into()],
+            env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+            timeout,
+            ..ExecSpec::default()
+        };
+        let child = spawn(&spec).expect("spawn sh");
+        supervise_with(child, &spec, &CancelToken::new(), None)
+    }
+
+    #[test]
+    fn exit_and_output_without_a_pidfd() {
+        let ended = run_without_pidfd("echo hi; echo oops >&2; exit 4", None);
+        assert_eq!(ended.exit_code, Some(4));
+        let captured = ended.capture.finish();
+        assert_eq!(
+            (captured.stdout.as_str(), captured.stderr.as_str()),
+            ("hi\n", "oops\n")
+        );
+    }
+
+    #[test]
+    fn a_child_that_closed_its_pipes_is_still_waited_for() {
+        let ended = run_without_pidfd("exec >&- 2>&-; sleep 0.2; exit 5", None);
+        assert_eq!(ended.exit_code, Some(5));
+    }
+
+    #[test]
+    fn timeout_without_a_pidfd() {
+        let ended = run_without_pidfd("trap '' TERM; sleep 100", Some(Duration::from_millis(100)));
+        assert!(ended.timed_out);
+        assert_eq!(ended.signal, Some(9));
+    }
+
+    #[test]
+    fn poll_timeouts_round_up_to_milliseconds() {
+        let ts = poll_timeout(Duration::from_micros(1));
+        assert_eq!((ts.tv_sec, ts.tv_nsec), (0, 1_000_000));
+        let ts = poll_timeout(Duration::from_millis(1500));
+        assert_eq!((ts.tv_sec, ts.tv_nsec), (1, 500_000_000));
+        assert_eq!(poll_timeout(Duration::from_secs(1 << 40)).tv_sec, 3600);
+    }
 }
