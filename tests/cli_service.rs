@@ -103,7 +103,7 @@ fn status_doc(pid: u32, state: &str, last_error: Option<&str>) -> Value {
         "lastError": last_error,
         "lastErrorAtMs": last_error.map(|_| 1_788_000_050_000u64),
         "pairingRequestId": null,
-        "gatewayUrl": "ws://gw.example:18789",
+        "gatewayUrl": "ws://gw.example:18789/",
         "deviceId": "a011deadbeef",
         "instanceId": "172b4ea8-796c-44d2-a558-d83e1e787ea0",
         "displayName": "node-a",
@@ -127,7 +127,7 @@ fn status_json_shows_a_connected_node_then_its_last_error() {
     assert_eq!(c["state"], "connected");
     assert_eq!(c["pid"], pid);
     assert_eq!(c["sinceMs"], 1_788_000_060_000u64);
-    assert_eq!(c["gatewayUrl"], "ws://gw.example:18789");
+    assert_eq!(c["gatewayUrl"], "ws://gw.example:18789/");
     assert_eq!(c["lastError"], Value::Null);
     // No systemd here: said so, and the rest of the report is still there.
     assert_eq!(doc["service"]["available"], false);
@@ -301,7 +301,6 @@ fn drop_in_openclaw_node_subcommands() {
 /// legacy `identity/device.json` format (protocol §7.3), with the values computed here
 /// independently: device id = hex SHA-256 of the raw public key, key = base64url, no padding.
 #[test]
-#[ignore = "needs state::load_identity from wip/state; un-ignore once it is merged"]
 fn identity_json_matches_openclaw() {
     use base64::Engine as _;
     use ring::signature::KeyPair as _;

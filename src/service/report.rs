@@ -184,7 +184,7 @@ pub fn collect(ctx: &ServiceContext) -> StatusReport {
             Some(gateway_status(
                 Endpoint {
                     host,
-                    port: g.port.unwrap_or(spec::DEFAULT_PORT),
+                    port: g.port.unwrap_or(crate::state::DEFAULT_GATEWAY_PORT),
                     tls: g.tls,
                     tls_fingerprint: g.tls_fingerprint.clone(),
                     context_path: g.context_path.clone(),

@@ -5,10 +5,8 @@ use std::path::{Path, PathBuf};
 
 use crate::state::GatewayEndpoint;
 
-/// The default gateway host and port (protocol §1.1).
-pub const DEFAULT_HOST: &str = "127.0.0.1";
-/// See [`DEFAULT_HOST`].
-pub const DEFAULT_PORT: u16 = 18789;
+use crate::gateway::transport::{normalize_fingerprint, GatewayUrl};
+use crate::state::{self, DEFAULT_GATEWAY_HOST, DEFAULT_GATEWAY_PORT};
 
 /// The connection flags `install` was given (the `run` flags it passes on).
 #[derive(Debug, Clone, Default)]
@@ -38,36 +36,29 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// `ws[s]://host:port[/context]`, as the node builds it (protocol §1.1).
+    /// The URL `run` builds for this endpoint (protocol §1.1).
     pub fn url(&self) -> String {
-        gateway_url(
-            &self.host,
-            self.port,
-            self.tls == Some(true) || self.tls_fingerprint.is_some(),
-            self.context_path.as_deref(),
-        )
+        let tls = self.tls == Some(true) || self.tls_fingerprint.is_some();
+        GatewayUrl::new(&self.host, self.port, tls, self.context_path.as_deref()).to_url()
+    }
+
+    fn from_state(endpoint: GatewayEndpoint) -> Endpoint {
+        Endpoint {
+            host: endpoint
+                .host
+                .unwrap_or_else(|| DEFAULT_GATEWAY_HOST.to_string()),
+            port: endpoint.port.unwrap_or(DEFAULT_GATEWAY_PORT),
+            tls: endpoint.tls,
+            tls_fingerprint: endpoint.tls_fingerprint,
+            context_path: endpoint.context_path,
+        }
     }
 }
 
-/// `ws[s]://host:port[/context]`: an IPv6 literal is bracketed, a context path gets its `/`.
-pub fn gateway_url(host: &str, port: u16, tls: bool, context_path: Option<&str>) -> String {
-    let scheme = if tls { "wss" } else { "ws" };
-    let host = if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]")
-    } else {
-        host.to_string()
-    };
-    let path = match context_path.map(str::trim).filter(|p| !p.is_empty()) {
-        Some(p) if p.starts_with('/') => p.to_string(),
-        Some(p) => format!("/{p}"),
-        None => String::new(),
-    };
-    format!("{scheme}://{host}:{port}{path}")
-}
-
-/// Settles the endpoint the way `openclaw node install` does: explicit flags win; what is not
-/// given comes from the saved endpoint, except that a new host or port drops the saved TLS,
-/// pin and context path (they belonged to the old gateway).
+/// Settles the endpoint with `run`'s own rules ([`state::resolve_endpoint`]): explicit flags
+/// win; what is not given comes from the saved endpoint, except that a new host or port drops
+/// the saved TLS, pin and context path. The flags `run` would refuse are refused here, before
+/// they become a service that fails at every start.
 pub fn resolve_endpoint(
     flags: &EndpointFlags,
     saved: Option<&GatewayEndpoint>,
@@ -81,69 +72,24 @@ pub fn resolve_endpoint(
     if flags.port == Some(0) {
         return Err("--port must be between 1 and 65535".to_string());
     }
-    let saved = saved.cloned().unwrap_or_default();
-    let baseline_host = saved
-        .host
-        .clone()
-        .filter(|h| !h.trim().is_empty())
-        .unwrap_or(DEFAULT_HOST.into());
-    let baseline_port = saved.port.filter(|p| *p != 0).unwrap_or(DEFAULT_PORT);
-    let host = flags
-        .host
-        .as_deref()
-        .map(str::trim)
-        .filter(|h| !h.is_empty())
-        .map(str::to_string)
-        .unwrap_or_else(|| baseline_host.clone());
-    let port = flags.port.unwrap_or(baseline_port);
-    let endpoint_changed = host != baseline_host || port != baseline_port;
-
-    let tls_flag = if flags.tls {
-        Some(true)
-    } else if flags.no_tls {
-        Some(false)
-    } else {
-        None
+    let tls_fingerprint = match flags.tls_fingerprint.as_deref() {
+        Some(fp) => Some(normalize_fingerprint(fp).map_err(|e| format!("--tls-fingerprint: {e}"))?),
+        None => None,
     };
-    let tls_fingerprint = if tls_flag == Some(false) {
-        None
-    } else if let Some(fp) = flags.tls_fingerprint.as_deref() {
-        Some(validate_fingerprint(fp)?)
-    } else if endpoint_changed {
-        None
-    } else {
-        saved.tls_fingerprint.clone()
-    };
-    let tls = tls_flag
-        .or(tls_fingerprint.as_ref().map(|_| true))
-        .or(if endpoint_changed { None } else { saved.tls });
-    let context_path = match flags.context_path.as_deref().map(str::trim) {
-        Some("") => None,
-        Some(path) => Some(path.to_string()),
-        None if endpoint_changed => None,
-        None => saved.context_path.clone().filter(|p| !p.trim().is_empty()),
-    };
-    Ok(Endpoint {
-        host,
-        port,
-        tls,
+    let given = GatewayEndpoint {
+        host: flags.host.clone(),
+        port: flags.port,
+        tls: if flags.tls {
+            Some(true)
+        } else if flags.no_tls {
+            Some(false)
+        } else {
+            None
+        },
         tls_fingerprint,
-        context_path,
-    })
-}
-
-/// Checks a certificate pin is SHA-256 hex (colons optional), as `run` expects; it is passed on
-/// unchanged. Catching a typo here beats a service that fails at every start.
-fn validate_fingerprint(fp: &str) -> Result<String, String> {
-    let fp = fp.trim();
-    let hex: String = fp.chars().filter(|c| *c != ':').collect();
-    if hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        Ok(fp.to_string())
-    } else {
-        Err(format!(
-            "--tls-fingerprint {fp:?} is not a SHA-256 fingerprint (64 hex digits, colons optional)"
-        ))
-    }
+        context_path: flags.context_path.clone(),
+    };
+    Ok(Endpoint::from_state(state::resolve_endpoint(saved, &given)))
 }
 
 /// The `run` command line for `exe` and the endpoint. A binary installed under the name
@@ -189,8 +135,8 @@ pub fn run_command(
 pub fn endpoint_from_command(args: &[String]) -> Option<Endpoint> {
     let run_at = args.iter().position(|a| a == "run")?;
     let mut endpoint = Endpoint {
-        host: DEFAULT_HOST.to_string(),
-        port: DEFAULT_PORT,
+        host: DEFAULT_GATEWAY_HOST.to_string(),
+        port: DEFAULT_GATEWAY_PORT,
         tls: None,
         tls_fingerprint: None,
         context_path: None,
@@ -280,7 +226,7 @@ mod tests {
         assert_eq!(ep.host, "127.0.0.1");
         assert_eq!(ep.port, 18789);
         assert_eq!(ep.tls, None);
-        assert_eq!(ep.url(), "ws://127.0.0.1:18789");
+        assert_eq!(ep.url(), "ws://127.0.0.1:18789/");
     }
 
     #[test]
