@@ -229,19 +229,18 @@ impl StatusReporter {
             return;
         };
         let result = serde_json::to_vec_pretty(snap)
-            .map_err(std::io::Error::other)
+            .map_err(|err| err.to_string())
             .and_then(|mut bytes| {
                 bytes.push(b'\n');
-                crate::service::files::write_atomic(&self.path, &bytes, 0o600, 0o700)
+                crate::state::write_atomic(&self.path, &bytes).map_err(|err| err.to_string())
             });
         match result {
             Ok(()) => inner.warned = false,
             Err(err) if !inner.warned => {
                 inner.warned = true;
                 log::warn!(
-                    "cannot write the status file {}: {err}; `openclaw-node status` will not \
-                     show the live connection state",
-                    self.path.display()
+                    "cannot write the status file: {err}; `openclaw-node status` will not show \
+                     the live connection state"
                 );
             }
             Err(_) => {}
@@ -436,7 +435,7 @@ mod tests {
             updated_at_ms: 1,
         };
         let bytes = serde_json::to_vec(&snap).unwrap();
-        crate::service::files::write_atomic(&paths.status_file(), &bytes, 0o600, 0o700).unwrap();
+        crate::state::write_atomic(&paths.status_file(), &bytes).unwrap();
         let live = read_status(&paths).unwrap().unwrap();
         assert!(!live.running);
         assert!(live.stale);
@@ -456,7 +455,7 @@ mod tests {
     #[test]
     fn a_garbled_file_is_an_error_naming_it() {
         let paths = temp_paths("garbled");
-        crate::service::files::write_atomic(&paths.status_file(), b"{nope", 0o600, 0o700).unwrap();
+        crate::state::write_atomic(&paths.status_file(), b"{nope").unwrap();
         let err = read_status(&paths).unwrap_err();
         assert!(err.contains("status.json"), "{err}");
         std::fs::remove_dir_all(paths.dir()).unwrap();

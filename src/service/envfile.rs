@@ -10,7 +10,6 @@
 use std::path::Path;
 
 use super::context::Credentials;
-use super::files;
 
 const HEADER: &str = "\
 # Gateway credentials for the openclaw-node service (OPENCLAW_GATEWAY_TOKEN,
@@ -36,12 +35,9 @@ pub fn write_credentials(path: &Path, credentials: &Credentials) -> Result<EnvFi
         return Ok(EnvFileOutcome::Kept);
     }
     let content = render(credentials)?;
-    files::write_atomic(path, content.as_bytes(), 0o600, 0o700).map_err(|err| {
-        format!(
-            "cannot write the credentials file {}: {err}",
-            path.display()
-        )
-    })?;
+    // The error names the file (StateError), never the content.
+    crate::state::write_atomic(path, content.as_bytes())
+        .map_err(|err| format!("cannot write the credentials file {err}"))?;
     Ok(if credentials.is_empty() {
         EnvFileOutcome::Empty
     } else {

@@ -1,9 +1,8 @@
-//! Small file helpers for the service files and the status file: atomic replacement with an exact
-//! mode.
+//! File helpers for the service definitions: atomic replacement with an exact mode.
 //!
-//! `crate::state::write_atomic` covers the node's private state (always 0600). A systemd unit or a
-//! LaunchAgent plist must stay readable (0644) and lives outside the state directory, so this
-//! module keeps its own helper that takes the mode.
+//! `crate::state::write_atomic` covers the node's private files (always 0600: the status file,
+//! the credentials file). A systemd unit or a LaunchAgent plist lives outside the state directory
+//! and is written 0644 like any unit, so this module keeps a helper that takes the mode.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
