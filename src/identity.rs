@@ -54,3 +54,8 @@ pub fn signature_payload_v2(fields: &SignatureFields<'_>) -> String {
     let _ = fields;
     unimplemented!("identity")
 }
+
+/// A random UUID v4 (instance ids, run ids).
+pub fn random_uuid_v4() -> String {
+    unimplemented!("identity")
+}

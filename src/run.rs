@@ -1,9 +1,22 @@
 //! `openclaw-node run`: connect to the gateway in the foreground and serve invocations.
 
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use argh::FromArgs;
 
+use crate::browser::BrowserProxy;
+use crate::config::NodeConfig;
+use crate::gateway::connect::ClientDescription;
+use crate::gateway::reconnect::{LoopExit, NodeLoop};
+use crate::gateway::session::SessionControl;
+use crate::gateway::transport::{self, GatewayUrl};
+use crate::invoke::pool::Pool;
+use crate::node::{effective_path_env, NodeRuntime};
+use crate::paths::StatePaths;
+use crate::state::{self, DeviceAuthStore, GatewayEndpoint, NodeState};
+use crate::status::StatusReporter;
 use crate::CliError;
 
 /// Run the node in the foreground: connect, pair, and serve the gateway's invocations.
@@ -36,8 +49,243 @@ pub struct RunArgs {
     pub display_name: Option<String>,
 }
 
+pub const DEFAULT_HOST: &str = "127.0.0.1";
+pub const DEFAULT_PORT: u16 = 18789;
+
+/// How long to wait for the challenge and for the connect answer (§1.3), unless
+/// `OPENCLAW_CONNECT_CHALLENGE_TIMEOUT_MS` / `OPENCLAW_HANDSHAKE_TIMEOUT_MS` say otherwise.
+fn handshake_timeout() -> Duration {
+    [
+        "OPENCLAW_CONNECT_CHALLENGE_TIMEOUT_MS",
+        "OPENCLAW_HANDSHAKE_TIMEOUT_MS",
+    ]
+    .iter()
+    .find_map(|name| std::env::var(name).ok()?.trim().parse::<u64>().ok())
+    .filter(|ms| *ms > 0)
+    .map(Duration::from_millis)
+    .unwrap_or(Duration::from_secs(15))
+}
+
+fn env_secret(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
 /// Runs the node until SIGINT/SIGTERM (exit 0) or a terminal auth failure (exit 1).
 pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
-    let _ = args;
-    Err(CliError::new("`run` is not implemented yet"))
+    if args.no_tls && args.tls_fingerprint.is_some() {
+        return Err(CliError::new(
+            "--no-tls cannot be combined with --tls-fingerprint",
+        ));
+    }
+    let paths = StatePaths::from_env().map_err(CliError::new)?;
+    let config = Arc::new(NodeConfig::load(&paths.config_file())?);
+    let saved = NodeState::load(&paths)?;
+
+    let endpoint = resolve_endpoint(saved.as_ref().map(|s| &s.gateway), args)?;
+    let url = GatewayUrl::new(
+        endpoint.host.as_deref().unwrap_or(DEFAULT_HOST),
+        endpoint.port.unwrap_or(DEFAULT_PORT),
+        endpoint.tls.unwrap_or(false),
+        endpoint.context_path.as_deref(),
+    );
+    if !url.tls {
+        let allow = std::env::var("OPENCLAW_ALLOW_INSECURE_PRIVATE_WS")
+            .map(|v| v.trim() == "1")
+            .unwrap_or(false);
+        transport::check_plaintext_allowed(&url.host, allow)
+            .map_err(|e| CliError::new(e.to_string()))?;
+    }
+
+    let identity = state::load_or_create_identity(&paths)?;
+    let device_id = identity.device_id();
+    let public_key = identity.public_key_b64url();
+    let node_state = node_state_for_run(saved, args, endpoint.clone())?;
+    node_state.save(&paths)?;
+    let display_name = node_state.display_name.clone().or_else(hostname);
+
+    let env_token = env_secret("OPENCLAW_GATEWAY_TOKEN");
+    let env_password = env_secret("OPENCLAW_GATEWAY_PASSWORD");
+    let token = env_token
+        .clone()
+        .or_else(|| config.gateway_token().map(str::to_string));
+    let password = env_password
+        .clone()
+        .or_else(|| config.gateway_password().map(str::to_string));
+
+    let path_env = effective_path_env();
+    let runtime = Arc::new(NodeRuntime {
+        paths: paths.clone(),
+        config: config.clone(),
+        path_env: path_env.clone(),
+        secret_env_names: vec![
+            "OPENCLAW_GATEWAY_TOKEN".into(),
+            "OPENCLAW_GATEWAY_PASSWORD".into(),
+        ],
+        secret_values: [token.clone(), password.clone()]
+            .into_iter()
+            .flatten()
+            .collect(),
+        approvals: crate::approvals::ApprovalsStore::new(&paths),
+        browser: BrowserProxy::from_config(&config, &paths),
+    });
+    let (caps, commands) = crate::commands::advertised(&runtime);
+
+    let status = StatusReporter::new(&paths);
+    status.started(
+        &url.to_url(),
+        &device_id,
+        &node_state.node_id,
+        display_name.as_deref().unwrap_or(""),
+    );
+    log::info!(
+        "openclaw-node {} starting: gateway {url}, device {device_id}, state {}",
+        env!("CARGO_PKG_VERSION"),
+        paths.dir().display()
+    );
+    log::info!(
+        "advertising {} commands: {}",
+        commands.len(),
+        commands.join(", ")
+    );
+
+    let control = Arc::new(SessionControl::default());
+    let shutdown = install_signal_handlers(control.clone())?;
+    let pool = Pool::from_env();
+    let node_loop = NodeLoop {
+        url,
+        pin: node_state.gateway.tls_fingerprint.clone(),
+        client: ClientDescription {
+            identity: &identity,
+            device_id: &device_id,
+            public_key: &public_key,
+            display_name: display_name.as_deref(),
+            instance_id: &node_state.node_id,
+            caps: &caps,
+            commands: &commands,
+            path_env: &path_env,
+        },
+        token,
+        password,
+        device_auth: DeviceAuthStore::new(&paths),
+        runtime: runtime.clone(),
+        pool: &pool,
+        status: &status,
+        control: &control,
+        shutdown,
+        handshake_timeout: handshake_timeout(),
+    };
+    let exit = node_loop.run();
+    if let Some(browser) = &runtime.browser {
+        browser.shutdown();
+    }
+    status.stopped();
+    match exit {
+        LoopExit::Shutdown => {
+            log::info!("stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        LoopExit::Fatal(message) => Err(CliError::new(message)),
+    }
+}
+
+/// The endpoint for this run: flags win; saved values fill the gaps, but a saved TLS setting,
+/// pin or context path is only inherited when host and port are unchanged (§1.1).
+fn resolve_endpoint(
+    saved: Option<&GatewayEndpoint>,
+    args: &RunArgs,
+) -> Result<GatewayEndpoint, CliError> {
+    let saved = saved.cloned().unwrap_or_default();
+    let host = args.host.clone().or(saved.host.clone());
+    let port = args.port.or(saved.port);
+    let same_target = host == saved.host && port == saved.port;
+    let inherited = |value: Option<String>| if same_target { value } else { None };
+    let pin = match &args.tls_fingerprint {
+        Some(pin) => {
+            Some(transport::normalize_fingerprint(pin).map_err(|e| CliError::new(e.to_string()))?)
+        }
+        None if args.no_tls => None,
+        None => inherited(saved.tls_fingerprint.clone()),
+    };
+    let tls = if args.tls || pin.is_some() {
+        Some(true)
+    } else if args.no_tls {
+        Some(false)
+    } else if same_target {
+        saved.tls
+    } else {
+        None
+    };
+    Ok(GatewayEndpoint {
+        host: host.or(Some(DEFAULT_HOST.to_string())),
+        port: port.or(Some(DEFAULT_PORT)),
+        tls,
+        tls_fingerprint: pin,
+        context_path: args
+            .context_path
+            .clone()
+            .or_else(|| inherited(saved.context_path.clone())),
+    })
+}
+
+fn node_state_for_run(
+    saved: Option<NodeState>,
+    args: &RunArgs,
+    endpoint: GatewayEndpoint,
+) -> Result<NodeState, CliError> {
+    let mut state = saved.unwrap_or_default();
+    if let Some(node_id) = args
+        .node_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+    {
+        state.node_id = node_id.to_string();
+    }
+    if state.node_id.is_empty() {
+        state.node_id = crate::identity::random_uuid_v4();
+    }
+    if let Some(name) = args
+        .display_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        state.display_name = Some(name.to_string());
+    }
+    state.gateway = endpoint;
+    Ok(state)
+}
+
+fn hostname() -> Option<String> {
+    let name = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
+    let name = name.trim().trim_end_matches(".local").to_string();
+    (!name.is_empty()).then_some(name)
+}
+
+/// SIGINT/SIGTERM: close the active session cleanly and end the loop. Returns the receiver the
+/// loop watches; it disconnects when a signal arrives.
+fn install_signal_handlers(
+    control: Arc<SessionControl>,
+) -> Result<crossbeam_channel::Receiver<()>, CliError> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
+    let (tx, rx) = crossbeam_channel::bounded::<()>(0);
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                log::info!("received signal {signal}; closing the gateway connection");
+                drop(tx);
+                control.shut_down(1000, "node shutting down");
+            }
+        })
+        .map_err(|e| CliError::new(format!("cannot start the signal thread: {e}")))?;
+    Ok(rx)
 }
