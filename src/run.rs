@@ -41,16 +41,13 @@ pub struct RunArgs {
     /// SHA-256 fingerprint of the gateway's TLS certificate to pin (hex, colons optional)
     #[argh(option)]
     pub tls_fingerprint: Option<String>,
-    /// replace the node (instance) id; clears the stored pairing token
+    /// override the node instance id (sent as client.instanceId; pairing is kept)
     #[argh(option)]
     pub node_id: Option<String>,
     /// the name the gateway shows for this node (saved for later runs)
     #[argh(option)]
     pub display_name: Option<String>,
 }
-
-pub const DEFAULT_HOST: &str = "127.0.0.1";
-pub const DEFAULT_PORT: u16 = 18789;
 
 /// How long to wait for the challenge and for the connect answer (§1.3), unless
 /// `OPENCLAW_CONNECT_CHALLENGE_TIMEOUT_MS` / `OPENCLAW_HANDSHAKE_TIMEOUT_MS` say otherwise.
@@ -84,10 +81,13 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
     let config = Arc::new(NodeConfig::load(&paths.config_file())?);
     let saved = NodeState::load(&paths)?;
 
-    let endpoint = resolve_endpoint(saved.as_ref().map(|s| &s.gateway), args)?;
+    let endpoint = endpoint_for_run(saved.as_ref().map(|s| &s.gateway), args, &config)?;
     let url = GatewayUrl::new(
-        endpoint.host.as_deref().unwrap_or(DEFAULT_HOST),
-        endpoint.port.unwrap_or(DEFAULT_PORT),
+        endpoint
+            .host
+            .as_deref()
+            .unwrap_or(state::DEFAULT_GATEWAY_HOST),
+        endpoint.port.unwrap_or(state::DEFAULT_GATEWAY_PORT),
         endpoint.tls.unwrap_or(false),
         endpoint.context_path.as_deref(),
     );
@@ -102,9 +102,28 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
     let identity = state::load_or_create_identity(&paths)?;
     let device_id = identity.device_id();
     let public_key = identity.public_key_b64url();
-    let node_state = node_state_for_run(saved, args, endpoint.clone())?;
-    node_state.save(&paths)?;
-    let display_name = node_state.display_name.clone().or_else(hostname);
+    let saved = saved.map(|mut saved| {
+        // The seed's `--node-id` "clears pairing token": the legacy per-node token that old
+        // node.json files carry. The device pairing (device-auth.json) belongs to the key, not
+        // to the instance id, and is kept, as 2026.7.x and 2026.9.6 keep it.
+        let new_id = args
+            .node_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|id| !id.is_empty());
+        if new_id.is_some_and(|id| id != saved.node_id) && saved.legacy_token.take().is_some() {
+            log::info!("--node-id changed the instance id; dropped the legacy node.json token");
+        }
+        saved
+    });
+    let node_state = state::apply_run_overrides(
+        &paths,
+        saved,
+        args.node_id.as_deref(),
+        args.display_name.as_deref(),
+        &endpoint,
+    )?;
+    let display_name = node_state.display_name.clone();
 
     let env_token = env_secret("OPENCLAW_GATEWAY_TOKEN");
     let env_password = env_secret("OPENCLAW_GATEWAY_PASSWORD");
@@ -191,81 +210,41 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
     }
 }
 
-/// The endpoint for this run: flags win; saved values fill the gaps, but a saved TLS setting,
-/// pin or context path is only inherited when host and port are unchanged (§1.1).
-fn resolve_endpoint(
+/// The endpoint for this run (flags over saved values, §1.1), with the pin normalised.
+fn endpoint_for_run(
     saved: Option<&GatewayEndpoint>,
     args: &RunArgs,
+    config: &NodeConfig,
 ) -> Result<GatewayEndpoint, CliError> {
-    let saved = saved.cloned().unwrap_or_default();
-    let host = args.host.clone().or(saved.host.clone());
-    let port = args.port.or(saved.port);
-    let same_target = host == saved.host && port == saved.port;
-    let inherited = |value: Option<String>| if same_target { value } else { None };
     let pin = match &args.tls_fingerprint {
         Some(pin) => {
             Some(transport::normalize_fingerprint(pin).map_err(|e| CliError::new(e.to_string()))?)
         }
-        None if args.no_tls => None,
-        None => inherited(saved.tls_fingerprint.clone()),
+        None => None,
     };
-    let tls = if args.tls || pin.is_some() {
-        Some(true)
-    } else if args.no_tls {
-        Some(false)
-    } else if same_target {
-        saved.tls
-    } else {
-        None
-    };
-    Ok(GatewayEndpoint {
-        host: host.or(Some(DEFAULT_HOST.to_string())),
-        port: port.or(Some(DEFAULT_PORT)),
-        tls,
+    let flags = GatewayEndpoint {
+        host: args.host.clone(),
+        port: args.port,
+        tls: if args.tls {
+            Some(true)
+        } else if args.no_tls {
+            Some(false)
+        } else {
+            None
+        },
         tls_fingerprint: pin,
-        context_path: args
-            .context_path
-            .clone()
-            .or_else(|| inherited(saved.context_path.clone())),
-    })
-}
-
-fn node_state_for_run(
-    saved: Option<NodeState>,
-    args: &RunArgs,
-    endpoint: GatewayEndpoint,
-) -> Result<NodeState, CliError> {
-    let mut state = saved.unwrap_or_default();
-    if let Some(node_id) = args
-        .node_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|id| !id.is_empty())
-    {
-        state.node_id = node_id.to_string();
+        context_path: args.context_path.clone(),
+    };
+    let mut endpoint = state::resolve_endpoint(saved, &flags);
+    if let Some(saved_pin) = endpoint.tls_fingerprint.take() {
+        let pin = transport::normalize_fingerprint(&saved_pin)
+            .map_err(|e| CliError::new(format!("the saved gateway TLS fingerprint: {e}")))?;
+        endpoint.tls_fingerprint = Some(pin);
     }
-    if state.node_id.is_empty() {
-        state.node_id = crate::identity::random_uuid_v4();
+    if endpoint.tls.is_none() {
+        endpoint.tls = config.get_bool(&["gateway", "tls", "enabled"]);
     }
-    if let Some(name) = args
-        .display_name
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-    {
-        state.display_name = Some(name.to_string());
-    }
-    state.gateway = endpoint;
-    Ok(state)
-}
-
-fn hostname() -> Option<String> {
-    let name = rustix::system::uname()
-        .nodename()
-        .to_string_lossy()
-        .into_owned();
-    let name = name.trim().trim_end_matches(".local").to_string();
-    (!name.is_empty()).then_some(name)
+    Ok(endpoint)
 }
 
 /// SIGINT/SIGTERM: close the active session cleanly and end the loop. Returns the receiver the
