@@ -306,7 +306,12 @@ fn a_signature_over_another_token_is_rejected() {
 }
 
 /// `(name, how to break the connect params, expected message, expected details.code)`.
-type ProofCase = (&'static str, Box<dyn Fn(&mut Value)>, &'static str, &'static str);
+type ProofCase = (
+    &'static str,
+    Box<dyn Fn(&mut Value)>,
+    &'static str,
+    &'static str,
+);
 
 #[test]
 fn device_proof_failures_answer_the_exact_errors() {

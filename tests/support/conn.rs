@@ -982,6 +982,15 @@ fn admit(s: &mut State, conn: usize, nonce: &str, challenge_ts: u64, params: &Va
         );
     }
     let auth = params.get("auth").filter(|a| a.is_object());
+    if auth
+        .and_then(Value::as_object)
+        .is_some_and(|a| a.values().all(|v| v.as_str() == Some("")))
+    {
+        s.violation(
+            conn,
+            "connect sent an empty auth object; it is omitted when empty (§1.5)".into(),
+        );
+    }
     let raw = |key: &str| {
         auth.and_then(|a| a.get(key))
             .and_then(Value::as_str)
