@@ -235,6 +235,12 @@ fn shared_token_mismatch_retries_once_with_the_device_token() {
         .wait_for_rejection_after(first.conn, WAIT)
         .expect("the wrong token is rejected");
     assert_eq!(rejected.detail_code(), Some("AUTH_TOKEN_MISMATCH"));
+    // With a shared token configured, the stored device token is not sent at first (§1.5).
+    let refused = &gw.connections()[rejected.conn - 1];
+    assert_eq!(
+        refused.connect_params.as_ref().unwrap()["auth"],
+        json!({"token": "wrong"})
+    );
     let retry = gw
         .wait_for_hello_after(rejected.conn, WAIT)
         .unwrap_or_else(|| {
@@ -693,4 +699,70 @@ fn protocol_3_gateway_gets_the_legacy_envelope() {
     // Methods an old gateway refuses ("unauthorized role: node") must not break the session.
     assert!(gw.connections()[hello.conn - 1].is_live());
     gw.assert_no_violations();
+}
+
+#[test]
+fn revoked_device_token_is_deleted() {
+    let gw = FakeGateway::start(GatewayConfig::default().token("tok"));
+    let dir = TempDir::new("revoked");
+    let (mut node, first) = start_connected(&gw, &spec(&gw, &dir).token("tok"));
+    let issued = first.device_token.clone().unwrap();
+    assert_eq!(stop(&mut node), Some(0));
+    let auth_file = dir
+        .path()
+        .join("state")
+        .join("identity")
+        .join("device-auth.json");
+    let stored = std::fs::read_to_string(&auth_file).unwrap_or_default();
+    assert!(
+        stored.contains(&issued),
+        "the device token was not stored in {}",
+        auth_file.display()
+    );
+
+    gw.revoke_device_token(&first.device_id);
+    let mut node = NodeProcess::spawn(&spec(&gw, &dir));
+    let rejected = gw
+        .wait_for_rejection_after(first.conn, WAIT)
+        .expect("the revoked token is refused");
+    assert_eq!(rejected.detail_code(), Some("AUTH_DEVICE_TOKEN_MISMATCH"));
+    // The stored token is deleted (§1.10 point 4, §3.4) and never offered again.
+    let next = gw.wait_for_connect_after(rejected.conn, WAIT);
+    if let Some(next) = next {
+        let params = next.connect_params.unwrap();
+        assert!(
+            params
+                .get("auth")
+                .and_then(|a| a.get("deviceToken"))
+                .is_none(),
+            "the revoked token was sent again: {params}"
+        );
+    }
+    node.wait_exit(WAIT);
+    let stored = std::fs::read_to_string(&auth_file).unwrap_or_default();
+    assert!(
+        !stored.contains(&issued),
+        "the revoked token is still stored:\n{stored}"
+    );
+}
+
+#[test]
+fn sigterm_while_waiting_for_pairing_exits_0() {
+    let gw = FakeGateway::start(GatewayConfig::default().require_pairing());
+    let dir = TempDir::new("pairing-sigterm");
+    let mut node = NodeProcess::spawn(&spec(&gw, &dir));
+    gw.wait_for_pairing_request(WAIT)
+        .expect("a pairing request");
+    assert_eq!(stop(&mut node), Some(0), "{}", node.stderr());
+}
+
+#[test]
+fn sigterm_while_the_gateway_is_down_exits_0() {
+    let mut gw = FakeGateway::start(GatewayConfig::default());
+    let dir = TempDir::new("down-sigterm");
+    let (mut node, hello) = start_connected(&gw, &spec(&gw, &dir));
+    gw.stop();
+    gw.wait_for_close(hello.conn, WAIT);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(stop(&mut node), Some(0), "{}", node.stderr());
 }
