@@ -15,6 +15,8 @@ pub struct CancelToken(Arc<Inner>);
 #[derive(Default)]
 struct Inner {
     cancelled: AtomicBool,
+    /// Set by [`CancelToken::terminate`]: the work stops, but its result is still reported.
+    report: AtomicBool,
     wake: OnceLock<Option<(OwnedFd, OwnedFd)>>,
 }
 
@@ -39,6 +41,23 @@ impl CancelToken {
             // already there, so the error is harmless.
             let _ = rustix::io::write(write_end, &[1]);
         }
+    }
+
+    /// Stops the work like [`CancelToken::cancel`], but asks for its result to be sent anyway
+    /// (the node is shutting down while the gateway still waits for the answer).
+    pub fn terminate(&self) {
+        self.0.report.store(true, Ordering::SeqCst);
+        self.cancel();
+    }
+
+    /// Whether a result must still be sent: not cancelled, or terminated by a shutdown.
+    pub fn should_report(&self) -> bool {
+        !self.is_cancelled() || self.0.report.load(Ordering::SeqCst)
+    }
+
+    /// Whether `other` is this very token (not merely another one in the same state).
+    pub fn same_as(&self, other: &CancelToken) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
     }
 
     pub fn is_cancelled(&self) -> bool {
