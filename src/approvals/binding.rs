@@ -148,25 +148,20 @@ impl FileOperand {
     }
 
     /// `normalizeSystemRunApprovalFileOperand`: `Err` for a malformed value.
-    pub fn from_json(value: &serde_json::Value) -> Result<FileOperand, ()> {
-        let obj = value.as_object().ok_or(())?;
-        let argv_index = obj
-            .get("argvIndex")
-            .and_then(serde_json::Value::as_u64)
-            .ok_or(())? as usize;
+    pub fn from_json(value: &serde_json::Value) -> Option<FileOperand> {
+        let obj = value.as_object()?;
+        let argv_index = obj.get("argvIndex").and_then(serde_json::Value::as_u64)? as usize;
         let path = obj
             .get("path")
             .and_then(serde_json::Value::as_str)
             .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .ok_or(())?;
+            .filter(|s| !s.is_empty())?;
         let sha256 = obj
             .get("sha256")
             .and_then(serde_json::Value::as_str)
             .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .ok_or(())?;
-        Ok(FileOperand {
+            .filter(|s| !s.is_empty())?;
+        Some(FileOperand {
             argv_index,
             path: path.to_string(),
             sha256: sha256.to_string(),

@@ -423,6 +423,9 @@ pub fn is_dispatch_wrapper_executable(token: &str) -> bool {
         || UNWRAPPABLE_DISPATCH_WRAPPERS.contains(&name.as_str())
 }
 
+/// Moves the wrapped command's index past wrapper-specific operands (`timeout DURATION`).
+type AdjustIndex = dyn Fn(usize, &[String]) -> Option<usize>;
+
 enum Directive {
     Continue,
     ConsumeNext,
@@ -435,7 +438,7 @@ fn scan_wrapper(
     argv: &[String],
     separators: &[&str],
     mut on_token: impl FnMut(&str, &str) -> Directive,
-    adjust: Option<&dyn Fn(usize, &[String]) -> Option<usize>>,
+    adjust: Option<&AdjustIndex>,
 ) -> Option<Vec<String>> {
     let mut idx = 1;
     let mut expects_value = false;
@@ -475,7 +478,7 @@ fn scan_wrapper(
 fn unwrap_dash_options(
     argv: &[String],
     on_flag: impl Fn(&str, &str) -> Directive,
-    adjust: Option<&dyn Fn(usize, &[String]) -> Option<usize>>,
+    adjust: Option<&AdjustIndex>,
 ) -> Option<Vec<String>> {
     scan_wrapper(
         argv,

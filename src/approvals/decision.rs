@@ -105,11 +105,9 @@ pub fn evaluate(inputs: &PolicyInputs) -> Result<(), Denial> {
             MSG_APPROVAL_REQUIRED,
         ));
     }
-    if inputs.security == Security::Allowlist
-        && !(inputs.analysis_ok && inputs.allowlist_satisfied)
-        && !inputs.approved_by_ask
-        && !inputs.durable_approval
-    {
+    let satisfied = inputs.analysis_ok && inputs.allowlist_satisfied;
+    let excused = inputs.approved_by_ask || inputs.durable_approval;
+    if inputs.security == Security::Allowlist && !satisfied && !excused {
         return Err(Denial::new(DenyReason::AllowlistMiss, MSG_ALLOWLIST_MISS));
     }
     Ok(())

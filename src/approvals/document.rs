@@ -42,35 +42,12 @@ pub fn serialize(doc: &Value) -> String {
 
 /// 24 random bytes, base64url without padding (the socket token format).
 pub fn generate_token() -> String {
-    use base64::Engine;
-    let mut bytes = [0u8; 24];
-    fill_random(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    crate::identity::random_token_b64url(24)
 }
 
-fn fill_random(bytes: &mut [u8]) {
-    use ring::rand::SecureRandom;
-    if ring::rand::SystemRandom::new().fill(bytes).is_err() {
-        // The OS random source failing is not recoverable; an all-zero token would be worse.
-        panic!("the operating system's random number generator failed");
-    }
-}
-
-/// A random UUID v4 (allowlist entry ids, run ids).
+/// A random UUID v4 (allowlist entry ids).
 pub fn random_uuid() -> String {
-    let mut b = [0u8; 16];
-    fill_random(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        hex[0..4].concat(),
-        hex[4..6].concat(),
-        hex[6..8].concat(),
-        hex[8..10].concat(),
-        hex[10..16].concat()
-    )
+    crate::identity::random_uuid_v4()
 }
 
 const SECURITY_VALUES: &[&str] = &["deny", "allowlist", "full"];

@@ -111,7 +111,7 @@ impl RunPlan {
         }
         let mutable_file_operand = match obj.get("mutableFileOperand") {
             None => None,
-            Some(value) => Some(FileOperand::from_json(value).ok()?),
+            Some(value) => Some(FileOperand::from_json(value)?),
         };
         let policy_snapshot = match obj.get("policySnapshot") {
             None => None,

@@ -8,8 +8,7 @@
 //! operation fails with an error naming the file and the problem, and `system.run` fails closed.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -202,32 +201,15 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         .create(dir)
 }
 
-/// Writes `bytes` to `path` atomically with mode 0600. (A private copy of what
-/// `crate::state::write_atomic` provides, kept here until that lands.)
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    create_private_dir(dir)?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let temp = dir.join(format!(
-        ".{name}.{}.{}.tmp",
-        std::process::id(),
-        super::document::random_uuid()
-    ));
-    let result = (|| {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&temp, path)?;
-        fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result
+/// `doc` with a socket path and token (the ones it has, else new ones), as every stored
+/// document carries.
+pub fn ensure_socket_doc(store: &ApprovalsStore, doc: &Value) -> Value {
+    with_socket(doc, None, &store.default_socket_path())
+}
+
+/// Writes `bytes` to `path` atomically with mode 0600 (temp file, fsync, rename).
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    crate::state::write_atomic(path, bytes).map_err(|err| err.message)
 }
 
 #[cfg(test)]

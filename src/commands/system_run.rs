@@ -47,10 +47,9 @@ use crate::exec::{self, ExecOutcome, ExecSpec};
 use crate::invoke::{require_params, InvokeContext, InvokeError, InvokeResult};
 
 /// Combined stdout+stderr bytes kept from a run.
-pub const OUTPUT_CAP: usize = 200_000;
+pub const OUTPUT_CAP: usize = exec::DEFAULT_OUTPUT_CAP;
 /// UTF-16 units of output kept in `exec.finished`.
 pub const OUTPUT_EVENT_TAIL: usize = 20_000;
-const TRUNCATION_MARKER: &str = "... (truncated)";
 
 /// The result payload, keys in wire order.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -127,7 +126,7 @@ fn invalid(message: impl Into<String>) -> Stop {
 
 /// A random UUID v4 for default run ids.
 fn new_run_id() -> String {
-    crate::approvals::document::random_uuid()
+    crate::identity::random_uuid_v4()
 }
 
 /// `normalizeOptionalString`: a trimmed non-empty string, else `None`.
@@ -799,52 +798,9 @@ fn commit_authorization(ctx: &InvokeContext, commit: &Commit, parsed: &Parsed) -
     }
 }
 
-/// The exit code the protocol reports: 124 for a timed-out run that died of the signal or
-/// exited 0; absent when killed by a signal or never started.
-pub fn reported_exit_code(outcome: &ExecOutcome) -> Option<i32> {
-    if outcome.launch_error.is_some() {
-        return None;
-    }
-    if outcome.timed_out && matches!(outcome.exit_code, None | Some(0)) {
-        return Some(124);
-    }
-    outcome.exit_code
-}
-
-/// Node's `err.code` for a spawn failure.
-pub fn launch_error_code(err: &std::io::Error) -> &'static str {
-    use rustix::io::Errno;
-    let Some(raw) = err.raw_os_error() else {
-        return "UNKNOWN";
-    };
-    let errno = Errno::from_raw_os_error(raw);
-    for (candidate, name) in [
-        (Errno::NOENT, "ENOENT"),
-        (Errno::ACCESS, "EACCES"),
-        (Errno::NOTDIR, "ENOTDIR"),
-        (Errno::PERM, "EPERM"),
-        (Errno::NOEXEC, "ENOEXEC"),
-        (Errno::TOOBIG, "E2BIG"),
-        (Errno::LOOP, "ELOOP"),
-        (Errno::NAMETOOLONG, "ENAMETOOLONG"),
-        (Errno::TXTBSY, "ETXTBSY"),
-        (Errno::NOMEM, "ENOMEM"),
-        (Errno::MFILE, "EMFILE"),
-        (Errno::NFILE, "ENFILE"),
-        (Errno::AGAIN, "EAGAIN"),
-        (Errno::ISDIR, "EISDIR"),
-        (Errno::IO, "EIO"),
-    ] {
-        if errno == candidate {
-            return name;
-        }
-    }
-    "UNKNOWN"
-}
-
 /// `clarifyNodeExecCwdSpawnError`.
 fn launch_error_message(err: &std::io::Error, cwd: Option<&str>) -> String {
-    let code = launch_error_code(err);
+    let code = exec::launch_error_code(err);
     let message = format!("Command failed during launch or output capture ({code})");
     let Some(cwd) = cwd else { return message };
     if code != "ENOENT" && code != "ENOTDIR" && code != "UNKNOWN" {
@@ -883,16 +839,10 @@ pub fn run_result(outcome: &ExecOutcome, cwd: Option<&str>) -> RunResult {
             error: Some(launch_error_message(err, cwd)),
         };
     }
-    let exit_code = reported_exit_code(outcome);
-    let mut stdout = outcome.stdout.clone();
-    let mut stderr = outcome.stderr.clone();
-    if outcome.truncated {
-        if !stderr.trim().is_empty() {
-            stderr = format!("{stderr}\n{TRUNCATION_MARKER}");
-        } else {
-            stdout = format!("{stdout}\n{TRUNCATION_MARKER}");
-        }
-    }
+    // The runner already appended the truncation marker to the stream that carries it.
+    let exit_code = exec::reported_exit_code(outcome);
+    let stdout = outcome.stdout.clone();
+    let stderr = outcome.stderr.clone();
     RunResult {
         exit_code,
         timed_out: outcome.timed_out,
@@ -1052,6 +1002,79 @@ pub fn handle_run(ctx: &InvokeContext, params_json: Option<&str>) -> InvokeResul
         Err(Stop::Invalid(err)) => Err(err),
         Err(Stop::Cancelled) => Err(cancelled()),
     }
+}
+
+/// What `approvals check` reports: whether a `system.run` with these params would run now, and
+/// by which rule. Nothing is executed, written or sent.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckReport {
+    pub allowed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    pub command: String,
+    /// What would be executed (argv[0] pinned in allowlist mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exec_argv: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ask: Option<&'static str>,
+}
+
+/// Runs the parse and policy phases of `system.run` only. `Err` for invalid params.
+pub fn check(ctx: &InvokeContext, params: &Value) -> Result<CheckReport, InvokeError> {
+    reject_node_skill_cwd(params)?;
+    let parsed = match parse_phase(params) {
+        Ok(parsed) => parsed,
+        Err(Stop::Invalid(err)) => return Err(err),
+        Err(Stop::Denied(denial)) => {
+            return Err(InvokeError::new("SYSTEM_RUN_DENIED", denial.message))
+        }
+        Err(Stop::Cancelled) => return Err(cancelled()),
+    };
+    let mut report = CheckReport {
+        allowed: false,
+        reason: None,
+        message: None,
+        rule: None,
+        command: parsed.request.command_text.clone(),
+        exec_argv: None,
+        cwd: parsed.cwd.clone(),
+        security: None,
+        ask: None,
+    };
+    match policy_phase(ctx, &parsed) {
+        Ok(auth) => {
+            report.allowed = !parsed.needs_screen_recording;
+            if parsed.needs_screen_recording {
+                report.reason = Some(DenyReason::ScreenRecording.as_str());
+                report.message = Some(MSG_SCREEN_RECORDING.to_string());
+            }
+            report.rule = Some(auth.rule.clone());
+            report.exec_argv = Some(
+                auth.planned_argv
+                    .clone()
+                    .unwrap_or_else(|| auth.argv.clone()),
+            );
+            report.cwd = auth.cwd.clone();
+            report.security = Some(auth.security.as_str());
+            report.ask = Some(auth.ask.as_str());
+        }
+        Err(Stop::Denied(denial)) => {
+            report.reason = Some(denial.reason.as_str());
+            report.message = Some(denial.message);
+        }
+        Err(Stop::Invalid(err)) => return Err(err),
+        Err(Stop::Cancelled) => return Err(cancelled()),
+    }
+    Ok(report)
 }
 
 fn cancelled() -> InvokeError {
