@@ -125,6 +125,41 @@ impl Segment {
     }
 }
 
+/// Replaces each segment that runs an analysable shell with a bindable payload (`sh -c
+/// 'uname'`, also behind transparent wrappers) by the segments of that payload, up to three
+/// levels deep, as the TS host evaluates nested shell wrappers. A nested payload that cannot be
+/// analysed keeps its wrapper segment, which then needs an argv-bound entry or `*`.
+pub fn flatten_nested_shells(
+    segments: Vec<Segment>,
+    ctx: &ResolveContext,
+    depth: usize,
+) -> Vec<Segment> {
+    let mut out = Vec::new();
+    for segment in segments {
+        let nested = (depth < 3)
+            .then(|| segment.resolution.as_ref())
+            .flatten()
+            .filter(|r| !r.policy_blocked() && r.plan.shell_wrapper_executable)
+            .filter(|r| {
+                let shell = normalize_executable_token(
+                    r.effective_argv.first().map(String::as_str).unwrap_or(""),
+                );
+                super::shell::ANALYSABLE_SHELLS.contains(&shell.as_str())
+            })
+            .and_then(|r| r.plan.shell_inline_command.as_deref())
+            .and_then(|payload| super::shell::analyze_payload(payload).ok());
+        match nested {
+            Some(inner) if !inner.is_empty() => {
+                let inner: Vec<Segment> =
+                    inner.iter().map(|s| Segment::from_shell(s, ctx)).collect();
+                out.extend(flatten_nested_shells(inner, ctx, depth + 1));
+            }
+            _ => out.push(segment),
+        }
+    }
+    out
+}
+
 /// How a segment was authorised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SatisfiedBy {
@@ -969,6 +1004,48 @@ mod tests {
             None
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn nested_shells_are_analysed() {
+        let ctx = ctx();
+        let parsed =
+            super::super::shell::analyze_payload("sh -c 'nice bash -c \"uname -s\"' && true")
+                .unwrap();
+        let segments: Vec<Segment> = parsed
+            .iter()
+            .map(|s| Segment::from_shell(s, &ctx))
+            .collect();
+        let flat = flatten_nested_shells(segments, &ctx, 0);
+        let argvs: Vec<Vec<String>> = flat.iter().map(|s| s.argv.clone()).collect();
+        assert_eq!(argvs, vec![v(&["uname", "-s"]), v(&["true"])]);
+        // A login shell's payload is not bindable: the wrapper segment stays.
+        let parsed = super::super::shell::analyze_payload("bash -lc uname").unwrap();
+        let segments: Vec<Segment> = parsed
+            .iter()
+            .map(|s| Segment::from_shell(s, &ctx))
+            .collect();
+        assert_eq!(
+            flatten_nested_shells(segments, &ctx, 0)[0].argv,
+            v(&["bash", "-lc", "uname"])
+        );
+        // A hostile nested payload stays wrapped (and unsatisfied).
+        let parsed = super::super::shell::analyze_payload("sh -c 'uname $(id)'").unwrap();
+        let segments: Vec<Segment> = parsed
+            .iter()
+            .map(|s| Segment::from_shell(s, &ctx))
+            .collect();
+        let flat = flatten_nested_shells(segments, &ctx, 0);
+        assert_eq!(flat[0].argv[0], "sh");
+        let uname = real("uname");
+        assert!(evaluate_segment(
+            &flat[0],
+            &[entry(&uname, None, false)],
+            &SafeBins::new(None, &[]),
+            &ctx
+        )
+        .satisfied_by
+        .is_none());
     }
 
     #[test]

@@ -15,16 +15,21 @@
 //! * These fail the analysis wherever they appear unquoted: `$` (variables, `$(...)`, `$'...'`),
 //!   backticks (also inside double quotes, like `$`), `<` `>` (redirections, here-docs,
 //!   process substitution), `&` other than `&&` (background, `&>`), `|&`, `;;`, `(` `)`
-//!   (subshells, functions), `{` `}` (groups, brace expansion), `^`, a `#` starting a word
-//!   (comment), newlines and carriage returns, line continuations, NUL, unterminated quotes.
-//! * Globs and tildes: an unquoted `*`, `?`, `[` or `~`, or a word starting with `=` (zsh
-//!   `=cmd`), fails the analysis in the command word. In an argument it marks the segment's
+//!   (subshells, functions), a lone `{` or `}` word (groups), `^`, newlines and carriage
+//!   returns, line continuations, NUL, unterminated quotes.
+//! * A `#` starting a word begins a comment that runs to the end of the payload (a payload with
+//!   a newline after it fails, like any newline).
+//! * Globs and tildes: an unquoted `*`, `?`, `[...]`, `~`, `{`/`}` inside a word (brace
+//!   expansion), or a word starting with `=` (zsh `=cmd`), fails the analysis in the command word. In an argument it marks the segment's
 //!   argv as *inexact*: the shell may expand it, so only entries that ignore arguments (path-only
 //!   patterns) can satisfy that segment; argPatterns, hash-bound entries and safe bins cannot.
 //! * The command word must not be an assignment (`FOO=1 cmd`), a reserved word (`if`, `for`,
 //!   `!`, `[[`, `function`, ...), or a builtin that evaluates code or changes how later words are
-//!   read (`.`, `source`, `eval`, `alias`, `trap`, `set`, `export`, `exec`, `command`,
-//!   `builtin`, ...).
+//!   read (`.`, `source`, `eval`, `alias`, `trap`, `set`, `export`, `builtin`, ...). `exec` and
+//!   `command` are carriers: the word they run must pass the same check, and the policy resolves
+//!   through them (`command -v`/`-p` are then not satisfiable).
+//! * Nested shells (`sh -c 'uname'` inside a payload) are analysed recursively by the caller
+//!   ([`crate::approvals::allowlist::flatten_nested_shells`]).
 //! * `cd` is a safe builtin (as in the TS host). After a `cd`, a later command word that is a
 //!   relative path (`./x`, `bin/x`) fails the analysis, because it was resolved against the
 //!   original cwd.
@@ -92,8 +97,6 @@ const UNSAFE_BUILTINS: &[&str] = &[
     ".",
     "source",
     "eval",
-    "exec",
-    "command",
     "builtin",
     "alias",
     "unalias",
@@ -153,6 +156,30 @@ const UNSAFE_BUILTINS: &[&str] = &[
     "bindkey",
     "compdef",
 ];
+
+/// `exec` and `command` run the command after their options; the policy resolves through them.
+const CARRIERS: &[&str] = &["exec", "command"];
+
+/// The word an `exec`/`command` carrier runs (after its options), if the head is one.
+fn carried_word(words: &[(Word, String)]) -> Option<&str> {
+    let head = words.first()?.0.text.as_str();
+    if !CARRIERS.contains(&head) {
+        return None;
+    }
+    let mut index = 1;
+    while let Some((word, _)) = words.get(index) {
+        let text = word.text.as_str();
+        if text == "--" {
+            return words.get(index + 1).map(|(w, _)| w.text.as_str());
+        }
+        if !text.starts_with('-') {
+            return Some(text);
+        }
+        // `exec -a NAME`: the next word is the name, not the command.
+        index += if head == "exec" && text == "-a" { 2 } else { 1 };
+    }
+    None
+}
 
 /// Builtins that run nothing and change nothing the policy depends on (TS `DEFAULT_SAFE_BUILTINS`).
 const SAFE_BUILTINS: &[&str] = &[":", "cd", "false", "pwd", "test", "true"];
@@ -220,6 +247,13 @@ fn tokenize(payload: &str) -> Result<Vec<(Token, usize, usize)>, ShellAnalysisEr
                     i += 1;
                 }
             },
+            '#' => {
+                // A comment runs to the end of the line; a later line would be another command.
+                if chars[i..].iter().any(|c| *c == '\n' || *c == '\r') {
+                    return fail("newline in payload");
+                }
+                break;
+            }
             _ => {
                 let start = i;
                 let word = read_word(&chars, &mut i)?;
@@ -309,7 +343,15 @@ fn read_word(chars: &[char], i: &mut usize) -> Result<Word, ShellAnalysisError> 
             '`' => return fail("command substitution"),
             '<' | '>' => return fail("redirection"),
             '(' | ')' => return fail("subshell or function definition"),
-            '{' | '}' => return fail("group or brace expansion"),
+            '{' | '}' => {
+                // A lone `{`/`}` word is a group; inside a word it may be a brace expansion.
+                if *i == word_start && chars.get(*i + 1).map_or(true, |c| is_word_end(*c)) {
+                    return fail("command group");
+                }
+                expandable = true;
+                text.push(c);
+                *i += 1;
+            }
             '^' => return fail("^ (pipe in old shells, glob in zsh)"),
             '#' if *i == word_start => return fail("comment"),
             '[' => {
@@ -391,6 +433,14 @@ pub fn analyze_payload(payload: &str) -> Result<Vec<ShellSegment>, ShellAnalysis
         }
         if !head.quoted && RESERVED_WORDS.contains(&head.text.as_str()) {
             return fail(format!("shell keyword `{}`", head.text));
+        }
+        if let Some(carried) = carried_word(&words) {
+            if UNSAFE_BUILTINS.contains(&carried)
+                || RESERVED_WORDS.contains(&carried)
+                || CARRIERS.contains(&carried)
+            {
+                return fail(format!("shell builtin `{carried}` behind `{}`", head.text));
+            }
         }
         if UNSAFE_BUILTINS.contains(&head.text.as_str()) {
             return fail(format!("shell builtin `{}`", head.text));
@@ -515,19 +565,21 @@ mod tests {
             "ls |& cat",
             "(id)",
             "{ id; }",
+            "exec eval id",
+            "command . ./x",
+            "exec -a x builtin eval",
+            "echo a # comment\nid",
+            "{a,b} x",
+            "id }",
             "f() { id; }; f",
-            "echo {a,b}",
             "echo a\nid",
             "echo a\\\nid",
-            "echo a # comment",
             "FOO=1 id",
             "if true; then id; fi",
             "! id",
             "eval id",
             ". ./script",
             "source x",
-            "exec id",
-            "command id",
             "builtin echo",
             "alias ls=id",
             "export PATH=/tmp",
@@ -552,6 +604,22 @@ mod tests {
         ] {
             rejects(payload);
         }
+    }
+
+    #[test]
+    fn comments_carriers_and_braces() {
+        assert_eq!(argvs("echo a # comment; rm -rf /"), vec![vec!["echo", "a"]]);
+        assert_eq!(argvs("echo a#b"), vec![vec!["echo", "a#b"]]);
+        assert_eq!(argvs("exec uname -s"), vec![vec!["exec", "uname", "-s"]]);
+        assert_eq!(
+            argvs("command -v uname"),
+            vec![vec!["command", "-v", "uname"]]
+        );
+        let braces = analyze_payload("echo {a,b}").unwrap();
+        assert!(
+            !braces[0].exact_argv,
+            "brace expansion makes the argv inexact"
+        );
     }
 
     #[test]

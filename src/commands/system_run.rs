@@ -19,7 +19,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::approvals::allow_always::{self, AllowAlwaysGrant, Commit, CommitError};
-use crate::approvals::allowlist::{evaluate_segment, SafeBins, Segment, SegmentVerdict};
+use crate::approvals::allowlist::{
+    evaluate_segment, flatten_nested_shells, SafeBins, Segment, SegmentVerdict,
+};
 use crate::approvals::audit::{self, AuditRecord};
 use crate::approvals::binding::{
     self, bind_executables, capture_cwd, mutable_operand_snapshot, revalidate_cwd,
@@ -327,7 +329,9 @@ fn load_policy(
 fn analyse(parsed: &Parsed, ctx: &ResolveContext) -> (bool, Vec<Segment>) {
     match &parsed.request.shell_payload {
         Some(payload) => match analysable_payload_segments(&parsed.request.argv, payload, ctx) {
-            Some(segments) if !segments.is_empty() => (true, segments),
+            Some(segments) if !segments.is_empty() => {
+                (true, flatten_nested_shells(segments, ctx, 0))
+            }
             _ => (false, Vec::new()),
         },
         None => match Segment::from_argv(&parsed.request.argv, ctx) {
