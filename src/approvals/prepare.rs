@@ -91,21 +91,8 @@ impl RunPlan {
     /// `normalizeSystemRunApprovalPlan`: `None` for anything malformed.
     pub fn from_json(value: &Value) -> Option<RunPlan> {
         let obj = value.as_object()?;
-        let argv: Vec<String> = obj
-            .get("argv")?
-            .as_array()?
-            .iter()
-            .map(|v| match v {
-                Value::String(s) => Some(s.clone()),
-                Value::Number(n) => Some(n.to_string()),
-                Value::Bool(b) => Some(b.to_string()),
-                _ => None,
-            })
-            .collect::<Option<Vec<_>>>()?
-            .into_iter()
-            .map(|s| js_trim(&s).to_string())
-            .filter(|s| !s.is_empty())
-            .collect();
+        // `mapAllowFromEntries`: `String()` of each element, nothing trimmed or dropped.
+        let argv: Vec<String> = obj.get("argv")?.as_array()?.iter().map(js_string).collect();
         if argv.is_empty() {
             return None;
         }

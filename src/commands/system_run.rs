@@ -696,7 +696,7 @@ fn execute_phase(
     };
     commit_authorization(ctx, &commit, parsed)?;
     revalidate(auth)?;
-    if ctx.is_cancelled() {
+    if abandoned(ctx) {
         return Err(Stop::Cancelled);
     }
 
@@ -718,10 +718,19 @@ fn execute_phase(
         output_cap: OUTPUT_CAP,
     };
     let outcome = exec::run(&spec, &ctx.cancel);
-    if outcome.cancelled || ctx.is_cancelled() {
+    if abandoned(ctx) {
         return Err(Stop::Cancelled);
     }
-    Ok(run_result(&outcome, auth.cwd.as_deref()))
+    let mut result = run_result(&outcome, auth.cwd.as_deref());
+    if outcome.cancelled {
+        // Terminated by a node shutdown that still reports: say so instead of a bare kill.
+        result.error = Some(if outcome.pid.is_some() {
+            "Command terminated: the node host is shutting down".to_string()
+        } else {
+            "Command not started: the node host is shutting down".to_string()
+        });
+    }
+    Ok(result)
 }
 
 fn allow_always_grant(
@@ -946,7 +955,7 @@ fn audit_record(execution: &Execution, decision: &'static str) -> AuditRecord {
 
 /// `system.run`.
 pub fn handle_run(ctx: &InvokeContext, params_json: Option<&str>) -> InvokeResult {
-    if ctx.is_cancelled() {
+    if abandoned(ctx) {
         return Err(cancelled());
     }
     let params = object_params(params_json)?;
@@ -969,14 +978,14 @@ pub fn handle_run(ctx: &InvokeContext, params_json: Option<&str>) -> InvokeResul
     let audit_path = ctx.node.paths.audit_log();
     let started = std::time::Instant::now();
     let outcome = policy_phase(ctx, &parsed).and_then(|auth| {
-        if ctx.is_cancelled() {
+        if abandoned(ctx) {
             return Err(Stop::Cancelled);
         }
         execute_phase(ctx, &parsed, &auth).map(|result| (auth, result))
     });
     match outcome {
         Ok((auth, result)) => {
-            if ctx.is_cancelled() {
+            if abandoned(ctx) {
                 return Err(cancelled());
             }
             let mut record = audit_record(&parsed.execution, "allowed");
@@ -993,7 +1002,7 @@ pub fn handle_run(ctx: &InvokeContext, params_json: Option<&str>) -> InvokeResul
             Ok(to_json(&result))
         }
         Err(Stop::Denied(denial)) => {
-            if ctx.is_cancelled() {
+            if abandoned(ctx) {
                 return Err(cancelled());
             }
             let mut record = audit_record(&parsed.execution, "denied");
@@ -1079,6 +1088,12 @@ pub fn check(ctx: &InvokeContext, params: &Value) -> Result<CheckReport, InvokeE
         Err(Stop::Cancelled) => return Err(cancelled()),
     }
     Ok(report)
+}
+
+/// The invocation was cancelled and its result must not be sent (a gateway cancel, a duplicate
+/// id, a lost connection). A shutdown's termination still reports.
+fn abandoned(ctx: &InvokeContext) -> bool {
+    !ctx.cancel.should_report()
 }
 
 fn cancelled() -> InvokeError {

@@ -631,3 +631,33 @@ fn runs_allow_always_then_same_run_passes_without_approval() {
     .unwrap_err();
     assert_eq!(other.message, "SYSTEM_RUN_DENIED: approval required");
 }
+
+#[test]
+fn a_cancelled_invocation_sends_nothing() {
+    let (ctx, events, _dir) = context("cancelled", json!({}));
+    ctx.cancel.cancel();
+    assert!(run(&ctx, json!({"command": ["echo", "hi"]})).is_err());
+    assert!(events.take().is_empty());
+    assert!(
+        !ctx.node.paths.audit_log().exists(),
+        "nothing decided, nothing logged"
+    );
+}
+
+#[test]
+fn runs_a_shutdown_termination_still_reports() {
+    let (ctx, events, _dir) = context("terminated", json!({}));
+    ctx.cancel.terminate();
+    let result: Value = serde_json::from_str(
+        &run(&ctx, json!({"command": ["echo", "hi"], "runId": "r-term"})).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(result["success"], false);
+    assert_eq!(
+        result["error"],
+        "Command not started: the node host is shutting down"
+    );
+    let recorded = events.take();
+    assert_eq!(recorded[0].0, "exec.finished");
+    assert_eq!(recorded[0].1["runId"], "r-term");
+}
