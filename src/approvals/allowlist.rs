@@ -137,7 +137,7 @@ pub fn flatten_nested_shells(
     let mut out = Vec::new();
     for segment in segments {
         let nested = (depth < 3)
-            .then(|| segment.resolution.as_ref())
+            .then_some(segment.resolution.as_ref())
             .flatten()
             .filter(|r| !r.policy_blocked() && r.plan.shell_wrapper_executable)
             .filter(|r| {
