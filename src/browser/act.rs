@@ -989,11 +989,14 @@ impl Actor<'_> {
             let failed = result.get("ok") == Some(&Value::Bool(false));
             results.push(result);
             if self.page.main_navigations() > navigations {
-                let url = self
-                    .instance
-                    .target_info(self.budget, &self.page.target_id)?
-                    .map(|t| t.url)
-                    .unwrap_or_default();
+                let url = match self.page.main_url() {
+                    Some(url) => url,
+                    None => self
+                        .instance
+                        .target_info(self.budget, &self.page.target_id)?
+                        .map(|t| t.url)
+                        .unwrap_or_default(),
+                };
                 if let Some(Value::Object(last)) = results.last_mut() {
                     last.insert("navigated".into(), json!(true));
                     last.insert("url".into(), json!(url));

@@ -322,6 +322,17 @@ impl Instance {
             "Target.closeTarget",
             json!({ "targetId": target_id }),
         )?;
+        // Closing is asynchronous: wait (briefly) until the target is gone, so the next
+        // listing does not show, and requests cannot resolve, a tab that is closing.
+        let settle = budget.narrow(Duration::from_secs(2));
+        while settle.check().is_ok() {
+            match self.page_targets(&settle) {
+                Ok(targets) if targets.iter().any(|t| t.target_id == target_id) => {
+                    let _ = settle.sleep(Duration::from_millis(20));
+                }
+                _ => break,
+            }
+        }
         if let Some(page) = lock(&self.pages).remove(target_id) {
             page.mark_detached();
         }

@@ -20,12 +20,12 @@
 
 mod act;
 mod budget;
-pub mod cdp;
+mod cdp;
 mod envelope;
 mod error;
 mod instance;
 mod keys;
-pub mod launcher;
+mod launcher;
 mod navguard;
 mod page;
 mod profile;

@@ -87,6 +87,8 @@ struct PageState {
     armed: Option<ArmedResponse>,
     main_frame_id: Option<String>,
     main_loader_id: Option<String>,
+    /// The committed main-frame URL (ahead of `Target.getTargetInfo` right after a commit).
+    main_url: Option<String>,
     /// Lifecycle events seen for the current main-frame document.
     lifecycle: Vec<String>,
     /// Recent main-frame documents that reached `load`.
@@ -222,6 +224,21 @@ impl Page {
                         state.main_loader_id = loader;
                         state.lifecycle.clear();
                     }
+                    // An error page reports the URL that failed, as TS's `readCommittedFrameUrl`.
+                    let url = frame.get("url").and_then(Value::as_str).unwrap_or("");
+                    let fragment = frame
+                        .get("urlFragment")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
+                    let unreachable = frame
+                        .get("unreachableUrl")
+                        .and_then(Value::as_str)
+                        .filter(|u| !u.is_empty());
+                    state.main_url = Some(
+                        unreachable
+                            .map(str::to_string)
+                            .unwrap_or_else(|| format!("{url}{fragment}")),
+                    );
                     state.refs = RefStore::default();
                     state.main_navigations += 1;
                 }
@@ -241,6 +258,9 @@ impl Page {
             "Page.navigatedWithinDocument" => {
                 if is_main_frame(&state, params) {
                     state.same_document_navigations += 1;
+                    if let Some(url) = params.get("url").and_then(Value::as_str) {
+                        state.main_url = Some(url.to_string());
+                    }
                 }
             }
             "Page.lifecycleEvent" => {
@@ -316,6 +336,11 @@ impl Page {
     /// `DOMContentLoaded`, `networkIdle`).
     pub fn reached(&self, event: &str) -> bool {
         lock(&self.state).lifecycle.iter().any(|e| e == event)
+    }
+
+    /// The main frame's URL as of its last committed navigation.
+    pub fn main_url(&self) -> Option<String> {
+        lock(&self.state).main_url.clone()
     }
 
     /// Main-frame documents committed since attaching.

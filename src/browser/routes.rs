@@ -376,20 +376,27 @@ fn target_of(map: &Map<String, Value>) -> Option<String> {
 }
 
 /// The tab's current URL for a response; omitted when the policy would refuse it.
-fn safe_url(env: &Env, instance: &Instance, target_id: &str, fallback: &str) -> Option<String> {
-    let url = instance
-        .target_info(env.budget, target_id)
-        .ok()
-        .flatten()
-        .map(|t| t.url)
+fn safe_url(env: &Env, instance: &Instance, page: &Page, fallback: &str) -> Option<String> {
+    // The page's own record of its main frame is current right after a commit, when
+    // `Target.getTargetInfo` may still report an empty URL.
+    let url = page
+        .main_url()
+        .filter(|u| !u.is_empty())
+        .or_else(|| {
+            instance
+                .target_info(env.budget, &page.target_id)
+                .ok()
+                .flatten()
+                .map(|t| t.url)
+        })
+        .filter(|u| !u.is_empty())
         .unwrap_or_else(|| fallback.to_string());
-    (!url.is_empty()
-        && env
-            .settings
-            .navigation
-            .check_current(&url, env.budget)
-            .is_ok())
-    .then_some(url)
+    let allowed = env
+        .settings
+        .navigation
+        .check_current(&url, env.budget)
+        .is_ok();
+    (!url.is_empty() && allowed).then_some(url)
 }
 
 fn open_tab(env: &Env, profile: &Profile, body: &Map<String, Value>) -> RouteResult<Output> {
@@ -701,13 +708,13 @@ fn act_route(env: &Env, profile: &Profile, body: &Map<String, Value>) -> RouteRe
                 {
                     record.insert("url".into(), json!(url));
                 }
-            } else if let Some(url) = safe_url(env, &instance, tab.target_id(), &tab.target.url) {
+            } else if let Some(url) = safe_url(env, &instance, &page, &tab.target.url) {
                 record.insert("url".into(), json!(url));
             }
             record.extend(outcome.extra);
         }
         Err(RouteError::BlockedByDialog) => {
-            if let Some(url) = safe_url(env, &instance, tab.target_id(), &tab.target.url) {
+            if let Some(url) = safe_url(env, &instance, &page, &tab.target.url) {
                 record.insert("url".into(), json!(url));
             }
             record.extend(blocked_fields(&page));
@@ -1067,7 +1074,7 @@ fn dialogs(env: &Env, profile: &Profile, query: &Map<String, Value>) -> RouteRes
     let mut record = Map::new();
     record.insert("ok".into(), json!(true));
     record.insert("targetId".into(), json!(tab.target_id()));
-    if let Some(url) = safe_url(env, &instance, tab.target_id(), &tab.target.url) {
+    if let Some(url) = safe_url(env, &instance, &page, &tab.target.url) {
         record.insert("url".into(), json!(url));
     }
     record.insert("browserState".into(), page.browser_state());
