@@ -823,3 +823,68 @@ fn private_network_is_blocked_by_default_and_profiles_can_be_restricted() {
         "browser.enabled=false must hide the proxy"
     );
 }
+
+#[test]
+fn a_browser_left_over_by_a_killed_node_is_replaced() {
+    let node = TestNode::new(allow_private());
+    if skip_without_browser(&node) {
+        return;
+    }
+    // What a node killed with SIGKILL leaves behind: Chromium still running on our profile.
+    let binary = [
+        "/usr/lib/chromium/chromium",
+        "/usr/bin/chromium",
+        "/usr/bin/google-chrome",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).exists());
+    let Some(binary) = binary else {
+        eprintln!("SKIPPED: no Chromium binary at a known path for the leftover-browser test");
+        return;
+    };
+    let user_data_dir = node.dir.join("openclaw-node/browser/openclaw/user-data");
+    std::fs::create_dir_all(&user_data_dir).unwrap();
+    use std::os::unix::process::CommandExt;
+    let mut leftover = std::process::Command::new(binary)
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--remote-debugging-port=0",
+            "--no-first-run",
+        ])
+        .arg(format!("--user-data-dir={}", user_data_dir.display()))
+        .arg("about:blank")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("start the leftover browser");
+    let lock = user_data_dir.join("SingletonLock");
+    for _ in 0..200 {
+        if std::fs::symlink_metadata(&lock).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    assert!(
+        std::fs::symlink_metadata(&lock).is_ok(),
+        "the leftover browser never locked its profile"
+    );
+
+    assert_eq!(
+        node.ok("POST", "/start", json!({})),
+        json!({ "ok": true, "profile": "openclaw" })
+    );
+    let status = node.ok("GET", "/", json!({}));
+    assert_eq!(status["running"], true);
+    assert_ne!(status["pid"].as_u64(), Some(u64::from(leftover.id())));
+    let exited = (0..100).any(|_| {
+        let done = matches!(leftover.try_wait(), Ok(Some(_)));
+        if !done {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        done
+    });
+    assert!(exited, "the leftover browser must have been stopped");
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::budget::Budget;
+use super::budget::{Budget, Gate};
 use super::cdp::{lock, CdpConnection, CdpError, CdpEvent, CdpListener};
 use super::error::{RouteError, RouteResult};
 use super::launcher::{self, LaunchedBrowser};
@@ -81,7 +81,7 @@ pub struct Instance {
     pub conn: Arc<CdpConnection>,
     routing: Arc<Routing>,
     pages: Mutex<HashMap<String, Arc<Page>>>,
-    attach_lock: Mutex<()>,
+    attach_gate: Gate,
     process: Mutex<Option<Child>>,
     pub pid: Option<u32>,
     /// `host:port` of the DevTools HTTP endpoint, when there is one.
@@ -112,7 +112,7 @@ impl Instance {
                 conn,
                 routing,
                 pages: Mutex::new(HashMap::new()),
-                attach_lock: Mutex::new(()),
+                attach_gate: Gate::default(),
                 pid: Some(child.id()),
                 process: Mutex::new(Some(child)),
                 http_authority: Some(format!("127.0.0.1:{port}")),
@@ -159,7 +159,7 @@ impl Instance {
             conn,
             routing,
             pages: Mutex::new(HashMap::new()),
-            attach_lock: Mutex::new(()),
+            attach_gate: Gate::default(),
             process: Mutex::new(None),
             pid: None,
             http_authority,
@@ -233,31 +233,37 @@ impl Instance {
 
     /// Page targets, browser-internal pages removed, in CDP's order.
     pub fn page_targets(&self, budget: &Budget) -> RouteResult<Vec<TargetInfo>> {
-        let result = self.call(budget, "Target.getTargets", json!({}))?;
-        let infos = result
-            .get("targetInfos")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        // `/json/list` orders tabs most recently active first, as the TS node shows them;
+        // `Target.getTargets` (used when there is no HTTP endpoint) orders by creation.
+        let listed = self.http_authority.as_deref().and_then(|authority| {
+            let timeout = budget.remaining().min(Duration::from_secs(2));
+            launcher::http_get_json(authority, "/json/list", timeout).ok()
+        });
+        let (infos, id_key) = match listed {
+            Some(Value::Array(items)) => (items, "id"),
+            _ => {
+                let result = self.call(budget, "Target.getTargets", json!({}))?;
+                let infos = result
+                    .get("targetInfos")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                (infos, "targetId")
+            }
+        };
+        let text = |info: &Value, key: &str| {
+            info.get(key)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
         Ok(infos
             .iter()
             .filter(|info| info.get("type").and_then(Value::as_str) == Some("page"))
             .map(|info| TargetInfo {
-                target_id: info
-                    .get("targetId")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-                title: info
-                    .get("title")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-                url: info
-                    .get("url")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
+                target_id: text(info, id_key),
+                title: text(info, "title"),
+                url: text(info, "url"),
             })
             .filter(|t| {
                 !t.target_id.is_empty()
@@ -342,7 +348,7 @@ impl Instance {
     /// The attached page for `target_id`, attaching (and enabling the page domains) on first
     /// use.
     pub fn page(&self, budget: &Budget, target_id: &str) -> RouteResult<Arc<Page>> {
-        let _attaching = lock(&self.attach_lock);
+        let _attaching = self.attach_gate.acquire(budget)?;
         if let Some(page) = lock(&self.pages).get(target_id) {
             if !page.is_detached() {
                 return Ok(Arc::clone(page));

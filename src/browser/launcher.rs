@@ -411,15 +411,28 @@ fn release_stale_profile_lock(user_data_dir: &Path) -> Result<(), String> {
         .rsplit_once('-')
         .map(|(h, _)| h == host)
         .unwrap_or(false);
-    let alive = pid
-        .and_then(rustix::process::Pid::from_raw)
-        .map(|pid| rustix::process::test_kill_process(pid).is_ok())
-        .unwrap_or(false);
-    if same_host && alive {
-        return Err(format!(
-            "Chromium still holds its profile lock ({} -> {target_text}); stop the other Chromium using this profile and retry",
-            lock_path.display()
-        ));
+    let owner = pid.and_then(rustix::process::Pid::from_raw);
+    let alive = |pid: rustix::process::Pid| rustix::process::test_kill_process(pid).is_ok();
+    if let (true, Some(owner)) = (same_host, owner.filter(|p| alive(*p))) {
+        // A browser an earlier run of this node left behind (the node was killed before it
+        // could stop it) is recognisable by its command line: it is ours to stop.
+        let flag = format!("--user-data-dir={}", user_data_dir.display());
+        let cmdline =
+            std::fs::read(format!("/proc/{}/cmdline", owner.as_raw_nonzero())).unwrap_or_default();
+        let ours = cmdline.split(|b| *b == 0).any(|arg| arg == flag.as_bytes());
+        if !ours {
+            return Err(format!(
+                "Chromium still holds its profile lock ({} -> {target_text}); stop the other Chromium using this profile and retry",
+                lock_path.display()
+            ));
+        }
+        log::warn!("stopping a browser (pid {owner:?}) left over from an earlier run of the node");
+        let _ = rustix::process::kill_process_group(owner, rustix::process::Signal::KILL);
+        let _ = rustix::process::kill_process(owner, rustix::process::Signal::KILL);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while alive(owner) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
     for name in ["SingletonLock", "SingletonSocket", "SingletonCookie"] {
         let _ = std::fs::remove_file(user_data_dir.join(name));
