@@ -50,10 +50,7 @@ impl NodeConfig {
 
     /// A string at `path`, trimmed; `None` when absent, not a string, or blank.
     pub fn get_str(&self, path: &[&str]) -> Option<&str> {
-        self.get(path)
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
+        self.get(path).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
     }
 
     /// A boolean at `path`.

@@ -79,9 +79,7 @@ pub struct DeviceAuthStore {
 
 impl DeviceAuthStore {
     pub fn new(paths: &StatePaths) -> DeviceAuthStore {
-        DeviceAuthStore {
-            path: paths.device_auth_file(),
-        }
+        DeviceAuthStore { path: paths.device_auth_file() }
     }
     /// The stored token for (`device_id`, `role`), if any.
     pub fn token(&self, device_id: &str, role: &str) -> Result<Option<String>, StateError> {
@@ -89,14 +87,7 @@ impl DeviceAuthStore {
         Ok(None)
     }
     /// Stores the token `hello-ok` issued. Compare-and-swap against `previous`.
-    pub fn store(
-        &self,
-        device_id: &str,
-        role: &str,
-        token: &str,
-        scopes: &[String],
-        previous: Option<&str>,
-    ) -> Result<(), StateError> {
+    pub fn store(&self, device_id: &str, role: &str, token: &str, scopes: &[String], previous: Option<&str>) -> Result<(), StateError> {
         let _ = (device_id, role, token, scopes, previous);
         Ok(())
     }

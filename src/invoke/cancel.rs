@@ -20,9 +20,7 @@ struct Inner {
 
 impl std::fmt::Debug for CancelToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CancelToken")
-            .field("cancelled", &self.is_cancelled())
-            .finish()
+        f.debug_struct("CancelToken").field("cancelled", &self.is_cancelled()).finish()
     }
 }
 
@@ -53,10 +51,7 @@ impl CancelToken {
     /// fd: a cancel that raced with its creation set the flag before looking for the pipe.
     pub fn wake_fd(&self) -> Option<BorrowedFd<'_>> {
         let pair = self.0.wake.get_or_init(|| {
-            rustix::pipe::pipe_with(
-                rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
-            )
-            .ok()
+            rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK).ok()
         });
         pair.as_ref().map(|(read_end, _)| read_end.as_fd())
     }
