@@ -68,6 +68,8 @@ struct Shared {
     pending: Mutex<HashMap<u64, Sender<Reply>>>,
     next_id: AtomicU64,
     closed: AtomicBool,
+    /// Set when the node itself is about to end the connection (no alarm in the log then).
+    closing: AtomicBool,
     close_reason: Mutex<Option<String>>,
     /// Kept to unblock the reader (shutdown) when the connection is dropped.
     control: TcpStream,
@@ -195,6 +197,7 @@ impl CdpConnection {
             pending: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             closed: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
             close_reason: Mutex::new(None),
             control,
         });
@@ -290,6 +293,12 @@ impl CdpConnection {
             return Err(CdpError::Closed(reason));
         }
         Ok(())
+    }
+
+    /// Announces that the browser is about to go away on purpose (`Browser.close`), so the
+    /// reader does not report the dropped connection as a failure.
+    pub fn expect_close(&self) {
+        self.shared.closing.store(true, Ordering::SeqCst);
     }
 
     /// Closes the socket and waits for the reader thread to end. Pending calls fail with
@@ -404,8 +413,10 @@ fn read_loop(mut ws: WebSocket<ReadSide>, shared: Arc<Shared>, listener: Arc<dyn
             });
         }
     };
-    if !shared.closed.load(Ordering::SeqCst) {
-        log::info!("browser: {reason}");
+    if shared.closed.load(Ordering::SeqCst) || shared.closing.load(Ordering::SeqCst) {
+        log::debug!("browser: {reason}");
+    } else {
+        log::warn!("browser: {reason}");
     }
     mark_closed(&shared, &reason);
     listener.closed(&reason);

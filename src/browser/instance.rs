@@ -417,6 +417,7 @@ impl Instance {
     pub fn shutdown(&self) {
         let child = lock(&self.process).take();
         if let Some(mut child) = child {
+            self.conn.expect_close();
             if !self.conn.is_closed() {
                 let _ = self
                     .conn

@@ -84,6 +84,10 @@ struct PageState {
     pending_dialogs: Vec<Dialog>,
     recent_dialogs: VecDeque<Dialog>,
     next_dialog: u64,
+    /// Dialogs the node answered whose `Page.javascriptDialogClosed` has not arrived yet.
+    /// Chromium can send that event a second later, when the page may already show the next
+    /// dialog, which must not be taken for closed.
+    answered_unclosed: u32,
     armed: Option<ArmedResponse>,
     main_frame_id: Option<String>,
     main_loader_id: Option<String>,
@@ -159,6 +163,9 @@ impl Page {
     /// Applies one session event. Runs on the reader thread: it may answer a dialog with a
     /// detached send, but never waits.
     pub fn on_event(&self, conn: &CdpConnection, method: &str, params: &Value) {
+        if method.starts_with("Page.javascriptDialog") {
+            log::debug!("tab {}: {method} {params}", self.target_id);
+        }
         let mut state = lock(&self.state);
         match method {
             "Page.javascriptDialogOpening" => {
@@ -198,6 +205,7 @@ impl Page {
                             params,
                             Some(&self.session_id),
                         );
+                        state.answered_unclosed += 1;
                         record_closed(&mut state, dialog, "armed");
                     }
                     _ => state.pending_dialogs.push(dialog),
@@ -206,7 +214,9 @@ impl Page {
             "Page.javascriptDialogClosed" => {
                 // Dialogs the node answered were already moved to `recent`; anything still
                 // pending was closed by the page or a navigation.
-                if !state.pending_dialogs.is_empty() {
+                if state.answered_unclosed > 0 {
+                    state.answered_unclosed -= 1;
+                } else if !state.pending_dialogs.is_empty() {
                     let dialog = state.pending_dialogs.remove(0);
                     record_closed(&mut state, dialog, "remote");
                 }
@@ -416,6 +426,18 @@ impl Page {
             },
         };
         Ok(state.pending_dialogs.remove(index))
+    }
+
+    /// Notes, before answering a dialog, that its `javascriptDialogClosed` event will come
+    /// (it may arrive before the answer's reply). [`Page::answer_failed`] takes it back.
+    pub fn expect_dialog_close(&self) {
+        lock(&self.state).answered_unclosed += 1;
+    }
+
+    /// The answer was refused: no close event will follow it.
+    pub fn answer_failed(&self) {
+        let mut state = lock(&self.state);
+        state.answered_unclosed = state.answered_unclosed.saturating_sub(1);
     }
 
     /// Records a dialog the node answered.

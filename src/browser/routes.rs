@@ -1029,6 +1029,7 @@ fn hooks_dialog(env: &Env, profile: &Profile, body: &Map<String, Value>) -> Rout
             if let Some(text) = &prompt_text {
                 params["promptText"] = json!(text);
             }
+            page.expect_dialog_close();
             let answered = instance.conn.call(
                 "Page.handleJavaScriptDialog",
                 params,
@@ -1042,9 +1043,11 @@ fn hooks_dialog(env: &Env, profile: &Profile, body: &Map<String, Value>) -> Rout
                         .to_ascii_lowercase()
                         .contains("no dialog is showing") =>
                 {
+                    page.answer_failed();
                     "remote"
                 }
                 Err(err) => {
+                    page.answer_failed();
                     page.record_answered(dialog, "remote");
                     return Err(err.into());
                 }
