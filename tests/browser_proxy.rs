@@ -737,6 +737,28 @@ fn browser_death_timeouts_and_node_errors() {
         "{plain}"
     );
 
+    // Invocations run side by side: a slow action on the page holds neither status nor tabs.
+    node.ok("POST", "/start", json!({}));
+    let finished = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let waiter = scope.spawn(|| {
+            node.ok(
+                "POST",
+                "/act",
+                json!({ "body": { "kind": "wait", "timeMs": 3000 } }),
+            );
+            finished.store(true, Ordering::SeqCst);
+        });
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert_eq!(node.ok("GET", "/", json!({}))["running"], true);
+        assert_eq!(node.ok("GET", "/tabs", json!({}))["running"], true);
+        assert!(
+            !finished.load(Ordering::SeqCst),
+            "status and tabs must not wait for the running action"
+        );
+        waiter.join().expect("the waiting action");
+    });
+
     // The request budget ends a slow action with the TS timeout message.
     let err = node
         .call(json!({ "method": "POST", "path": "/act", "body": { "kind": "wait", "timeMs": 5000 }, "timeoutMs": 1500, "errorEnvelope": "browser-v1" }))
@@ -887,4 +909,101 @@ fn a_browser_left_over_by_a_killed_node_is_replaced() {
         done
     });
     assert!(exited, "the leftover browser must have been stopped");
+}
+
+#[test]
+fn attaches_to_a_browser_it_did_not_start() {
+    let probe = TestNode::new(allow_private());
+    if skip_without_browser(&probe) {
+        return;
+    }
+    let binary = [
+        "/usr/lib/chromium/chromium",
+        "/usr/bin/chromium",
+        "/usr/bin/google-chrome",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).exists());
+    let Some(binary) = binary else {
+        eprintln!("SKIPPED: no Chromium binary at a known path for the attach test");
+        return;
+    };
+    let profile_dir = probe.dir.join("external-profile");
+    use std::os::unix::process::CommandExt;
+    let mut external = std::process::Command::new(binary)
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--remote-debugging-port=0",
+            "--no-first-run",
+        ])
+        .arg(format!("--user-data-dir={}", profile_dir.display()))
+        .arg("about:blank")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("start the external browser");
+    let port_file = profile_dir.join("DevToolsActivePort");
+    let mut port = None;
+    for _ in 0..400 {
+        port = std::fs::read_to_string(&port_file)
+            .ok()
+            .and_then(|t| t.lines().next().and_then(|l| l.trim().parse::<u16>().ok()));
+        if port.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    let port = port.expect("the external browser opened its DevTools port");
+    let site = serve_pages();
+    let node = TestNode::new(
+        json!({ "browser": { "cdpUrl": format!("http://127.0.0.1:{port}"),
+                                                   "ssrfPolicy": { "dangerouslyAllowPrivateNetwork": true } } }),
+    );
+    let status = node.ok("GET", "/", json!({}));
+    assert_eq!(status["running"], true, "{status}");
+    assert_eq!(status["cdpUrl"], format!("http://127.0.0.1:{port}"));
+    assert_eq!(
+        status["pid"],
+        Value::Null,
+        "the node did not launch this browser"
+    );
+    let opened = node.ok(
+        "POST",
+        "/tabs/open",
+        json!({ "body": { "url": format!("{site}/page2.html") } }),
+    );
+    let snap = node.ok(
+        "GET",
+        "/snapshot",
+        json!({ "query": { "interactive": true, "targetId": opened["targetId"] } }),
+    );
+    assert!(
+        snap["snapshot"]
+            .as_str()
+            .unwrap()
+            .contains("button \"Other button\""),
+        "{snap}"
+    );
+    // Stopping only disconnects: the browser belongs to someone else.
+    assert_eq!(node.ok("POST", "/stop", json!({}))["stopped"], true);
+    assert!(
+        matches!(external.try_wait(), Ok(None)),
+        "an attached browser must survive /stop"
+    );
+    let tabs = node.ok("GET", "/tabs", json!({}));
+    assert_eq!(
+        tabs["running"], true,
+        "attach profiles reconnect on demand: {tabs}"
+    );
+    drop(node);
+    assert!(
+        matches!(external.try_wait(), Ok(None)),
+        "an attached browser must survive the node"
+    );
+    let pid = rustix::process::Pid::from_raw(external.id() as i32).expect("pid");
+    let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    let _ = external.wait();
 }

@@ -426,7 +426,10 @@ fn release_stale_profile_lock(user_data_dir: &Path) -> Result<(), String> {
                 lock_path.display()
             ));
         }
-        log::warn!("stopping a browser (pid {owner:?}) left over from an earlier run of the node");
+        log::warn!(
+            "stopping a browser (pid {}) left over from an earlier run of the node",
+            owner.as_raw_nonzero()
+        );
         let _ = rustix::process::kill_process_group(owner, rustix::process::Signal::KILL);
         let _ = rustix::process::kill_process(owner, rustix::process::Signal::KILL);
         let deadline = Instant::now() + Duration::from_secs(2);

@@ -173,7 +173,14 @@ fn cdp_url(profile: &Profile, instance: Option<&Instance>) -> Option<String> {
 
 /// GET `/`: never starts the browser (spec §5.1).
 fn status(env: &Env, profile: &Profile) -> Value {
-    let instance = profile.running();
+    // An attach-only profile's browser runs whether or not the node is connected to it yet;
+    // connecting (not launching) tells whether it is usable.
+    let instance = if profile.settings.attaches() {
+        let probe = env.budget.narrow(Duration::from_millis(600));
+        profile.ensure_running(&probe, env.launch).ok()
+    } else {
+        profile.running()
+    };
     let settings = &profile.settings;
     let running = instance.is_some();
     let cdp_http = match instance.as_ref().and_then(|i| i.http_authority.clone()) {
