@@ -545,6 +545,42 @@ fn drives_a_page_start_to_stop() {
         json!({ "reason": "navigation", "afterAction": 1, "url": format!("{site}/page2.html"), "skipped": 1 })
     );
 
+    // Console messages, page errors, page text and PDF.
+    evaluate(
+        &node,
+        "() => { console.log('hello from page'); console.error('bad thing'); setTimeout(() => { throw new Error('boom') }, 0); return 1 }",
+    );
+    node.ok(
+        "POST",
+        "/act",
+        json!({ "body": { "kind": "wait", "timeMs": 100 } }),
+    );
+    let console = node.ok("GET", "/console", json!({}));
+    let texts: Vec<&str> = console["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, vec!["hello from page", "bad thing"], "{console}");
+    assert_eq!(console["messages"][1]["type"], "error");
+    let errors_only = node.ok("GET", "/console", json!({ "query": { "level": "error" } }));
+    assert_eq!(errors_only["messages"].as_array().unwrap().len(), 1);
+    let errors = node.ok("GET", "/errors", json!({ "query": { "clear": true } }));
+    assert_eq!(errors["errors"][0]["message"], "boom", "{errors}");
+    assert_eq!(errors["errors"][0]["name"], "Error");
+    assert_eq!(node.ok("GET", "/errors", json!({}))["errors"], json!([]));
+    let text = node.ok("GET", "/text", json!({ "query": { "maxChars": 2000 } }));
+    assert_eq!(text["text"], "Second page\nBack homeOther button");
+    assert_eq!(text["truncated"], false);
+    let pdf = node.request("POST", "/pdf", json!({ "body": {} }));
+    assert_eq!(
+        pdf["files"][0]["mimeType"], "application/pdf",
+        "{}",
+        pdf["result"]
+    );
+    assert_eq!(pdf["files"][0]["path"], pdf["result"]["path"]);
+
     // Close the tab, then stop the browser.
     let closed = node.ok(
         "DELETE",

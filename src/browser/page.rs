@@ -16,6 +16,96 @@ use super::budget::{Budget, Gate, Interrupt};
 use super::cdp::{lock, CdpConnection};
 use super::error::{RouteError, RouteResult};
 
+const MAX_CONSOLE: usize = 500;
+const MAX_ERRORS: usize = 200;
+/// Longest text kept per console or error field (TS `truncateObservedPageText`).
+const MAX_OBSERVED_CHARS: usize = 2048;
+
+fn observed_text(text: &str) -> String {
+    text.chars().take(MAX_OBSERVED_CHARS).collect()
+}
+
+/// A `Runtime.consoleAPICalled` event as TS records a Playwright console message.
+fn console_entry(params: &Value) -> Value {
+    let args = params
+        .get("args")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let text = args
+        .iter()
+        .map(|arg| match arg.get("value") {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Null) | None => arg
+                .get("unserializableValue")
+                .or_else(|| arg.get("description"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| {
+                    arg.get("type")
+                        .and_then(Value::as_str)
+                        .unwrap_or("undefined")
+                        .to_string()
+                }),
+            Some(other) => other.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let frame = params
+        .pointer("/stackTrace/callFrames/0")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let line = frame.get("lineNumber").and_then(Value::as_i64).unwrap_or(0);
+    let column = frame
+        .get("columnNumber")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    json!({
+        "type": observed_text(params.get("type").and_then(Value::as_str).unwrap_or("log")),
+        "text": observed_text(&text),
+        "timestamp": iso_now(),
+        "location": { "url": observed_text(frame.get("url").and_then(Value::as_str).unwrap_or("")),
+                      "line": line, "column": column, "lineNumber": line, "columnNumber": column },
+    })
+}
+
+/// A `Runtime.exceptionThrown` event as TS records a Playwright page error.
+fn error_entry(params: &Value) -> Value {
+    let details = params.get("exceptionDetails").unwrap_or(&Value::Null);
+    let exception = details.get("exception").unwrap_or(&Value::Null);
+    let description = exception.get("description").and_then(Value::as_str);
+    let name = exception
+        .get("className")
+        .and_then(Value::as_str)
+        .unwrap_or("Error");
+    let first_line = description.and_then(|d| d.lines().next()).unwrap_or("");
+    let message = first_line
+        .strip_prefix(&format!("{name}: "))
+        .map(str::to_string)
+        .or_else(|| {
+            exception.get("value").map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string())
+            })
+        })
+        .or_else(|| {
+            details
+                .get("text")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    let mut entry = Map::new();
+    entry.insert("message".into(), json!(observed_text(&message)));
+    entry.insert("name".into(), json!(observed_text(name)));
+    if let Some(stack) = description {
+        entry.insert("stack".into(), json!(observed_text(stack)));
+    }
+    entry.insert("timestamp".into(), json!(iso_now()));
+    Value::Object(entry)
+}
+
 /// How many closed dialogs a tab remembers (TS keeps 20).
 const RECENT_DIALOGS: usize = 20;
 /// An armed dialog response lapses after this long (TS default 120 s).
@@ -98,6 +188,9 @@ struct PageState {
     /// Recent main-frame documents that reached `load`.
     loaded: VecDeque<String>,
     refs: RefStore,
+    /// Console messages and uncaught exceptions, newest last (TS keeps 500 and 200).
+    console: VecDeque<Value>,
+    errors: VecDeque<Value>,
     /// Counters of main-frame navigation progress, compared before and after an input to see
     /// whether it started (and finished) a navigation.
     main_navigations: u64,
@@ -303,6 +396,20 @@ impl Page {
                 }
             }
             "Inspector.detached" | "Inspector.targetCrashed" => state.detached = true,
+            "Runtime.consoleAPICalled" => {
+                if state.console.len() >= MAX_CONSOLE {
+                    state.console.pop_front();
+                }
+                state.console.push_back(console_entry(params));
+                return;
+            }
+            "Runtime.exceptionThrown" => {
+                if state.errors.len() >= MAX_ERRORS {
+                    state.errors.pop_front();
+                }
+                state.errors.push_back(error_entry(params));
+                return;
+            }
             _ => return,
         }
         drop(state);
@@ -375,6 +482,42 @@ impl Page {
             "pending": state.pending_dialogs.iter().map(Dialog::to_json).collect::<Vec<_>>(),
             "recent": state.recent_dialogs.iter().map(Dialog::to_json).collect::<Vec<_>>(),
         }})
+    }
+
+    /// Console messages at or above `level` (TS priorities: error 3, warn 2, info/log 1,
+    /// debug 0).
+    pub fn console_messages(&self, level: Option<&str>) -> Vec<Value> {
+        let priority = |level: &str| match level {
+            "error" => 3,
+            "warn" | "warning" => 2,
+            "debug" => 0,
+            _ => 1,
+        };
+        let state = lock(&self.state);
+        match level {
+            None => state.console.iter().cloned().collect(),
+            Some(level) => {
+                let min = priority(level);
+                state
+                    .console
+                    .iter()
+                    .filter(|m| {
+                        priority(m.get("type").and_then(Value::as_str).unwrap_or("")) >= min
+                    })
+                    .cloned()
+                    .collect()
+            }
+        }
+    }
+
+    /// Uncaught page errors, optionally clearing them.
+    pub fn page_errors(&self, clear: bool) -> Vec<Value> {
+        let mut state = lock(&self.state);
+        let errors = state.errors.iter().cloned().collect();
+        if clear {
+            state.errors.clear();
+        }
+        errors
     }
 
     /// True when any dialog was ever seen on this tab (responses then carry `browserState`).

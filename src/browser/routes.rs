@@ -71,6 +71,10 @@ pub enum Route {
     Navigate,
     HooksDialog,
     Dialogs,
+    Console,
+    Errors,
+    Text,
+    Pdf,
 }
 
 /// Matches a normalized path. `Err` carries the 400 for a bad `%`-escape in `/tabs/:id`.
@@ -89,6 +93,10 @@ pub fn match_route(method: &str, path: &str) -> Option<RouteResult<Route>> {
         ("POST", "/navigate") => Route::Navigate,
         ("POST", "/hooks/dialog") => Route::HooksDialog,
         ("GET", "/dialogs") => Route::Dialogs,
+        ("GET", "/console") => Route::Console,
+        ("GET", "/errors") => Route::Errors,
+        ("GET", "/text") => Route::Text,
+        ("POST", "/pdf") => Route::Pdf,
         ("DELETE", _) => {
             let segment = path
                 .strip_prefix("/tabs/")
@@ -152,6 +160,28 @@ pub fn run(env: &Env, route: Route, request: &Request) -> RouteResult<Output> {
         Route::Navigate => navigate(env, profile, &body),
         Route::HooksDialog => hooks_dialog(env, profile, &body),
         Route::Dialogs => dialogs(env, profile, query),
+        Route::Console => {
+            let level = Some(text_of(query.get("level"))).filter(|l| !l.is_empty());
+            observed(
+                env,
+                profile,
+                query,
+                |page| json!(page.console_messages(level.as_deref())),
+                "messages",
+            )
+        }
+        Route::Errors => {
+            let clear = bool_of(query.get("clear")).unwrap_or(false);
+            observed(
+                env,
+                profile,
+                query,
+                |page| json!(page.page_errors(clear)),
+                "errors",
+            )
+        }
+        Route::Text => page_text(env, profile, query),
+        Route::Pdf => pdf(env, profile, &body),
         Route::Profiles => profiles(env),
     }
 }
@@ -1089,6 +1119,122 @@ fn dialogs(env: &Env, profile: &Profile, query: &Map<String, Value>) -> RouteRes
     }
     record.insert("browserState".into(), page.browser_state());
     Output::json(Value::Object(record))
+}
+
+/// `{ok, targetId, url?, <key>: …}` from what the tab's session observed.
+fn observed(
+    env: &Env,
+    profile: &Profile,
+    query: &Map<String, Value>,
+    read: impl Fn(&Page) -> Value,
+    key: &str,
+) -> RouteResult<Output> {
+    let (instance, tab) = route_tab(env, profile, target_of(query).as_deref())?;
+    env.settings
+        .navigation
+        .check_current(&tab.target.url, env.budget)?;
+    let page = instance.page(env.budget, tab.target_id())?;
+    let mut record = Map::new();
+    record.insert("ok".into(), json!(true));
+    record.insert("targetId".into(), json!(tab.target_id()));
+    if let Some(url) = safe_url(env, &instance, &page, &tab.target.url) {
+        record.insert("url".into(), json!(url));
+    }
+    record.insert(key.into(), read(&page));
+    Output::json(Value::Object(record))
+}
+
+/// GET `/text`: `innerText` of `selector`, else of the first `article`, `main` or `body`.
+fn page_text(env: &Env, profile: &Profile, query: &Map<String, Value>) -> RouteResult<Output> {
+    let max_chars = match act::non_negative_integer(query.get("maxChars"), "maxChars") {
+        Ok(Some(n)) if n > 0 => (n as usize).min(snapshot::DEFAULT_MAX_CHARS),
+        Ok(None) => snapshot::DEFAULT_MAX_CHARS,
+        _ => return Err(RouteError::new(400, "maxChars must be a positive integer.")),
+    };
+    let selector = Some(text_of(query.get("selector"))).filter(|s| !s.is_empty());
+    let (instance, tab) = route_tab(env, profile, target_of(query).as_deref())?;
+    env.settings
+        .navigation
+        .check_current(&tab.target.url, env.budget)?;
+    let page = instance.page(env.budget, tab.target_id())?;
+    let expression = match &selector {
+        Some(selector) => format!("(() => {{ const el = document.querySelector({}); return el ? el.innerText : null; }})()", json!(selector)),
+        None => "(() => { const el = document.querySelector('article') || document.querySelector('main') || document.body; return el ? el.innerText : ''; })()".to_string(),
+    };
+    let budget = env.budget.narrow(Duration::from_secs(20));
+    let session = PageSession {
+        conn: &instance.conn,
+        page: &page,
+        budget: &budget,
+    };
+    let text = loop {
+        match session.evaluate(&expression).map_err(dialog_conflict)? {
+            Value::String(text) => break text,
+            _ => {
+                if let Err(interrupt) = budget.sleep(Duration::from_millis(100)) {
+                    let label = selector.clone().unwrap_or_default();
+                    return Err(on_action_timeout(interrupt.into(), || {
+                        RouteError::internal(format!(
+                            "Page text extraction timed out: no element matches {}",
+                            json!(label)
+                        ))
+                    }));
+                }
+            }
+        }
+    };
+    let truncated = text.chars().count() > max_chars;
+    let text: String = text.chars().take(max_chars).collect();
+    let mut record = Map::new();
+    record.insert("ok".into(), json!(true));
+    record.insert("targetId".into(), json!(tab.target_id()));
+    if let Some(url) = safe_url(env, &instance, &page, &tab.target.url) {
+        record.insert("url".into(), json!(url));
+    }
+    record.insert("text".into(), json!(text));
+    record.insert("truncated".into(), json!(truncated));
+    Output::json(Value::Object(record))
+}
+
+/// POST `/pdf`: `Page.printToPDF {printBackground:true}`, returned in `files`.
+fn pdf(env: &Env, profile: &Profile, body: &Map<String, Value>) -> RouteResult<Output> {
+    let (instance, tab) = route_tab(env, profile, target_of(body).as_deref())?;
+    env.settings
+        .navigation
+        .check_current(&tab.target.url, env.budget)?;
+    let page = instance.page(env.budget, tab.target_id())?;
+    let _one_at_a_time = page.action_gate.acquire(env.budget)?;
+    let session = PageSession {
+        conn: &instance.conn,
+        page: &page,
+        budget: env.budget,
+    };
+    let printed = session
+        .call("Page.printToPDF", json!({ "printBackground": true }))
+        .map_err(dialog_conflict)?;
+    let data = printed
+        .get("data")
+        .and_then(Value::as_str)
+        .ok_or_else(|| RouteError::internal("PDF failed: missing data"))?;
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .map_err(|_| RouteError::internal("PDF failed: invalid data"))?;
+    let path = env
+        .media_dir
+        .join(format!("{}.pdf", uuid_v4()))
+        .display()
+        .to_string();
+    let body =
+        json!({ "ok": true, "path": path, "targetId": tab.target_id(), "url": tab.target.url });
+    Ok(Output {
+        body,
+        artifacts: vec![Artifact {
+            path,
+            bytes,
+            mime: "application/pdf",
+        }],
+    })
 }
 
 #[cfg(test)]
