@@ -44,6 +44,7 @@ const SELECTOR_KINDS: [&str; 8] = [
     "type",
     "wait",
 ];
+/// The 400 for `selector` on kinds that only take refs (TS text, `Error: ` included).
 pub const SELECTOR_UNSUPPORTED_MESSAGE: &str = "Error: 'selector' is not supported. Use 'ref' from snapshot instead.\n\nExample workflow:\n1. snapshot action to get page state with refs\n2. act with ref: \"e123\" to interact with element\n\nThis is more reliable for modern SPAs.";
 const MAX_CLICK_DELAY_MS: u64 = 5_000;
 const MAX_WAIT_TIME_MS: u64 = 30_000;
@@ -628,6 +629,7 @@ pub fn needs_evaluate(action: &Action) -> bool {
     )
 }
 
+/// The 403 when `browser.evaluateEnabled` is false, for `evaluate` or `wait --fn`.
 pub fn evaluate_disabled_error(kind: &str) -> RouteError {
     let message = if kind == "evaluate" {
         "act:evaluate is disabled by config (browser.evaluateEnabled=false).\nDocs: /tools/browser/configuration#configuration"

@@ -16,9 +16,13 @@ const KNOWN_CODES: [&str; 7] = [
     "ACT_TARGET_ID_MISMATCH",
     "ACT_OPERATION_FAILED",
 ];
+/// Files per reply.
 pub const MAX_FILES: usize = 256;
+/// Bytes per file.
 pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
+/// Bytes of all files of one reply.
 pub const MAX_TOTAL_FILE_BYTES: usize = 16 * 1024 * 1024;
+/// The whole payload, counted as embedded in `payloadJSON` (24 MiB).
 pub const MAX_ENCODED_PAYLOAD_BYTES: usize = 25_165_824;
 
 /// A file produced in memory by a route (a screenshot), served under a path-like name. The

@@ -2,10 +2,13 @@
 
 use serde_json::{json, Value};
 
-/// CDP modifier bits.
+/// CDP modifier bit for Alt.
 pub const ALT: u8 = 1;
+/// CDP modifier bit for Control.
 pub const CONTROL: u8 = 2;
+/// CDP modifier bit for Meta.
 pub const META: u8 = 4;
+/// CDP modifier bit for Shift.
 pub const SHIFT: u8 = 8;
 
 /// One key as CDP wants it.

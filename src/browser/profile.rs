@@ -333,6 +333,7 @@ pub fn resolve_tab<'a>(tabs: &'a [Tab], input: &str, raw_only: bool) -> RouteRes
     Err(tab_not_found(input))
 }
 
+/// The 404 for a tab reference that matches nothing, with TS's hint.
 pub fn tab_not_found(input: &str) -> RouteError {
     let hint = if !input.is_empty() && input.chars().all(|c| c.is_ascii_digit()) {
         " Numeric values are not tab targets; use a stable tab id like \"t1\", a label, or a raw targetId. For positional selection, use \"openclaw browser tab select <n>\"."

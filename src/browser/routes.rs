@@ -1006,8 +1006,8 @@ fn navigate(env: &Env, profile: &Profile, body: &Map<String, Value>) -> RouteRes
         .map_err(|m| RouteError::new(400, m))?
         .unwrap_or(20_000)
         .clamp(1_000, 120_000);
-    let (instance, tab) = route_tab(env, profile, target_of(body).as_deref())?;
     env.settings.navigation.check_request(&url, env.budget)?;
+    let (instance, tab) = route_tab(env, profile, target_of(body).as_deref())?;
     let page = instance.page(env.budget, tab.target_id())?;
     let _one_at_a_time = page.action_gate.acquire(env.budget)?;
     let budget = env.budget.narrow(Duration::from_millis(timeout));

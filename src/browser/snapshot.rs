@@ -69,13 +69,16 @@ const STRUCTURAL_ROLES: [&str; 19] = [
 ];
 const DEPTH_TRUNCATION_MARKER: &str = "[...TRUNCATED - accessibility tree too deep]";
 const SIZE_TRUNCATION_MARKER: &str = "[...TRUNCATED - page too large]";
-/// Default `maxChars` for `format=ai`, and for `mode=efficient`.
+/// Default `maxChars` for `format=ai`.
 pub const DEFAULT_MAX_CHARS: usize = 40_000;
+/// Default `maxChars` for `mode=efficient`.
 pub const EFFICIENT_MAX_CHARS: usize = 8_000;
-/// `format=aria` node limit: default and maximum.
+/// Default `format=aria` node limit.
 pub const DEFAULT_ARIA_LIMIT: usize = 500;
+/// Largest `format=aria` node limit.
 pub const MAX_ARIA_LIMIT: usize = 2_000;
 
+/// Roles that always get a ref and count as interactive in stats.
 pub fn is_interactive_role(role: &str) -> bool {
     INTERACTIVE_ROLES.contains(&role)
 }
