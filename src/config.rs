@@ -1,8 +1,12 @@
 //! `openclaw.json` (JSON5): the node machine's own OpenClaw config.
 //!
-//! STUB: being written by the state/config work. The interface below is what the rest of the
-//! crate uses.
+//! The node only reads it, for the few settings a node host honours (gateway auth fallbacks,
+//! `nodeHost.*`, `browser.*`, `tools.exec.*`). The file belongs to the user and to the TS tools,
+//! so it is parsed into a plain JSON tree and looked up by path; keys this node does not know are
+//! simply not read. A file that exists but cannot be parsed stops the node with the parser's
+//! line and column, rather than running with half a configuration.
 
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -14,9 +18,12 @@ pub struct NodeConfig {
     source: Option<PathBuf>,
 }
 
+/// `openclaw.json` could not be read or parsed. Always names the file.
 #[derive(Debug)]
 pub struct ConfigError {
+    /// The config file.
     pub path: PathBuf,
+    /// What went wrong and what to do about it.
     pub message: String,
 }
 
@@ -26,12 +33,45 @@ impl std::fmt::Display for ConfigError {
     }
 }
 
+impl std::error::Error for ConfigError {}
+
+/// The config is the user's to edit; larger than this is not a config file.
+const CONFIG_MAX_BYTES: u64 = 8 * 1024 * 1024;
+
 impl NodeConfig {
-    /// Reads `path` as JSON5. A missing file is an empty config; anything else that goes wrong
-    /// is an error naming the file.
+    /// Reads `path` as JSON5. A missing file (or one holding only blank space) is an empty
+    /// config; anything else that goes wrong is an error naming the file.
     pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
-        let _ = path;
-        Ok(NodeConfig::default())
+        let error = |message: String| ConfigError {
+            path: path.to_path_buf(),
+            message,
+        };
+        let bytes = match read_limited(path) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Ok(NodeConfig::default()),
+            Err(err) => return Err(error(format!("cannot read the config file: {err}"))),
+        };
+        let text = String::from_utf8(bytes).map_err(|_| {
+            error("the config file is not UTF-8 text; save it as UTF-8".to_string())
+        })?;
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        if text.trim().is_empty() {
+            return Ok(NodeConfig {
+                raw: Value::Object(Default::default()),
+                source: Some(path.to_path_buf()),
+            });
+        }
+        let raw: Value = json5::from_str(text).map_err(|err| error(describe_json5_error(&err)))?;
+        if !raw.is_object() {
+            return Err(error(
+                "the config must be a JSON5 object ({ ... }) at the top level; fix the file"
+                    .to_string(),
+            ));
+        }
+        Ok(NodeConfig {
+            raw,
+            source: Some(path.to_path_buf()),
+        })
     }
 
     /// A config from an already parsed tree (tests).
@@ -39,6 +79,7 @@ impl NodeConfig {
         NodeConfig { raw, source: None }
     }
 
+    /// The file this config was read from; `None` for an absent file or a built tree.
     pub fn source(&self) -> Option<&Path> {
         self.source.as_deref()
     }
@@ -50,7 +91,10 @@ impl NodeConfig {
 
     /// A string at `path`, trimmed; `None` when absent, not a string, or blank.
     pub fn get_str(&self, path: &[&str]) -> Option<&str> {
-        self.get(path).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
+        self.get(path)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
     }
 
     /// A boolean at `path`.
@@ -66,5 +110,173 @@ impl NodeConfig {
     /// `gateway.auth.password`.
     pub fn gateway_password(&self) -> Option<&str> {
         self.get_str(&["gateway", "auth", "password"])
+    }
+}
+
+/// Reads the file; `Ok(None)` when it does not exist.
+fn read_limited(path: &Path) -> io::Result<Option<Vec<u8>>> {
+    use std::io::Read as _;
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(err),
+    };
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(CONFIG_MAX_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > CONFIG_MAX_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than {CONFIG_MAX_BYTES} bytes"),
+        ));
+    }
+    Ok(Some(bytes))
+}
+
+/// The parser's complaint with its line and column. The parser's own message quotes the
+/// offending source line, which may hold a token or password, so only its "expected ..." part
+/// is kept.
+fn describe_json5_error(err: &json5::Error) -> String {
+    let json5::Error::Message { msg, location } = err;
+    let expected: Vec<&str> = msg
+        .lines()
+        .filter_map(|line| line.trim_start().strip_prefix("= "))
+        .collect();
+    let what = if expected.is_empty() && !msg.contains('\n') {
+        msg.trim().to_string()
+    } else {
+        expected.join("; ")
+    };
+    let what = if what.is_empty() {
+        "syntax error".to_string()
+    } else {
+        what
+    };
+    match location {
+        Some(at) => format!(
+            "invalid JSON5 at line {}, column {}: {what}; fix the file and start again",
+            at.line, at.column
+        ),
+        None => format!("invalid JSON5: {what}; fix the file and start again"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    struct TempFile(PathBuf);
+
+    impl TempFile {
+        fn with(name: &str, text: &str) -> TempFile {
+            let dir = std::env::temp_dir().join(format!(
+                "openclaw-node-config-{name}-{}-{}",
+                std::process::id(),
+                crate::identity::random_token_b64url(6)
+            ));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join("openclaw.json");
+            std::fs::write(&path, text).unwrap();
+            TempFile(path)
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            if let Some(dir) = self.0.parent() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+
+    #[test]
+    fn missing_file_is_an_empty_config() {
+        let path = std::env::temp_dir().join(format!(
+            "openclaw-node-config-missing-{}/openclaw.json",
+            std::process::id()
+        ));
+        let config = NodeConfig::load(&path).unwrap();
+        assert_eq!(config.source(), None);
+        assert_eq!(config.get(&["gateway"]), None);
+        assert_eq!(config.gateway_token(), None);
+    }
+
+    #[test]
+    fn json5_is_parsed_and_looked_up_by_path() {
+        let file = TempFile::with(
+            "ok",
+            "\u{feff}// node machine config\n{\n  gateway: { auth: { token: ' tok ', password: \"\" } },\n  \
+             browser: { enabled: true, },\n  nodeHost: { 'exec-port': 0x10 },\n}\n",
+        );
+        let config = NodeConfig::load(&file.0).unwrap();
+        assert_eq!(config.source(), Some(file.0.as_path()));
+        assert_eq!(config.gateway_token(), Some("tok"));
+        assert_eq!(config.gateway_password(), None);
+        assert_eq!(config.get_bool(&["browser", "enabled"]), Some(true));
+        assert_eq!(config.get(&["nodeHost", "exec-port"]), Some(&json!(16)));
+        assert_eq!(config.get_str(&["browser", "enabled"]), None);
+        assert_eq!(config.get(&["browser", "enabled", "deeper"]), None);
+    }
+
+    #[test]
+    fn blank_file_is_an_empty_config() {
+        let file = TempFile::with("blank", " \n\t\n");
+        let config = NodeConfig::load(&file.0).unwrap();
+        assert_eq!(config.get(&["gateway"]), None);
+    }
+
+    #[test]
+    fn invalid_json5_names_the_file_and_the_position_but_not_the_line() {
+        let file = TempFile::with(
+            "bad",
+            "{\n  gateway: { auth: { token: \"s3cret-value\" ,, } }\n}\n",
+        );
+        let err = NodeConfig::load(&file.0).unwrap_err();
+        assert_eq!(err.path, file.0);
+        let text = err.to_string();
+        assert!(text.starts_with(&file.0.display().to_string()), "{text}");
+        assert!(text.contains("line 2, column 45"), "{text}");
+        assert!(text.contains("expected"), "{text}");
+        assert!(text.contains("fix the file"), "{text}");
+        assert!(
+            !text.contains("s3cret"),
+            "the error must not echo the config: {text}"
+        );
+    }
+
+    #[test]
+    fn truncated_and_non_object_configs_are_errors() {
+        let file = TempFile::with("trunc", "{ gateway: { auth: ");
+        assert!(NodeConfig::load(&file.0)
+            .unwrap_err()
+            .message
+            .contains("line 1"));
+        let file = TempFile::with("array", "[1, 2]");
+        assert!(NodeConfig::load(&file.0)
+            .unwrap_err()
+            .message
+            .contains("object"));
+        let file = TempFile::with("utf8", "");
+        std::fs::write(&file.0, [b'{', 0xff, b'}']).unwrap();
+        assert!(NodeConfig::load(&file.0)
+            .unwrap_err()
+            .message
+            .contains("UTF-8"));
+    }
+
+    #[test]
+    fn unreadable_config_is_an_error_naming_the_file() {
+        let file = TempFile::with("dir", "");
+        std::fs::remove_file(&file.0).unwrap();
+        std::fs::create_dir(&file.0).unwrap();
+        let err = NodeConfig::load(&file.0).unwrap_err();
+        assert_eq!(err.path, file.0);
+        assert!(err.message.contains("cannot read"), "{err}");
     }
 }

@@ -57,7 +57,10 @@ pub struct CliError {
 impl CliError {
     /// An error that exits with status 1.
     pub fn new(message: impl Into<String>) -> CliError {
-        CliError { message: message.into(), exit_code: 1 }
+        CliError {
+            message: message.into(),
+            exit_code: 1,
+        }
     }
 }
 

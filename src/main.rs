@@ -29,6 +29,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = parse_args();
+    init_logging(&cli);
     match try_main(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -50,6 +51,18 @@ fn try_main(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Identity(args) => service::identity(args),
         Command::Approvals(args) => approvals::cli::main(args),
     }
+}
+
+/// Logs go to stderr through `env_logger`; `RUST_LOG` overrides the default, which is `info`
+/// for the long-running `run` and `warn` for one-shot commands whose stdout may be parsed.
+fn init_logging(cli: &Cli) {
+    let default = match cli.command {
+        Command::Run(_) => "info",
+        _ => "warn",
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default))
+        .format_target(false)
+        .init();
 }
 
 /// Parses the command line. Invoked as `openclaw` (a symlink, for drop-in use where the Gateway

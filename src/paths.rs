@@ -20,9 +20,11 @@ impl StatePaths {
         }
         match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
             Some(home) => Ok(StatePaths::at(PathBuf::from(home).join(".openclaw"))),
-            None => Err("neither OPENCLAW_STATE_DIR nor HOME is set; set one of them to choose \
+            None => Err(
+                "neither OPENCLAW_STATE_DIR nor HOME is set; set one of them to choose \
                          where the node keeps its identity and state"
-                .to_string()),
+                    .to_string(),
+            ),
         }
     }
 

@@ -1,9 +1,22 @@
 //! `openclaw-node run`: connect to the gateway in the foreground and serve invocations.
 
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use argh::FromArgs;
 
+use crate::browser::BrowserProxy;
+use crate::config::NodeConfig;
+use crate::gateway::connect::ClientDescription;
+use crate::gateway::reconnect::{LoopExit, NodeLoop};
+use crate::gateway::session::SessionControl;
+use crate::gateway::transport::{self, GatewayUrl};
+use crate::invoke::pool::Pool;
+use crate::node::{effective_path_env, NodeRuntime};
+use crate::paths::StatePaths;
+use crate::state::{self, DeviceAuthStore, GatewayEndpoint, NodeState};
+use crate::status::StatusReporter;
 use crate::CliError;
 
 /// Run the node in the foreground: connect, pair, and serve the gateway's invocations.
@@ -28,7 +41,7 @@ pub struct RunArgs {
     /// SHA-256 fingerprint of the gateway's TLS certificate to pin (hex, colons optional)
     #[argh(option)]
     pub tls_fingerprint: Option<String>,
-    /// replace the node (instance) id; clears the stored pairing token
+    /// override the node instance id (sent as client.instanceId; pairing is kept)
     #[argh(option)]
     pub node_id: Option<String>,
     /// the name the gateway shows for this node (saved for later runs)
@@ -36,8 +49,222 @@ pub struct RunArgs {
     pub display_name: Option<String>,
 }
 
+/// How long to wait for the challenge and for the connect answer (§1.3), unless
+/// `OPENCLAW_CONNECT_CHALLENGE_TIMEOUT_MS` / `OPENCLAW_HANDSHAKE_TIMEOUT_MS` say otherwise.
+fn handshake_timeout() -> Duration {
+    [
+        "OPENCLAW_CONNECT_CHALLENGE_TIMEOUT_MS",
+        "OPENCLAW_HANDSHAKE_TIMEOUT_MS",
+    ]
+    .iter()
+    .find_map(|name| std::env::var(name).ok()?.trim().parse::<u64>().ok())
+    .filter(|ms| *ms > 0)
+    .map(Duration::from_millis)
+    .unwrap_or(Duration::from_secs(15))
+}
+
+fn env_secret(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
 /// Runs the node until SIGINT/SIGTERM (exit 0) or a terminal auth failure (exit 1).
 pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
-    let _ = args;
-    Err(CliError::new("`run` is not implemented yet"))
+    if args.no_tls && args.tls_fingerprint.is_some() {
+        return Err(CliError::new(
+            "--no-tls cannot be combined with --tls-fingerprint",
+        ));
+    }
+    let paths = StatePaths::from_env().map_err(CliError::new)?;
+    let config = Arc::new(NodeConfig::load(&paths.config_file())?);
+    let saved = NodeState::load(&paths)?;
+
+    let endpoint = endpoint_for_run(saved.as_ref().map(|s| &s.gateway), args, &config)?;
+    let url = GatewayUrl::new(
+        endpoint
+            .host
+            .as_deref()
+            .unwrap_or(state::DEFAULT_GATEWAY_HOST),
+        endpoint.port.unwrap_or(state::DEFAULT_GATEWAY_PORT),
+        endpoint.tls.unwrap_or(false),
+        endpoint.context_path.as_deref(),
+    );
+    if !url.tls {
+        let allow = std::env::var("OPENCLAW_ALLOW_INSECURE_PRIVATE_WS")
+            .map(|v| v.trim() == "1")
+            .unwrap_or(false);
+        transport::check_plaintext_allowed(&url.host, allow)
+            .map_err(|e| CliError::new(e.to_string()))?;
+    }
+
+    let identity = state::load_or_create_identity(&paths)?;
+    let device_id = identity.device_id();
+    let public_key = identity.public_key_b64url();
+    let saved = saved.map(|mut saved| {
+        // The seed's `--node-id` "clears pairing token": the legacy per-node token that old
+        // node.json files carry. The device pairing (device-auth.json) belongs to the key, not
+        // to the instance id, and is kept, as 2026.7.x and 2026.9.6 keep it.
+        let new_id = args
+            .node_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|id| !id.is_empty());
+        if new_id.is_some_and(|id| id != saved.node_id) && saved.legacy_token.take().is_some() {
+            log::info!("--node-id changed the instance id; dropped the legacy node.json token");
+        }
+        saved
+    });
+    let node_state = state::apply_run_overrides(
+        &paths,
+        saved,
+        args.node_id.as_deref(),
+        args.display_name.as_deref(),
+        &endpoint,
+    )?;
+    let display_name = node_state.display_name.clone();
+
+    let env_token = env_secret("OPENCLAW_GATEWAY_TOKEN");
+    let env_password = env_secret("OPENCLAW_GATEWAY_PASSWORD");
+    let token = env_token
+        .clone()
+        .or_else(|| config.gateway_token().map(str::to_string));
+    let password = env_password
+        .clone()
+        .or_else(|| config.gateway_password().map(str::to_string));
+
+    let path_env = effective_path_env();
+    let runtime = Arc::new(NodeRuntime {
+        paths: paths.clone(),
+        config: config.clone(),
+        path_env: path_env.clone(),
+        secret_env_names: vec![
+            "OPENCLAW_GATEWAY_TOKEN".into(),
+            "OPENCLAW_GATEWAY_PASSWORD".into(),
+        ],
+        secret_values: [token.clone(), password.clone()]
+            .into_iter()
+            .flatten()
+            .collect(),
+        approvals: crate::approvals::ApprovalsStore::new(&paths),
+        browser: BrowserProxy::from_config(&config, &paths),
+    });
+    let (caps, commands) = crate::commands::advertised(&runtime);
+
+    let status = StatusReporter::new(&paths);
+    status.started(
+        &url.to_url(),
+        &device_id,
+        &node_state.node_id,
+        display_name.as_deref().unwrap_or(""),
+    );
+    log::info!(
+        "openclaw-node {} starting: gateway {url}, device {device_id}, state {}",
+        env!("CARGO_PKG_VERSION"),
+        paths.dir().display()
+    );
+    log::info!(
+        "advertising {} commands: {}",
+        commands.len(),
+        commands.join(", ")
+    );
+
+    let control = Arc::new(SessionControl::default());
+    let shutdown = install_signal_handlers(control.clone())?;
+    let pool = Pool::from_env();
+    let node_loop = NodeLoop {
+        url,
+        pin: node_state.gateway.tls_fingerprint.clone(),
+        client: ClientDescription {
+            identity: &identity,
+            device_id: &device_id,
+            public_key: &public_key,
+            display_name: display_name.as_deref(),
+            instance_id: &node_state.node_id,
+            caps: &caps,
+            commands: &commands,
+            path_env: &path_env,
+        },
+        token,
+        password,
+        device_auth: DeviceAuthStore::new(&paths),
+        runtime: runtime.clone(),
+        pool: &pool,
+        status: &status,
+        control: &control,
+        shutdown,
+        handshake_timeout: handshake_timeout(),
+    };
+    let exit = node_loop.run();
+    if let Some(browser) = &runtime.browser {
+        browser.shutdown();
+    }
+    status.stopped();
+    match exit {
+        LoopExit::Shutdown => {
+            log::info!("stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        LoopExit::Fatal(message) => Err(CliError::new(message)),
+    }
+}
+
+/// The endpoint for this run (flags over saved values, §1.1), with the pin normalised.
+fn endpoint_for_run(
+    saved: Option<&GatewayEndpoint>,
+    args: &RunArgs,
+    config: &NodeConfig,
+) -> Result<GatewayEndpoint, CliError> {
+    let pin = match &args.tls_fingerprint {
+        Some(pin) => {
+            Some(transport::normalize_fingerprint(pin).map_err(|e| CliError::new(e.to_string()))?)
+        }
+        None => None,
+    };
+    let flags = GatewayEndpoint {
+        host: args.host.clone(),
+        port: args.port,
+        tls: if args.tls {
+            Some(true)
+        } else if args.no_tls {
+            Some(false)
+        } else {
+            None
+        },
+        tls_fingerprint: pin,
+        context_path: args.context_path.clone(),
+    };
+    let mut endpoint = state::resolve_endpoint(saved, &flags);
+    if let Some(saved_pin) = endpoint.tls_fingerprint.take() {
+        let pin = transport::normalize_fingerprint(&saved_pin)
+            .map_err(|e| CliError::new(format!("the saved gateway TLS fingerprint: {e}")))?;
+        endpoint.tls_fingerprint = Some(pin);
+    }
+    if endpoint.tls.is_none() {
+        endpoint.tls = config.get_bool(&["gateway", "tls", "enabled"]);
+    }
+    Ok(endpoint)
+}
+
+/// SIGINT/SIGTERM: close the active session cleanly and end the loop. Returns the receiver the
+/// loop watches; it disconnects when a signal arrives.
+fn install_signal_handlers(
+    control: Arc<SessionControl>,
+) -> Result<crossbeam_channel::Receiver<()>, CliError> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
+    let (tx, rx) = crossbeam_channel::bounded::<()>(0);
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                log::info!("received signal {signal}; closing the gateway connection");
+                drop(tx);
+                control.shut_down(1000, "node shutting down");
+            }
+        })
+        .map_err(|e| CliError::new(format!("cannot start the signal thread: {e}")))?;
+    Ok(rx)
 }

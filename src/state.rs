@@ -1,18 +1,70 @@
 //! Persistent node state: `node.json`, `identity/device.json`, `identity/device-auth.json`.
-//! Every write is atomic (temp file, fsync, rename) with mode 0600.
 //!
-//! STUB: being written. The interface below is what the rest of the crate uses.
+//! The files have the exact shapes a 2026.7.x TypeScript node host writes (protocol §7.1, §7.3,
+//! §12.2), so a Rust node started on a TS node's state directory keeps its device id, its
+//! pairing and its instance id, and a later `openclaw doctor --fix` can still migrate them.
+//!
+//! Rules every function here keeps:
+//! - Every write is atomic ([`write_atomic`]: temp file, fsync, rename, directory fsync) with mode
+//!   0600; directories the node creates are 0700.
+//! - A file that exists but cannot be read or understood is an error naming the file and saying
+//!   what to do. It is never reset or overwritten: it may hold the only copy of a paired key.
+//! - Keys the node does not know are kept when it rewrites a file.
 
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read as _, Write as _};
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::identity::DeviceIdentity;
+use serde_json::{Map, Value};
+
+use crate::identity::{self, DeviceIdentity};
 use crate::paths::StatePaths;
+
+/// `node.json` may not exceed this (the Doctor migration refuses larger files).
+pub const NODE_STATE_MAX_BYTES: u64 = 64 * 1024;
+/// Cap for `identity/*.json` (the TS reader's limit for the identity file).
+const IDENTITY_FILE_MAX_BYTES: u64 = 128 * 1024;
+/// Cap for `identity/device-auth.json`; a few tokens take well under 1 KiB.
+const DEVICE_AUTH_MAX_BYTES: u64 = 256 * 1024;
+
+/// Gateway host used when neither a flag nor the saved state names one (protocol §1.1).
+pub const DEFAULT_GATEWAY_HOST: &str = "127.0.0.1";
+/// Gateway port used when neither a flag nor the saved state names one (protocol §1.1).
+pub const DEFAULT_GATEWAY_PORT: u16 = 18789;
+
+/// What to tell the user about a file that exists but cannot be used.
+const FIX_OR_MOVE: &str = "fix the file or move it away; the node will not overwrite it";
 
 /// A state file could not be read, parsed or written. Always names the file.
 #[derive(Debug)]
 pub struct StateError {
+    /// The file the error is about.
     pub path: PathBuf,
+    /// What went wrong and what to do about it.
     pub message: String,
+}
+
+impl StateError {
+    fn new(path: &Path, message: impl Into<String>) -> StateError {
+        StateError {
+            path: path.to_path_buf(),
+            message: message.into(),
+        }
+    }
+
+    /// A file that exists but does not hold what it should.
+    fn unusable(path: &Path, problem: impl std::fmt::Display) -> StateError {
+        StateError::new(path, format!("{problem}; {FIX_OR_MOVE}"))
+    }
+
+    /// An I/O failure while `doing` something to `path`, with advice for the common causes.
+    fn io(path: &Path, doing: &str, err: &io::Error) -> StateError {
+        StateError::new(path, format!("{doing} failed: {}", describe_io_error(err)))
+    }
 }
 
 impl std::fmt::Display for StateError {
@@ -23,77 +75,895 @@ impl std::fmt::Display for StateError {
 
 impl std::error::Error for StateError {}
 
-/// Writes `bytes` to `path` atomically with mode 0600, creating parent directories (0700).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
-    let _ = (path, bytes);
-    unimplemented!("state")
+fn describe_io_error(err: &io::Error) -> String {
+    use rustix::io::Errno;
+    let advice = match Errno::from_io_error(err) {
+        Some(Errno::NOSPC) => Some("the disk is full; free some space and start the node again"),
+        Some(Errno::DQUOT) => {
+            Some("the disk quota is exhausted; free some space and start the node again")
+        }
+        Some(Errno::ROFS) => {
+            Some("the file system is read-only; point OPENCLAW_STATE_DIR at a writable directory")
+        }
+        Some(Errno::FBIG) => Some("the file size limit (ulimit -f) was reached; raise it"),
+        Some(Errno::ACCESS) | Some(Errno::PERM) => {
+            Some("permission denied; check the owner and mode of the file and its directory")
+        }
+        Some(Errno::NOTDIR) => Some("a path component is a file, not a directory"),
+        Some(Errno::ISDIR) => Some("a directory is in the way of the file"),
+        _ => None,
+    };
+    match advice {
+        Some(advice) => format!("{err} ({advice})"),
+        None => err.to_string(),
+    }
 }
+
+/// Writes `bytes` to `path` atomically with mode 0600, creating parent directories (0700).
+///
+/// The data goes to a temporary file in the same directory, which is flushed to disk, given mode
+/// 0600 and renamed over `path`; then the directory is flushed so the rename survives a crash.
+/// Readers see the old file or the new one, never a mix. If anything fails, the old file is left
+/// as it was and the temporary file is removed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    let (dir, tmp) = prepare_temp(path)?;
+    let written = write_temp(&tmp, bytes)
+        .and_then(|()| fs::rename(&tmp, path).map_err(|e| ("replacing the file", e)));
+    if let Err((doing, err)) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(StateError::io(path, doing, &err));
+    }
+    sync_dir(dir);
+    Ok(())
+}
+
+/// Like [`write_atomic`], but never replaces an existing file: `Ok(false)` when `path` already
+/// exists (another process created it first). Used where two first starts could race.
+fn write_atomic_new(path: &Path, bytes: &[u8]) -> Result<bool, StateError> {
+    let (dir, tmp) = prepare_temp(path)?;
+    if let Err((doing, err)) = write_temp(&tmp, bytes) {
+        let _ = fs::remove_file(&tmp);
+        return Err(StateError::io(path, doing, &err));
+    }
+    // A hard link is the atomic "create only if absent" for a fully written file.
+    let created = match fs::hard_link(&tmp, path) {
+        Ok(()) => Ok(true),
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        // File systems without hard links: fall back to check-then-rename, racy only there.
+        Err(_) if path.symlink_metadata().is_ok() => Ok(false),
+        Err(_) => fs::rename(&tmp, path)
+            .map(|()| true)
+            .map_err(|e| StateError::io(path, "creating the file", &e)),
+    };
+    let _ = fs::remove_file(&tmp);
+    if let Ok(true) = created {
+        sync_dir(dir);
+    }
+    created
+}
+
+fn prepare_temp(path: &Path) -> Result<(&Path, PathBuf), StateError> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| StateError::new(path, "not a file path"))?
+        .to_string_lossy()
+        .into_owned();
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    create_private_dir_all(dir).map_err(|e| StateError::io(path, "creating its directory", &e))?;
+    let mut suffix = [0u8; 6];
+    identity::random_bytes(&mut suffix);
+    let suffix: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
+    Ok((
+        dir,
+        dir.join(format!(".{name}.tmp-{}-{suffix}", std::process::id())),
+    ))
+}
+
+fn write_temp(tmp: &Path, bytes: &[u8]) -> Result<(), (&'static str, io::Error)> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(tmp)
+        .map_err(|e| ("creating a temporary file", e))?;
+    file.write_all(bytes).map_err(|e| ("writing", e))?;
+    // The umask may have cleared bits of 0600 at creation; set it exactly.
+    file.set_permissions(fs::Permissions::from_mode(0o600))
+        .map_err(|e| ("setting mode 0600", e))?;
+    file.sync_all().map_err(|e| ("flushing to disk", e))
+}
+
+/// Creates `dir` and its missing parents with mode 0700. Existing directories keep their mode.
+fn create_private_dir_all(dir: &Path) -> io::Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// Flushes a directory so a rename in it is durable. Failure only costs durability after a
+/// crash (the new file is already in place), so it is logged, not returned.
+fn sync_dir(dir: &Path) {
+    if let Err(err) = File::open(dir).and_then(|d| d.sync_all()) {
+        log::warn!("could not flush directory {} to disk: {err}", dir.display());
+    }
+}
+
+/// Reads a state file of at most `max` bytes; `Ok(None)` when it does not exist.
+fn read_state_file(path: &Path, max: u64) -> Result<Option<Vec<u8>>, StateError> {
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(StateError::io(path, "reading", &err)),
+    };
+    let metadata = file
+        .metadata()
+        .map_err(|e| StateError::io(path, "reading", &e))?;
+    if !metadata.is_file() {
+        return Err(StateError::unusable(path, "this is not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| StateError::io(path, "reading", &e))?;
+    if bytes.len() as u64 > max {
+        return Err(StateError::unusable(
+            path,
+            format!("the file is larger than {max} bytes"),
+        ));
+    }
+    Ok(Some(bytes))
+}
+
+/// Reads and parses a JSON state file; `Ok(None)` when it does not exist.
+fn read_json_file(path: &Path, max: u64) -> Result<Option<Value>, StateError> {
+    let Some(bytes) = read_state_file(path, max)? else {
+        return Ok(None);
+    };
+    // serde_json's messages give only line and column, never the text, so no secret leaks.
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        StateError::unusable(
+            path,
+            format!("not valid JSON ({e}); the file may be truncated or corrupt"),
+        )
+    })
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Pretty JSON with 2-space indent, as the TS node's `JSON.stringify(value, null, 2)`.
+fn to_pretty_json(value: &Value) -> String {
+    // Serializing a Value cannot fail: its keys are strings and its numbers are finite.
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------------------------
+// node.json
+// ---------------------------------------------------------------------------------------------
 
 /// The saved gateway endpoint (`node.json` `gateway`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GatewayEndpoint {
+    /// Host name or IP literal (an IPv6 literal without brackets).
     pub host: Option<String>,
     pub port: Option<u16>,
+    /// `wss://` when true; `None` when nothing decided it.
     pub tls: Option<bool>,
+    /// The pinned SHA-256 of the gateway's leaf certificate, as the user wrote it.
     pub tls_fingerprint: Option<String>,
+    /// The path the gateway is served under, e.g. `/openclaw-gw`.
     pub context_path: Option<String>,
 }
 
-/// `node.json`.
-#[derive(Debug, Clone, Default)]
+/// `node.json`, in the legacy shape of protocol §7.1:
+/// `{"version":1,"nodeId","token"?,"displayName"?,"gateway"?:{host,port,tls,tlsFingerprint,contextPath}}`.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct NodeState {
-    /// The client instance id (`client.instanceId`), a UUID v4 made on first start.
+    /// The client instance id (`client.instanceId`), a UUID v4 made on first start. Empty only
+    /// when the file had none; [`apply_run_overrides`] fills it in.
     pub node_id: String,
     pub display_name: Option<String>,
     pub gateway: GatewayEndpoint,
+    /// The old per-node pairing `token` (pre-2026.7.2). Unused; kept because the TS node kept it.
+    pub legacy_token: Option<String>,
+    /// Top-level keys this node does not know, kept verbatim when the file is rewritten.
+    pub unknown_keys: Map<String, Value>,
+    /// `gateway` keys this node does not know, kept verbatim while the gateway stays the same.
+    pub unknown_gateway_keys: Map<String, Value>,
 }
+
+const NODE_KEYS: [&str; 5] = ["version", "nodeId", "token", "displayName", "gateway"];
+const GATEWAY_KEYS: [&str; 5] = ["host", "port", "tls", "tlsFingerprint", "contextPath"];
 
 impl NodeState {
     /// Reads `node.json`; `Ok(None)` when it does not exist.
     pub fn load(paths: &StatePaths) -> Result<Option<NodeState>, StateError> {
-        let _ = paths;
-        Ok(None)
+        let path = paths.node_file();
+        match read_json_file(&path, NODE_STATE_MAX_BYTES)? {
+            None => Ok(None),
+            Some(doc) => NodeState::from_json(&doc)
+                .map(Some)
+                .map_err(|problem| StateError::unusable(&path, problem)),
+        }
     }
+
+    /// Writes `node.json` atomically (2-space JSON, no trailing newline, as the TS node wrote it).
     pub fn save(&self, paths: &StatePaths) -> Result<(), StateError> {
-        let _ = paths;
-        Ok(())
+        let path = paths.node_file();
+        let text = to_pretty_json(&self.to_json());
+        if text.len() as u64 > NODE_STATE_MAX_BYTES {
+            return Err(StateError::new(
+                &path,
+                format!("would be larger than {NODE_STATE_MAX_BYTES} bytes; remove the extra keys you added to it"),
+            ));
+        }
+        write_atomic(&path, text.as_bytes())
+    }
+
+    /// Parses the document. Known keys must have their types; `null` counts as absent; blank
+    /// strings count as absent (the TS node trims them the same way).
+    pub fn from_json(doc: &Value) -> Result<NodeState, String> {
+        let object = doc.as_object().ok_or("expected a JSON object")?;
+        match object.get("version") {
+            None | Some(Value::Null) => {}
+            Some(v) if v.as_u64() == Some(1) => {}
+            Some(v) => {
+                return Err(format!(
+                    "unsupported \"version\" {v} (this node reads version 1)"
+                ))
+            }
+        }
+        let node_id = optional_string(object, "nodeId", "nodeId")?.unwrap_or_default();
+        let legacy_token = match object.get("token") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(token)) => Some(token.clone()),
+            Some(_) => return Err("\"token\" must be a string".to_string()),
+        };
+        let display_name = optional_string(object, "displayName", "displayName")?;
+        let (gateway, unknown_gateway_keys) = match object.get("gateway") {
+            None | Some(Value::Null) => (GatewayEndpoint::default(), Map::new()),
+            Some(Value::Object(gateway)) => parse_gateway(gateway)?,
+            Some(_) => return Err("\"gateway\" must be an object".to_string()),
+        };
+        let unknown_keys = object
+            .iter()
+            .filter(|(key, _)| !NODE_KEYS.contains(&key.as_str()))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        Ok(NodeState {
+            node_id,
+            display_name,
+            gateway,
+            legacy_token,
+            unknown_keys,
+            unknown_gateway_keys,
+        })
+    }
+
+    /// The document, keys in the TS node's order, then the unknown ones in their own order.
+    pub fn to_json(&self) -> Value {
+        let mut doc = Map::new();
+        doc.insert("version".into(), Value::from(1));
+        doc.insert("nodeId".into(), Value::from(self.node_id.as_str()));
+        if let Some(token) = &self.legacy_token {
+            doc.insert("token".into(), Value::from(token.as_str()));
+        }
+        if let Some(name) = &self.display_name {
+            doc.insert("displayName".into(), Value::from(name.as_str()));
+        }
+        let g = &self.gateway;
+        let mut gateway = Map::new();
+        let mut put = |key: &str, value: Option<Value>| {
+            if let Some(value) = value {
+                gateway.insert(key.to_string(), value);
+            }
+        };
+        put("host", g.host.as_deref().map(Value::from));
+        put("port", g.port.map(Value::from));
+        put("tls", g.tls.map(Value::from));
+        put(
+            "tlsFingerprint",
+            g.tls_fingerprint.as_deref().map(Value::from),
+        );
+        put("contextPath", g.context_path.as_deref().map(Value::from));
+        for (key, value) in &self.unknown_gateway_keys {
+            if !GATEWAY_KEYS.contains(&key.as_str()) {
+                gateway.insert(key.clone(), value.clone());
+            }
+        }
+        if !gateway.is_empty() {
+            doc.insert("gateway".into(), Value::Object(gateway));
+        }
+        for (key, value) in &self.unknown_keys {
+            if !NODE_KEYS.contains(&key.as_str()) {
+                doc.insert(key.clone(), value.clone());
+            }
+        }
+        Value::Object(doc)
     }
 }
+
+/// A string field, trimmed, blank as absent. `label` is how the error names the key.
+fn optional_string(
+    object: &Map<String, Value>,
+    key: &str,
+    label: &str,
+) -> Result<Option<String>, String> {
+    match object.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.trim().to_string()).filter(|s| !s.is_empty())),
+        Some(_) => Err(format!("\"{label}\" must be a string")),
+    }
+}
+
+fn parse_gateway(
+    object: &Map<String, Value>,
+) -> Result<(GatewayEndpoint, Map<String, Value>), String> {
+    let port = match object.get("port") {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(
+            value
+                .as_u64()
+                .and_then(|p| u16::try_from(p).ok())
+                .filter(|p| *p > 0)
+                .ok_or_else(|| {
+                    format!("\"gateway.port\" must be a port number 1-65535, not {value}")
+                })?,
+        ),
+    };
+    let tls = match object.get("tls") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => return Err("\"gateway.tls\" must be true or false".to_string()),
+    };
+    let field = |key: &str| optional_string(object, key, &format!("gateway.{key}"));
+    let endpoint = GatewayEndpoint {
+        host: field("host")?,
+        port,
+        tls,
+        tls_fingerprint: field("tlsFingerprint")?,
+        context_path: field("contextPath")?,
+    };
+    let unknown = object
+        .iter()
+        .filter(|(key, _)| !GATEWAY_KEYS.contains(&key.as_str()))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    Ok((endpoint, unknown))
+}
+
+/// The endpoint to connect to, from the `run` flags and the saved endpoint (protocol §1.1; the
+/// rules of 2026.9.6's `resolveNodeGatewayOptions`).
+///
+/// `flags` holds what was given on the command line: `tls` is `Some(true)` for `--tls`,
+/// `Some(false)` for `--no-tls`, `None` for neither. The caller must already have rejected
+/// `--no-tls` together with `--tls-fingerprint`.
+///
+/// - host and port: the flag, else the saved value, else 127.0.0.1:18789.
+/// - When the host or port differs from the saved one, the saved TLS setting, pin and context
+///   path belong to another gateway and are not inherited.
+/// - `--no-tls` drops any pin; a pin (given or inherited) turns TLS on.
+/// - An empty `--context-path ""` clears the saved path.
+///
+/// The result always has a host and port. `tls` stays `None` when nothing decided it; the TS
+/// node then uses the local config's `gateway.tls.enabled`, else plain `ws://`.
+pub fn resolve_endpoint(
+    saved: Option<&GatewayEndpoint>,
+    flags: &GatewayEndpoint,
+) -> GatewayEndpoint {
+    let empty = GatewayEndpoint::default();
+    let saved = saved.unwrap_or(&empty);
+    let non_blank = |s: &Option<String>| {
+        s.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let baseline_host = non_blank(&saved.host).unwrap_or_else(|| DEFAULT_GATEWAY_HOST.to_string());
+    let baseline_port = saved.port.unwrap_or(DEFAULT_GATEWAY_PORT);
+    let host = non_blank(&flags.host).unwrap_or_else(|| baseline_host.clone());
+    let port = flags.port.unwrap_or(baseline_port);
+    let retargeted = host != baseline_host || port != baseline_port;
+
+    let tls_fingerprint = if flags.tls == Some(false) {
+        None
+    } else if flags.tls_fingerprint.is_some() {
+        non_blank(&flags.tls_fingerprint)
+    } else if retargeted {
+        None
+    } else {
+        non_blank(&saved.tls_fingerprint)
+    };
+    let tls = match flags.tls {
+        Some(tls) => Some(tls),
+        None if tls_fingerprint.is_some() => Some(true),
+        None if retargeted => None,
+        None => saved.tls,
+    };
+    let context_path = match &flags.context_path {
+        Some(_) => non_blank(&flags.context_path),
+        None if retargeted => None,
+        None => non_blank(&saved.context_path),
+    };
+    GatewayEndpoint {
+        host: Some(host),
+        port: Some(port),
+        tls,
+        tls_fingerprint,
+        context_path,
+    }
+}
+
+/// The state `run` starts with: the saved state with the command line applied (pure; see
+/// [`apply_run_overrides`], which also saves it).
+///
+/// As the 2026.7.x TS node does (`runNodeHost`):
+/// - the instance id is `--node-id` (trimmed) when given, else the saved one, else a new UUID v4;
+/// - the display name is `--display-name` (trimmed) when given, else the saved one, else
+///   `fallback_display_name` (the machine name); the result is saved, so it sticks;
+/// - the gateway is `endpoint`, already resolved with [`resolve_endpoint`];
+/// - nothing else changes: a legacy `token` and unknown keys are kept. `gateway` keys this node
+///   does not know are kept only while the host and port stay the same, as they describe that
+///   gateway.
+///
+/// Changing the instance id clears no token. The TS help text says `--node-id` "clears pairing
+/// token", but neither 2026.7.35 nor 2026.9.6 clears anything (2026.9.6 reworded the help to
+/// "Override the generated node instance id"): pairing belongs to the device key, which the
+/// instance id does not touch.
+pub fn merge_run_overrides(
+    saved: Option<&NodeState>,
+    node_id: Option<&str>,
+    display_name: Option<&str>,
+    fallback_display_name: &str,
+    endpoint: &GatewayEndpoint,
+) -> NodeState {
+    let mut state = saved.cloned().unwrap_or_default();
+    let explicit = |s: Option<&str>| {
+        s.map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    if let Some(node_id) = explicit(node_id) {
+        state.node_id = node_id;
+    } else if state.node_id.trim().is_empty() {
+        state.node_id = identity::random_uuid_v4();
+    }
+    if let Some(name) = explicit(display_name) {
+        state.display_name = Some(name);
+    } else if state.display_name.is_none() {
+        state.display_name = explicit(Some(fallback_display_name));
+    }
+    let host_port = |g: &GatewayEndpoint| {
+        (
+            g.host
+                .clone()
+                .unwrap_or_else(|| DEFAULT_GATEWAY_HOST.to_string()),
+            g.port.unwrap_or(DEFAULT_GATEWAY_PORT),
+        )
+    };
+    let same_gateway = host_port(&state.gateway) == host_port(endpoint);
+    if !same_gateway {
+        state.unknown_gateway_keys.clear();
+    }
+    state.gateway = endpoint.clone();
+    state
+}
+
+/// Applies `run`'s flags to the saved state and saves the result when it changed (see
+/// [`merge_run_overrides`] for the rules). `state` is what [`NodeState::load`] returned;
+/// `endpoint` comes from [`resolve_endpoint`]. The fallback display name is the machine name.
+pub fn apply_run_overrides(
+    paths: &StatePaths,
+    state: Option<NodeState>,
+    node_id: Option<&str>,
+    display_name: Option<&str>,
+    endpoint: &GatewayEndpoint,
+) -> Result<NodeState, StateError> {
+    let next = merge_run_overrides(
+        state.as_ref(),
+        node_id,
+        display_name,
+        &machine_display_name(),
+        endpoint,
+    );
+    match &state {
+        None => log::info!("new node instance id {}", next.node_id),
+        Some(saved) if !saved.node_id.is_empty() && saved.node_id != next.node_id => log::info!(
+            "node instance id changed from {} to {}; the device id and its pairing stay as they are",
+            saved.node_id,
+            next.node_id
+        ),
+        Some(_) => {}
+    }
+    if state.as_ref() != Some(&next) {
+        next.save(paths)?;
+    }
+    Ok(next)
+}
+
+/// The machine's name as the TS node shows it: the host name without `.local`, else "openclaw".
+pub fn machine_display_name() -> String {
+    let uname = rustix::system::uname();
+    let name = uname.nodename().to_string_lossy();
+    let name = name.trim();
+    let name = match name.len().checked_sub(".local".len()) {
+        Some(cut) if name.is_char_boundary(cut) && name[cut..].eq_ignore_ascii_case(".local") => {
+            &name[..cut]
+        }
+        _ => name,
+    };
+    if name.is_empty() {
+        "openclaw".to_string()
+    } else {
+        name.to_string()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// identity/device.json
+// ---------------------------------------------------------------------------------------------
 
 /// Loads `identity/device.json`, creating a new key pair on first start.
+///
+/// An existing file is only ever read: one that cannot be used is an error (moving it away
+/// gives the node a new identity, which the gateway must approve again).
 pub fn load_or_create_identity(paths: &StatePaths) -> Result<DeviceIdentity, StateError> {
-    let _ = paths;
-    unimplemented!("state")
+    if let Some(identity) = load_identity(paths)? {
+        return Ok(identity);
+    }
+    let path = paths.device_identity_file();
+    let identity = DeviceIdentity::generate();
+    let mut text = to_pretty_json(&identity::device_json(&identity, now_ms()));
+    text.push('\n');
+    if write_atomic_new(&path, text.as_bytes())? {
+        log::info!(
+            "created device identity {} in {}; the gateway must approve this device before it can connect",
+            identity.device_id(),
+            path.display()
+        );
+        return Ok(identity);
+    }
+    // Another process created the file between our look and our write: use its key.
+    load_identity(paths)?.ok_or_else(|| {
+        StateError::new(
+            &path,
+            "appeared and vanished while being created; start the node again",
+        )
+    })
 }
 
-/// Loads `identity/device.json` without ever creating it.
+/// Loads `identity/device.json` without ever creating or changing it.
+///
+/// Reads both legacy forms (protocol §7.3). The device id is always recomputed from the key; a
+/// file whose stored `deviceId` disagrees is used with the computed id and a warning.
 pub fn load_identity(paths: &StatePaths) -> Result<Option<DeviceIdentity>, StateError> {
-    let _ = paths;
-    Ok(None)
+    let path = paths.device_identity_file();
+    let Some(doc) = read_json_file(&path, IDENTITY_FILE_MAX_BYTES)? else {
+        return Ok(None);
+    };
+    let imported = identity::identity_from_device_json(&doc).map_err(|e| {
+        StateError::new(
+            &path,
+            format!(
+                "not a usable device identity: {e}; {FIX_OR_MOVE} (moving it away makes a new identity \
+                 that the gateway must approve again)"
+            ),
+        )
+    })?;
+    let device_id = imported.identity.device_id();
+    if imported.stored_device_id != device_id {
+        log::warn!(
+            "{}: stored deviceId {:?} does not match the key; using the id computed from the key, {}",
+            path.display(),
+            imported.stored_device_id,
+            device_id
+        );
+    }
+    Ok(Some(imported.identity))
 }
 
-/// `identity/device-auth.json`: device tokens by role.
+// ---------------------------------------------------------------------------------------------
+// identity/device-auth.json
+// ---------------------------------------------------------------------------------------------
+
+/// One stored device token (`tokens.<role>` in `identity/device-auth.json`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceAuthEntry {
+    /// The device token (a secret: never log it).
+    pub token: String,
+    pub role: String,
+    /// The scopes granted with the token, as stored.
+    pub scopes: Vec<String>,
+    /// When the token was stored (ms since the epoch); 0 when the file did not say.
+    pub updated_at_ms: u64,
+}
+
+/// `identity/device-auth.json`: device tokens by role, for one device id:
+/// `{"version":1,"deviceId","tokens":{"<role>":{"token","role","scopes":[],"updatedAtMs"}}}`.
+///
+/// A file written for another device id holds no token for this device. It is left alone when
+/// read, and copied aside (never silently dropped) before a new token replaces it.
+#[derive(Debug)]
 pub struct DeviceAuthStore {
     path: PathBuf,
+    /// Serializes read-modify-write cycles within this process.
+    lock: Mutex<()>,
+    /// A file for another device is reported once, not on every reconnect.
+    warned_other_device: AtomicBool,
+}
+
+/// The parsed file: the top-level object and its device id.
+struct AuthDoc {
+    doc: Map<String, Value>,
+    device_id: String,
+    raw: Vec<u8>,
 }
 
 impl DeviceAuthStore {
+    /// The store at `identity/device-auth.json` in the state directory.
     pub fn new(paths: &StatePaths) -> DeviceAuthStore {
-        DeviceAuthStore { path: paths.device_auth_file() }
+        DeviceAuthStore::at(paths.device_auth_file())
     }
+
+    /// A store at an explicit path.
+    pub fn at(path: PathBuf) -> DeviceAuthStore {
+        DeviceAuthStore {
+            path,
+            lock: Mutex::new(()),
+            warned_other_device: AtomicBool::new(false),
+        }
+    }
+
+    /// The file this store reads and writes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// The stored token for (`device_id`, `role`), if any.
     pub fn token(&self, device_id: &str, role: &str) -> Result<Option<String>, StateError> {
-        let _ = (device_id, role, &self.path);
-        Ok(None)
+        Ok(self.entry(device_id, role)?.map(|entry| entry.token))
     }
-    /// Stores the token `hello-ok` issued. Compare-and-swap against `previous`.
-    pub fn store(&self, device_id: &str, role: &str, token: &str, scopes: &[String], previous: Option<&str>) -> Result<(), StateError> {
-        let _ = (device_id, role, token, scopes, previous);
-        Ok(())
+
+    /// The stored entry for (`device_id`, `role`), if any. An empty token counts as none.
+    pub fn entry(
+        &self,
+        device_id: &str,
+        role: &str,
+    ) -> Result<Option<DeviceAuthEntry>, StateError> {
+        let Some(doc) = self.read()? else {
+            return Ok(None);
+        };
+        if doc.device_id != device_id {
+            if self.warned_other_device.swap(true, Ordering::Relaxed) {
+                return Ok(None);
+            }
+            log::warn!(
+                "{} holds tokens for device {}, not for this device {device_id}; ignoring it",
+                self.path.display(),
+                doc.device_id
+            );
+            return Ok(None);
+        }
+        self.entry_in(&doc, role)
     }
-    /// Deletes the token for (`device_id`, `role`) if it still equals `stale`.
+
+    /// Stores the token `hello-ok` issued for (`device_id`, `role`).
+    ///
+    /// Compare-and-swap: `previous` is the token read before connecting (`None` if there was
+    /// none). If the file now holds something else, another process changed it meanwhile and its
+    /// token is kept (logged). If the token is the one already stored, nothing is written, so the
+    /// stored scopes stay.
+    pub fn store(
+        &self,
+        device_id: &str,
+        role: &str,
+        token: &str,
+        scopes: &[String],
+        previous: Option<&str>,
+    ) -> Result<(), StateError> {
+        let role = role.trim();
+        if token.is_empty() {
+            return Ok(());
+        }
+        let _guard = self
+            .lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let existing = self.read()?;
+        let current = match &existing {
+            Some(doc) if doc.device_id == device_id => self.entry_in(doc, role)?.map(|e| e.token),
+            _ => None,
+        };
+        if current.as_deref() == Some(token) {
+            return Ok(());
+        }
+        if current.as_deref() != previous {
+            log::warn!(
+                "{} changed while the node was connecting (another node process on this state directory?); \
+                 keeping the {role} token stored there",
+                self.path.display()
+            );
+            return Ok(());
+        }
+        let mut doc = match existing {
+            Some(auth) if auth.device_id == device_id => auth.doc,
+            Some(auth) => {
+                self.set_aside(&auth)?;
+                Map::new()
+            }
+            None => Map::new(),
+        };
+        doc.insert("version".into(), Value::from(1));
+        doc.insert("deviceId".into(), Value::from(device_id));
+        let mut scopes: Vec<String> = scopes
+            .iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        scopes.sort();
+        scopes.dedup();
+        let entry = serde_json::json!({
+            "token": token,
+            "role": role,
+            "scopes": scopes,
+            "updatedAtMs": now_ms(),
+        });
+        match doc.get_mut("tokens") {
+            Some(Value::Object(tokens)) => {
+                tokens.insert(role.to_string(), entry);
+            }
+            _ => {
+                let mut tokens = Map::new();
+                tokens.insert(role.to_string(), entry);
+                doc.insert("tokens".into(), Value::Object(tokens));
+            }
+        }
+        self.write(&doc)
+    }
+
+    /// Deletes the token for (`device_id`, `role`) if it still equals `stale` (compare-and-delete:
+    /// a newer token stored meanwhile survives). Other roles and keys are kept.
     pub fn clear_if(&self, device_id: &str, role: &str, stale: &str) -> Result<(), StateError> {
-        let _ = (device_id, role, stale);
+        let role = role.trim();
+        let _guard = self
+            .lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(mut auth) = self.read()? else {
+            return Ok(());
+        };
+        if auth.device_id != device_id {
+            return Ok(());
+        }
+        match self.entry_in(&auth, role)? {
+            Some(entry) if entry.token == stale => {}
+            _ => return Ok(()),
+        }
+        if let Some(Value::Object(tokens)) = auth.doc.get_mut("tokens") {
+            tokens.remove(role);
+        }
+        log::info!(
+            "removed the stale {role} device token from {}",
+            self.path.display()
+        );
+        self.write(&auth.doc)
+    }
+
+    fn read(&self) -> Result<Option<AuthDoc>, StateError> {
+        let Some(raw) = read_state_file(&self.path, DEVICE_AUTH_MAX_BYTES)? else {
+            return Ok(None);
+        };
+        let value: Value = serde_json::from_slice(&raw).map_err(|e| {
+            StateError::unusable(
+                &self.path,
+                format!("not valid JSON ({e}); the file may be truncated or corrupt"),
+            )
+        })?;
+        let Value::Object(doc) = value else {
+            return Err(StateError::unusable(&self.path, "expected a JSON object"));
+        };
+        if doc.get("version").and_then(Value::as_u64) != Some(1) {
+            return Err(StateError::unusable(&self.path, "\"version\" must be 1"));
+        }
+        let device_id = match doc.get("deviceId") {
+            Some(Value::String(id)) => id.clone(),
+            _ => {
+                return Err(StateError::unusable(
+                    &self.path,
+                    "\"deviceId\" is missing or not a string",
+                ))
+            }
+        };
+        if !matches!(doc.get("tokens"), Some(Value::Object(_))) {
+            return Err(StateError::unusable(
+                &self.path,
+                "\"tokens\" is missing or not an object",
+            ));
+        }
+        Ok(Some(AuthDoc {
+            doc,
+            device_id,
+            raw,
+        }))
+    }
+
+    fn entry_in(&self, auth: &AuthDoc, role: &str) -> Result<Option<DeviceAuthEntry>, StateError> {
+        let role = role.trim();
+        let Some(value) = auth.doc.get("tokens").and_then(|tokens| tokens.get(role)) else {
+            return Ok(None);
+        };
+        let bad =
+            |what: &str| StateError::unusable(&self.path, format!("\"tokens.{role}\": {what}"));
+        let object = value.as_object().ok_or_else(|| bad("expected an object"))?;
+        let token = match object.get("token") {
+            Some(Value::String(token)) => token.clone(),
+            _ => return Err(bad("\"token\" is missing or not a string")),
+        };
+        if token.is_empty() {
+            return Ok(None);
+        }
+        let scopes = match object.get("scopes") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+            Some(_) => return Err(bad("\"scopes\" must be an array")),
+        };
+        let updated_at_ms = object
+            .get("updatedAtMs")
+            .and_then(|v| {
+                v.as_u64().or_else(|| {
+                    v.as_f64()
+                        .filter(|f| f.is_finite() && *f >= 0.0)
+                        .map(|f| f as u64)
+                })
+            })
+            .unwrap_or(0);
+        Ok(Some(DeviceAuthEntry {
+            token,
+            role: role.to_string(),
+            scopes,
+            updated_at_ms,
+        }))
+    }
+
+    /// Copies a file written for another device next to it before it is replaced.
+    fn set_aside(&self, auth: &AuthDoc) -> Result<(), StateError> {
+        let tag: String = auth
+            .device_id
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(16)
+            .collect();
+        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+        name.push(format!(".device-{tag}.bak"));
+        let backup = self.path.with_file_name(name);
+        write_atomic(&backup, &auth.raw)?;
+        log::warn!(
+            "{} held tokens for device {}, not this device; kept a copy at {} and replacing it",
+            self.path.display(),
+            auth.device_id,
+            backup.display()
+        );
         Ok(())
+    }
+
+    fn write(&self, doc: &Map<String, Value>) -> Result<(), StateError> {
+        let mut text = to_pretty_json(&Value::Object(doc.clone()));
+        text.push('\n');
+        write_atomic(&self.path, text.as_bytes())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -11,11 +11,25 @@ pub struct StatusReporter {
 
 impl StatusReporter {
     pub fn new(paths: &StatePaths) -> StatusReporter {
-        StatusReporter { paths: paths.clone() }
+        StatusReporter {
+            paths: paths.clone(),
+        }
     }
     /// The node started: pid, gateway endpoint, ids.
-    pub fn started(&self, gateway_url: &str, device_id: &str, instance_id: &str, display_name: &str) {
-        let _ = (&self.paths, gateway_url, device_id, instance_id, display_name);
+    pub fn started(
+        &self,
+        gateway_url: &str,
+        device_id: &str,
+        instance_id: &str,
+        display_name: &str,
+    ) {
+        let _ = (
+            &self.paths,
+            gateway_url,
+            device_id,
+            instance_id,
+            display_name,
+        );
     }
     /// A connection attempt begins.
     pub fn connecting(&self) {}

@@ -13,7 +13,9 @@ pub struct ApprovalsStore {
 
 impl ApprovalsStore {
     pub fn new(paths: &StatePaths) -> ApprovalsStore {
-        ApprovalsStore { paths: paths.clone() }
+        ApprovalsStore {
+            paths: paths.clone(),
+        }
     }
     pub fn paths(&self) -> &StatePaths {
         &self.paths

@@ -9,7 +9,9 @@ use crate::invoke::{require_params, InvokeContext, InvokeError, InvokeResult};
 pub fn handle(ctx: &InvokeContext, params_json: Option<&str>) -> InvokeResult {
     let params = require_params(params_json)?;
     let Some(bins) = params.get("bins").and_then(Value::as_array) else {
-        return Err(InvokeError::invalid("Error: INVALID_REQUEST: bins required"));
+        return Err(InvokeError::invalid(
+            "Error: INVALID_REQUEST: bins required",
+        ));
     };
     let mut found = Map::new();
     for bin in bins {

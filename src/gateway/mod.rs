@@ -1,3 +1,15 @@
 //! The connection to the gateway: transport, frames, handshake, session threads, reconnection.
 //!
-//! (Core; being written.)
+//! - [`transport`]: TCP/TLS, certificate pinning, the plaintext rule, the split read/write halves.
+//! - [`frames`]: serde types for every frame the node reads or writes.
+//! - [`link`]: how workers send requests, events and results during a session.
+//! - [`session`]: one connection: handshake, reader and writer threads, tick watchdog.
+//! - [`connect`]: the `connect` params, auth selection and signature.
+//! - [`reconnect`]: the loop around sessions: backoff, pairing, the pause/exit matrix.
+
+pub mod connect;
+pub mod frames;
+pub mod link;
+pub mod reconnect;
+pub mod session;
+pub mod transport;

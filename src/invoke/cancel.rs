@@ -15,12 +15,16 @@ pub struct CancelToken(Arc<Inner>);
 #[derive(Default)]
 struct Inner {
     cancelled: AtomicBool,
+    /// Set by [`CancelToken::terminate`]: the work stops, but its result is still reported.
+    report: AtomicBool,
     wake: OnceLock<Option<(OwnedFd, OwnedFd)>>,
 }
 
 impl std::fmt::Debug for CancelToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CancelToken").field("cancelled", &self.is_cancelled()).finish()
+        f.debug_struct("CancelToken")
+            .field("cancelled", &self.is_cancelled())
+            .finish()
     }
 }
 
@@ -39,6 +43,23 @@ impl CancelToken {
         }
     }
 
+    /// Stops the work like [`CancelToken::cancel`], but asks for its result to be sent anyway
+    /// (the node is shutting down while the gateway still waits for the answer).
+    pub fn terminate(&self) {
+        self.0.report.store(true, Ordering::SeqCst);
+        self.cancel();
+    }
+
+    /// Whether a result must still be sent: not cancelled, or terminated by a shutdown.
+    pub fn should_report(&self) -> bool {
+        !self.is_cancelled() || self.0.report.load(Ordering::SeqCst)
+    }
+
+    /// Whether `other` is this very token (not merely another one in the same state).
+    pub fn same_as(&self, other: &CancelToken) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     pub fn is_cancelled(&self) -> bool {
         self.0.cancelled.load(Ordering::SeqCst)
     }
@@ -51,7 +72,10 @@ impl CancelToken {
     /// fd: a cancel that raced with its creation set the flag before looking for the pipe.
     pub fn wake_fd(&self) -> Option<BorrowedFd<'_>> {
         let pair = self.0.wake.get_or_init(|| {
-            rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK).ok()
+            rustix::pipe::pipe_with(
+                rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
+            )
+            .ok()
         });
         pair.as_ref().map(|(read_end, _)| read_end.as_fd())
     }

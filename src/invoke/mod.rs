@@ -36,7 +36,10 @@ pub struct InvokeError {
 
 impl InvokeError {
     pub fn new(code: &str, message: impl Into<String>) -> InvokeError {
-        InvokeError { code: code.to_string(), message: message.into() }
+        InvokeError {
+            code: code.to_string(),
+            message: message.into(),
+        }
     }
     /// `INVALID_REQUEST` with the given message, verbatim.
     pub fn invalid(message: impl Into<String>) -> InvokeError {
@@ -92,7 +95,9 @@ impl InvokeContext {
 /// `paramsJSON required`, unparseable → `paramsJSON malformed JSON`.
 pub fn require_params(params_json: Option<&str>) -> Result<serde_json::Value, InvokeError> {
     match params_json {
-        None => Err(InvokeError::invalid("Error: INVALID_REQUEST: paramsJSON required")),
+        None => Err(InvokeError::invalid(
+            "Error: INVALID_REQUEST: paramsJSON required",
+        )),
         Some(text) => parse_params(text),
     }
 }

@@ -1,0 +1,187 @@
+//! The `connect` request: client description, auth selection, and the signed device proof
+//! (protocol §1.4, §1.5, §2.2).
+
+use crate::identity::{signature_payload_v3, DeviceIdentity, SignatureFields};
+
+use super::frames::{ClientInfo, ConnectAuth, ConnectParams, DeviceProof};
+
+/// `client.id` of a headless node host.
+pub const CLIENT_ID: &str = "node-host";
+pub const CLIENT_MODE: &str = "node";
+pub const ROLE: &str = "node";
+
+/// Which envelope the gateway speaks: 4 for current gateways, 3 for the old ones that answer a
+/// 4/4 connect with `PROTOCOL_MISMATCH, expectedProtocol: 3` (§1.12, §12.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtocolVariant {
+    V4,
+    V3Legacy,
+}
+
+impl ProtocolVariant {
+    pub fn number(self) -> u32 {
+        match self {
+            ProtocolVariant::V4 => 4,
+            ProtocolVariant::V3Legacy => 3,
+        }
+    }
+}
+
+/// `client.platform` and `client.deviceFamily` for this OS. The gateway grants `system.run` only
+/// when both agree (linux+Linux, macos+Mac, windows+Windows), so these are load-bearing.
+pub fn platform(variant: ProtocolVariant) -> (&'static str, Option<&'static str>) {
+    match (std::env::consts::OS, variant) {
+        ("linux", ProtocolVariant::V4) => ("linux", Some("Linux")),
+        ("macos", ProtocolVariant::V4) => ("macos", Some("Mac")),
+        ("windows", ProtocolVariant::V4) => ("windows", Some("Windows")),
+        ("macos", ProtocolVariant::V3Legacy) => ("darwin", None),
+        ("windows", ProtocolVariant::V3Legacy) => ("win32", None),
+        (other, _) => (other, None),
+    }
+}
+
+/// The credentials one connect attempt sends (§1.5). Built by [`AuthPlan::select`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthPlan {
+    pub token: Option<String>,
+    pub password: Option<String>,
+    pub device_token: Option<String>,
+}
+
+impl AuthPlan {
+    /// The shared token and password are sent when configured; the stored device token only
+    /// when neither is, or on the one-shot retry after a shared-token mismatch.
+    pub fn select(
+        token: Option<&str>,
+        password: Option<&str>,
+        stored_device_token: Option<&str>,
+        retry_with_device_token: bool,
+    ) -> AuthPlan {
+        let device_token = if retry_with_device_token || (token.is_none() && password.is_none()) {
+            stored_device_token
+        } else {
+            None
+        };
+        AuthPlan {
+            token: token.map(str::to_string),
+            password: password.map(str::to_string),
+            device_token: device_token.map(str::to_string),
+        }
+    }
+
+    /// The value signed in the payload's token slot: token, else device token, else "". A
+    /// password never goes into the signature.
+    pub fn signature_token(&self) -> &str {
+        self.token
+            .as_deref()
+            .or(self.device_token.as_deref())
+            .unwrap_or("")
+    }
+}
+
+/// What the node says about itself in `connect`.
+pub struct ClientDescription<'a> {
+    pub identity: &'a DeviceIdentity,
+    pub device_id: &'a str,
+    pub public_key: &'a str,
+    pub display_name: Option<&'a str>,
+    pub instance_id: &'a str,
+    pub caps: &'a [String],
+    pub commands: &'a [String],
+    pub path_env: &'a str,
+}
+
+/// The `connect` params as JSON text, signed for this challenge.
+pub fn connect_params(
+    client: &ClientDescription<'_>,
+    auth: &AuthPlan,
+    variant: ProtocolVariant,
+    nonce: &str,
+    signed_at: u64,
+) -> String {
+    let (platform, device_family) = platform(variant);
+    let scopes: [String; 0] = [];
+    let payload = signature_payload_v3(&SignatureFields {
+        device_id: client.device_id,
+        client_id: CLIENT_ID,
+        client_mode: CLIENT_MODE,
+        role: ROLE,
+        scopes: &scopes,
+        signed_at_ms: signed_at,
+        token: auth.signature_token(),
+        nonce,
+        platform,
+        device_family: device_family.unwrap_or(""),
+    });
+    let signature = client.identity.sign_b64url(&payload);
+    let params = ConnectParams {
+        min_protocol: variant.number(),
+        max_protocol: variant.number(),
+        client: ClientInfo {
+            id: CLIENT_ID,
+            display_name: client.display_name,
+            version: env!("CARGO_PKG_VERSION"),
+            platform,
+            device_family,
+            mode: CLIENT_MODE,
+            instance_id: Some(client.instance_id),
+        },
+        caps: client.caps,
+        commands: client.commands,
+        path_env: Some(client.path_env),
+        auth: ConnectAuth {
+            token: auth.token.as_deref(),
+            device_token: auth.device_token.as_deref(),
+            password: auth.password.as_deref(),
+        },
+        role: ROLE,
+        scopes: &scopes,
+        device: DeviceProof {
+            id: client.device_id,
+            public_key: client.public_key,
+            signature: &signature,
+            signed_at,
+            nonce,
+        },
+    };
+    // Plain structs of strings and numbers always serialise.
+    serde_json::to_string(&params).expect("connect params always serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auth_selection_follows_the_protocol() {
+        // Shared token wins; the stored device token is not sent.
+        let plan = AuthPlan::select(Some("T"), None, Some("S"), false);
+        assert_eq!(
+            (plan.token.as_deref(), plan.device_token.as_deref()),
+            (Some("T"), None)
+        );
+        assert_eq!(plan.signature_token(), "T");
+        // No shared secret: the device token is sent and signed.
+        let plan = AuthPlan::select(None, None, Some("S"), false);
+        assert_eq!(plan.device_token.as_deref(), Some("S"));
+        assert_eq!(plan.signature_token(), "S");
+        // The one-shot retry sends both; the signature keeps the shared token.
+        let plan = AuthPlan::select(Some("T"), None, Some("S"), true);
+        assert_eq!(
+            (plan.token.as_deref(), plan.device_token.as_deref()),
+            (Some("T"), Some("S"))
+        );
+        assert_eq!(plan.signature_token(), "T");
+        // A password is sent but never signed.
+        let plan = AuthPlan::select(None, Some("P"), Some("S"), false);
+        assert_eq!(
+            (plan.password.as_deref(), plan.device_token.as_deref()),
+            (Some("P"), None)
+        );
+        assert_eq!(plan.signature_token(), "");
+        assert_eq!(
+            AuthPlan::select(None, None, None, false),
+            AuthPlan::default()
+        );
+    }
+}

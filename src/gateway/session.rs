@@ -1,0 +1,746 @@
+//! One connection to the gateway, from TCP connect to close.
+//!
+//! # Threads and the socket
+//!
+//! A session runs on two threads that share one socket, split by [`transport`]:
+//!
+//! - The **reader** (the thread that called [`run`]) owns the read half. It blocks in `read`
+//!   with no timeout once the handshake is done, so an idle node sleeps in the kernel. It decodes
+//!   each frame and routes it: responses to the waiting requester, `node.invoke.request` to the
+//!   worker pool, `node.invoke.cancel` to the invocation's cancel token.
+//! - The **writer** owns the write half and is the only code that writes the socket. It sleeps
+//!   on a channel; a worker's result wakes it the instant it is queued and is written at once,
+//!   so no result ever waits for a polling period. The same channel carries the bytes
+//!   tungstenite's reading side wants to send (the upgrade request, pongs, close replies), so
+//!   the automatic pong for a gateway ping goes out as soon as the reader has seen the ping.
+//!
+//! The writer also keeps the tick watchdog (§1.8): it sleeps until `2 × tickIntervalMs` after
+//! the last inbound frame, so its only wake-ups are the ones the protocol's tick implies. When
+//! the watchdog fires, or the node shuts down, the writer sends a close frame and shuts the
+//! socket down, which wakes the reader; when the reader ends first, it tells the writer.
+//!
+//! When a session ends, every invocation it started is cancelled (children are killed and
+//! nothing is sent for them, as the TS host does: the gateway has already failed those
+//! invokes), and every request still waiting for a response fails at once.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, select, Receiver};
+use serde_json::Value;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tungstenite::{Message, WebSocket};
+
+use super::frames::{
+    self, Challenge, EventFrame, GatewayError, HelloOk, Inbound, InvokeRequestPayload,
+};
+use super::link::{GatewayLink, Outbound};
+use super::transport::{self, GatewayUrl, ReadHalf, WriteHalf};
+use crate::invoke::pool::Pool;
+use crate::invoke::{CancelToken, EventSink, InvokeContext, InvokeError, InvokeRequest};
+use crate::node::NodeRuntime;
+
+/// Everything a session needs to connect and serve.
+pub struct SessionSetup<'a> {
+    pub url: &'a GatewayUrl,
+    pub pin: Option<&'a str>,
+    /// Builds the `connect` params text for a challenge (nonce, ts).
+    pub connect_frame: &'a dyn Fn(&str, u64) -> String,
+    pub runtime: &'a Arc<NodeRuntime>,
+    pub pool: &'a Pool,
+    /// How long to wait for `connect.challenge`, and then for the connect response.
+    pub handshake_timeout: Duration,
+    /// Where the current session's writer can be told to close (node shutdown).
+    pub control: &'a SessionControl,
+    /// Called with `hello-ok` before any invocation is served.
+    pub on_hello: &'a dyn Fn(&HelloOk),
+}
+
+/// How a session ended.
+#[derive(Debug)]
+pub enum SessionEnd {
+    /// `hello-ok` was received; later the connection ended for `reason`.
+    Ended { reason: String },
+    /// The gateway answered `connect` with an error.
+    Rejected(GatewayError),
+    /// No `hello-ok`: the connection or the handshake failed.
+    Failed(String),
+    /// The transport refused to connect for a reason retrying cannot fix.
+    Fatal(String),
+}
+
+/// Lets another thread (the signal handler) end the active session.
+#[derive(Default)]
+pub struct SessionControl {
+    current: Mutex<Option<(GatewayLink, Arc<InFlight>)>>,
+}
+
+/// How long a shutdown waits for terminated invocations to report before closing the socket.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+impl SessionControl {
+    fn set(&self, current: Option<(GatewayLink, Arc<InFlight>)>) {
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = current;
+    }
+
+    /// Ends the active session for a node shutdown: running commands are terminated (their
+    /// process groups killed), their results are sent while the socket is still up, then the
+    /// connection is closed with `code` and `reason`.
+    pub fn shut_down(&self, code: u16, reason: &str) {
+        let current = self
+            .current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some((link, in_flight)) = current {
+            in_flight.terminate_all();
+            if !in_flight.wait_empty(SHUTDOWN_GRACE) {
+                log::warn!("some invocations did not finish within {SHUTDOWN_GRACE:?} of shutdown");
+            }
+            link.send(Outbound::Close(code, reason.to_string()));
+        }
+    }
+}
+
+/// The largest message the node accepts from the gateway (the TS client's `maxPayload`).
+fn websocket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(frames::MAX_PAYLOAD_DEFAULT))
+        .max_frame_size(Some(frames::MAX_PAYLOAD_DEFAULT))
+}
+
+/// The reader's stream: reads the socket, and sends what tungstenite writes to the writer.
+struct ReaderIo {
+    half: ReadHalf,
+    link: GatewayLink,
+}
+
+impl Read for ReaderIo {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.half.read(buf)
+    }
+}
+
+impl Write for ReaderIo {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.link.send(Outbound::Raw(data.to_vec())) {
+            Ok(data.len())
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the session's writer has stopped",
+            ))
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Runs one session to its end. Blocks the calling thread, which becomes the reader.
+pub fn run(setup: SessionSetup<'_>) -> SessionEnd {
+    let (read_half, write_half) = match transport::connect(setup.url, setup.pin) {
+        Ok(halves) => halves,
+        Err(transport::TransportError::Config(msg)) => return SessionEnd::Fatal(msg),
+        Err(err) => return SessionEnd::Failed(err.to_string()),
+    };
+    // A bounded queue: when the gateway stops reading, producers stall instead of memory
+    // growing, and the writer's timeouts end the session.
+    let (out_tx, out_rx) = bounded::<Outbound>(256);
+    let link = GatewayLink::new(out_tx, session_tag());
+    let (reader_done_tx, reader_done_rx) = bounded::<()>(1);
+    let watchdog = Arc::new(Watchdog::default());
+    let writer = {
+        let watchdog = watchdog.clone();
+        thread::Builder::new()
+            .name("gateway-writer".into())
+            .spawn(move || writer_loop(write_half, out_rx, reader_done_rx, watchdog))
+    };
+    let writer = match writer {
+        Ok(handle) => handle,
+        Err(err) => return SessionEnd::Failed(format!("cannot start the writer thread: {err}")),
+    };
+    let in_flight = Arc::new(InFlight::default());
+    setup.control.set(Some((link.clone(), in_flight.clone())));
+    let end = serve(&setup, read_half, &link, &watchdog, &in_flight);
+    // Order matters: stop accepting invoke results, cancel the running ones, then stop the writer.
+    setup.control.set(None);
+    link.close();
+    in_flight.cancel_all();
+    let _ = reader_done_tx.send(());
+    let _ = writer.join();
+    end
+}
+
+fn session_tag() -> String {
+    let mut bytes = [0u8; 6];
+    // Only used to make request ids unique across sessions in logs; a failure is harmless.
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn serve(
+    setup: &SessionSetup<'_>,
+    read_half: ReadHalf,
+    link: &GatewayLink,
+    watchdog: &Watchdog,
+    in_flight: &Arc<InFlight>,
+) -> SessionEnd {
+    let _ = read_half.set_read_timeout(Some(setup.handshake_timeout));
+    let io = ReaderIo {
+        half: read_half,
+        link: link.clone(),
+    };
+    let url = setup.url.to_url();
+    let mut ws =
+        match tungstenite::client::client_with_config(url.as_str(), io, Some(websocket_config())) {
+            Ok((ws, _response)) => ws,
+            Err(tungstenite::HandshakeError::Interrupted(_)) => {
+                return SessionEnd::Failed(format!("{url}: the WebSocket upgrade timed out"))
+            }
+            Err(tungstenite::HandshakeError::Failure(err)) => {
+                return SessionEnd::Failed(format!("{url}: WebSocket upgrade failed: {err}"))
+            }
+        };
+
+    // 1. The challenge.
+    let challenge = match wait_for_challenge(&mut ws) {
+        Ok(challenge) => challenge,
+        Err(reason) => {
+            link.send(Outbound::Close(1008, reason.clone()));
+            return SessionEnd::Failed(reason);
+        }
+    };
+    let Some(ts) = challenge.ts.as_ref().and_then(Value::as_u64) else {
+        link.send(Outbound::Close(1008, "connect failed".into()));
+        return SessionEnd::Fatal("gateway connect challenge timestamp invalid".into());
+    };
+
+    // 2. connect, the first frame the node sends.
+    let connect_id = link.next_request_id();
+    let params_text = (setup.connect_frame)(&challenge.nonce, ts);
+    let frame = format!(
+        r#"{{"type":"req","id":{},"method":"connect","params":{params_text}}}"#,
+        Value::from(connect_id.as_str())
+    );
+    link.send(Outbound::Text(frame));
+
+    // 3. hello-ok, or the reason we are refused.
+    let hello = match wait_for_response(&mut ws, &connect_id, link) {
+        Ok(res) if res.ok => serde_json::from_value::<HelloOk>(res.payload.unwrap_or(Value::Null))
+            .unwrap_or_default(),
+        Ok(res) => {
+            let error = res.error.unwrap_or_else(|| GatewayError {
+                code: "UNAVAILABLE".into(),
+                message: "connect refused without an error".into(),
+                ..GatewayError::default()
+            });
+            link.send(Outbound::Close(1008, "connect failed".into()));
+            return SessionEnd::Rejected(error);
+        }
+        Err(reason) => {
+            link.send(Outbound::Close(4000, "connect timeout".into()));
+            return SessionEnd::Failed(reason);
+        }
+    };
+    link.set_max_payload(frames::max_payload(&hello));
+    (setup.on_hello)(&hello);
+    let _ = ws.get_ref().half.set_read_timeout(None);
+    watchdog.arm(frames::tick_interval_ms(&hello));
+
+    // 4. Serve until the connection ends.
+    let reason = read_loop(setup, &mut ws, link, watchdog, in_flight);
+    SessionEnd::Ended { reason }
+}
+
+fn wait_for_challenge(ws: &mut WebSocket<ReaderIo>) -> Result<Challenge, String> {
+    loop {
+        match read_text(ws) {
+            Ok(Some(text)) => {
+                if let Ok(Inbound::Event(event)) = serde_json::from_str::<Inbound>(&text) {
+                    if event.event == "connect.challenge" {
+                        let challenge: Challenge =
+                            serde_json::from_value(event.payload).unwrap_or(Challenge {
+                                nonce: String::new(),
+                                ts: None,
+                            });
+                        if challenge.nonce.trim().is_empty() {
+                            return Err("connect challenge missing nonce".into());
+                        }
+                        return Ok(challenge);
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(ReadError::TimedOut) => return Err("connect challenge timeout".into()),
+            Err(ReadError::Closed(reason)) => {
+                return Err(format!("closed before the challenge: {reason}"))
+            }
+        }
+    }
+}
+
+fn wait_for_response(
+    ws: &mut WebSocket<ReaderIo>,
+    id: &str,
+    link: &GatewayLink,
+) -> Result<frames::ResFrame, String> {
+    loop {
+        match read_text(ws) {
+            Ok(Some(text)) => match serde_json::from_str::<Inbound>(&text) {
+                Ok(Inbound::Res(res)) if res.id == id => return Ok(res),
+                Ok(Inbound::Res(res)) => link.route_response(res),
+                _ => {}
+            },
+            Ok(None) => {}
+            Err(ReadError::TimedOut) => return Err("no answer to connect (connect timeout)".into()),
+            Err(ReadError::Closed(reason)) => {
+                return Err(format!("closed during connect: {reason}"))
+            }
+        }
+    }
+}
+
+enum ReadError {
+    TimedOut,
+    Closed(String),
+}
+
+/// Reads the next message: `Some(text)` for a text frame, `None` for anything else (binary,
+/// ping, pong: ignored, as the protocol asks).
+fn read_text(ws: &mut WebSocket<ReaderIo>) -> Result<Option<String>, ReadError> {
+    match ws.read() {
+        Ok(Message::Text(text)) => Ok(Some(text.as_str().to_owned())),
+        Ok(Message::Close(frame)) => Err(ReadError::Closed(describe_close(frame.as_ref()))),
+        Ok(_) => Ok(None),
+        Err(tungstenite::Error::Io(err))
+            if matches!(
+                err.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            Err(ReadError::TimedOut)
+        }
+        Err(tungstenite::Error::ConnectionClosed) | Err(tungstenite::Error::AlreadyClosed) => {
+            Err(ReadError::Closed("connection closed".into()))
+        }
+        Err(err) => Err(ReadError::Closed(err.to_string())),
+    }
+}
+
+fn describe_close(frame: Option<&CloseFrame>) -> String {
+    match frame {
+        Some(frame) => format!(
+            "closed ({}): {}",
+            u16::from(frame.code),
+            frame.reason.as_str()
+        ),
+        None => "closed (1005)".into(),
+    }
+}
+
+fn read_loop(
+    setup: &SessionSetup<'_>,
+    ws: &mut WebSocket<ReaderIo>,
+    link: &GatewayLink,
+    watchdog: &Watchdog,
+    in_flight: &Arc<InFlight>,
+) -> String {
+    loop {
+        let text = match ws.read() {
+            Ok(Message::Text(text)) => text,
+            Ok(Message::Close(frame)) => {
+                // tungstenite has queued the close reply; keep reading until it reports the end.
+                log::info!("gateway {}", describe_close(frame.as_ref()));
+                continue;
+            }
+            Ok(_) => continue,
+            Err(tungstenite::Error::ConnectionClosed) | Err(tungstenite::Error::AlreadyClosed) => {
+                return watchdog
+                    .close_reason()
+                    .unwrap_or_else(|| "connection closed".into())
+            }
+            Err(err) => {
+                return watchdog
+                    .close_reason()
+                    .unwrap_or_else(|| format!("connection lost: {err}"))
+            }
+        };
+        watchdog.saw_inbound();
+        match serde_json::from_str::<Inbound>(text.as_str()) {
+            Ok(Inbound::Res(res)) => link.route_response(res),
+            Ok(Inbound::Event(event)) => handle_event(setup, event, link, in_flight),
+            Ok(Inbound::Req(_)) => log::debug!("ignoring a request frame from the gateway"),
+            Err(err) => log::debug!(
+                "ignoring an undecodable frame ({} bytes): {err}",
+                text.len()
+            ),
+        }
+    }
+}
+
+fn handle_event(
+    setup: &SessionSetup<'_>,
+    event: EventFrame,
+    link: &GatewayLink,
+    in_flight: &Arc<InFlight>,
+) {
+    match event.event.as_str() {
+        "tick" => {}
+        "node.invoke.request" => match parse_invoke(event.payload) {
+            Some(request) => start_invoke(setup, request, link, in_flight),
+            None => log::warn!("dropped a node.invoke.request without id, nodeId or command"),
+        },
+        "node.invoke.cancel" => {
+            let id = event
+                .payload
+                .get("invokeId")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if in_flight.cancel(id) {
+                log::info!("invoke {id} cancelled by the gateway");
+            }
+        }
+        "node.pair.resolved" => {
+            let decision = event
+                .payload
+                .get("decision")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown");
+            log::info!(
+                "gateway resolved this node's command-surface approval: {decision} (request {})",
+                event
+                    .payload
+                    .get("requestId")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?")
+            );
+        }
+        other => log::trace!("ignoring event {other}"),
+    }
+}
+
+/// Checks the fields the protocol requires (§4.1): `id`, `nodeId`, `command` non-empty strings
+/// after trimming. `paramsJSON` wins; a `params` object is re-serialised.
+pub fn parse_invoke(payload: Value) -> Option<InvokeRequest> {
+    let payload: InvokeRequestPayload = serde_json::from_value(payload).ok()?;
+    let field = |value: &Option<Value>| -> Option<String> {
+        value
+            .as_ref()?
+            .as_str()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let params_json = match &payload.params_json {
+        Some(Value::String(text)) if !text.is_empty() => Some(text.clone()),
+        Some(Value::Null) | None | Some(Value::String(_)) => match &payload.params {
+            Some(Value::Null) | None => None,
+            Some(params) => Some(params.to_string()),
+        },
+        Some(other) => Some(other.to_string()),
+    };
+    Some(InvokeRequest {
+        id: field(&payload.id)?,
+        node_id: field(&payload.node_id)?,
+        command: field(&payload.command)?,
+        params_json,
+        timeout_ms: payload.timeout_ms.as_ref().and_then(Value::as_u64),
+    })
+}
+
+fn start_invoke(
+    setup: &SessionSetup<'_>,
+    request: InvokeRequest,
+    link: &GatewayLink,
+    in_flight: &Arc<InFlight>,
+) {
+    let cancel = in_flight.start(&request.id);
+    let ctx = InvokeContext {
+        invoke_id: request.id.clone(),
+        node_id: request.node_id.clone(),
+        cancel: cancel.clone(),
+        events: Arc::new(link.clone()) as Arc<dyn EventSink>,
+        node: setup.runtime.clone(),
+    };
+    log::debug!("invoke {} {}", request.id, request.command);
+    let job = {
+        let link = link.clone();
+        let in_flight = in_flight.clone();
+        let request = request.clone();
+        Box::new(move || run_invoke(ctx, request, link, in_flight))
+    };
+    if setup.pool.try_submit(job).is_err() {
+        in_flight.finish(&request.id, &cancel);
+        log::warn!(
+            "invoke {} {} refused: all {} workers busy",
+            request.id,
+            request.command,
+            setup.pool.workers()
+        );
+        let busy = InvokeError::unavailable(format!(
+            "node is busy: {} invocations are running and {} are queued; retry shortly",
+            setup.pool.workers(),
+            setup.pool.queue_capacity()
+        ));
+        link.send_invoke_result(&request.id, &request.node_id, &Err(busy));
+    }
+}
+
+/// A worker's whole job for one invocation: run the handler, send one result unless cancelled.
+fn run_invoke(
+    ctx: InvokeContext,
+    request: InvokeRequest,
+    link: GatewayLink,
+    in_flight: Arc<InFlight>,
+) {
+    let started = Instant::now();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate::commands::dispatch(&ctx, &request.command, request.params_json.as_deref())
+    }))
+    .unwrap_or_else(|_| Err(InvokeError::unavailable("node invocation failed")));
+    if !ctx.cancel.should_report() {
+        in_flight.finish(&request.id, &ctx.cancel);
+        log::debug!(
+            "invoke {} {} cancelled; no result sent",
+            request.id,
+            request.command
+        );
+        return;
+    }
+    log::debug!(
+        "invoke {} {} → {} in {:?}",
+        request.id,
+        request.command,
+        if result.is_ok() { "ok" } else { "error" },
+        started.elapsed()
+    );
+    link.send_invoke_result(&request.id, &request.node_id, &result);
+    // Finished only once the result is queued, so a shutdown that waits for in-flight work
+    // closes the socket after it.
+    in_flight.finish(&request.id, &ctx.cancel);
+}
+
+/// The invocations a session is running, by invoke id, for cancellation.
+#[derive(Default)]
+struct InFlight {
+    running: Mutex<HashMap<String, CancelToken>>,
+    emptied: std::sync::Condvar,
+}
+
+impl InFlight {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancelToken>> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    /// Registers an invocation. A duplicate id still running is cancelled first (§4.3).
+    fn start(&self, id: &str) -> CancelToken {
+        let token = CancelToken::new();
+        if let Some(previous) = self.lock().insert(id.to_string(), token.clone()) {
+            log::info!("invoke {id} sent again while running; the earlier one is cancelled");
+            previous.cancel();
+        }
+        token
+    }
+    fn finish(&self, id: &str, token: &CancelToken) {
+        let mut running = self.lock();
+        if running
+            .get(id)
+            .map(|current| current.same_as(token))
+            .unwrap_or(false)
+        {
+            running.remove(id);
+        }
+        if running.is_empty() {
+            self.emptied.notify_all();
+        }
+    }
+    /// Stops every running invocation but lets each report its result.
+    fn terminate_all(&self) {
+        for token in self.lock().values() {
+            token.terminate();
+        }
+    }
+    /// Waits until nothing runs, at most `limit`. Returns whether that happened.
+    fn wait_empty(&self, limit: Duration) -> bool {
+        let running = self.lock();
+        let (running, _) = self
+            .emptied
+            .wait_timeout_while(running, limit, |running| !running.is_empty())
+            .unwrap_or_else(|p| p.into_inner());
+        running.is_empty()
+    }
+    fn cancel(&self, id: &str) -> bool {
+        match self.lock().get(id) {
+            Some(token) => {
+                token.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+    fn cancel_all(&self) {
+        for (_, token) in self.lock().drain() {
+            token.cancel();
+        }
+    }
+}
+
+/// The tick watchdog's state, shared by reader (who feeds it) and writer (who checks it).
+#[derive(Default)]
+struct Watchdog {
+    /// Milliseconds since `EPOCH` of the last inbound frame; 0 before the first.
+    last_inbound: AtomicU64,
+    /// `tickIntervalMs` once armed by `hello-ok`; 0 means not armed.
+    tick_ms: AtomicU64,
+    fired: Mutex<Option<String>>,
+}
+
+static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+fn monotonic_ms() -> u64 {
+    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+impl Watchdog {
+    fn arm(&self, tick_ms: u64) {
+        self.saw_inbound();
+        self.tick_ms.store(tick_ms.max(1), Ordering::Release);
+    }
+    fn saw_inbound(&self) {
+        self.last_inbound.store(monotonic_ms(), Ordering::Release);
+    }
+    /// How long until the watchdog must look again; `None` when not armed.
+    fn time_left(&self) -> Option<Duration> {
+        let tick = self.tick_ms.load(Ordering::Acquire);
+        if tick == 0 {
+            return None;
+        }
+        let deadline = self.last_inbound.load(Ordering::Acquire) + 2 * tick;
+        Some(Duration::from_millis(
+            deadline.saturating_sub(monotonic_ms()),
+        ))
+    }
+    fn fire(&self, reason: &str) {
+        *self.fired.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.to_string());
+    }
+    fn close_reason(&self) -> Option<String> {
+        self.fired.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// How long a write may block on a gateway that stopped reading before the session is ended.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long to wait for the gateway's close reply before cutting the connection.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+fn writer_loop(
+    half: WriteHalf,
+    rx: Receiver<Outbound>,
+    reader_done: Receiver<()>,
+    watchdog: Arc<Watchdog>,
+) {
+    let _ = half.set_write_timeout(Some(WRITE_TIMEOUT));
+    let mut ws = WebSocket::from_raw_socket(half, Role::Client, Some(websocket_config()));
+    let never = crossbeam_channel::never::<Instant>();
+    loop {
+        let timer = match watchdog.time_left() {
+            Some(left) => crossbeam_channel::at(Instant::now() + left),
+            None => never.clone(),
+        };
+        select! {
+            recv(rx) -> item => {
+                let outcome = match item {
+                    Ok(Outbound::Raw(bytes)) => ws.get_mut().write_all(&bytes).map_err(tungstenite::Error::Io),
+                    Ok(Outbound::Text(text)) => ws.send(Message::text(text)),
+                    Ok(Outbound::Close(code, reason)) => {
+                        close_and_wait(&mut ws, code, &reason, &reader_done);
+                        return;
+                    }
+                    Err(_) => break,
+                };
+                if let Err(err) = outcome {
+                    log::debug!("gateway write failed: {err}");
+                    break;
+                }
+            }
+            recv(reader_done) -> _ => break,
+            recv(timer) -> _ => {
+                if watchdog.time_left().map(|left| left.is_zero()).unwrap_or(false) {
+                    log::warn!("no frame from the gateway for twice the tick interval; reconnecting");
+                    watchdog.fire("tick timeout");
+                    close_and_wait(&mut ws, 4000, "tick timeout", &reader_done);
+                    return;
+                }
+            }
+        }
+    }
+    ws.get_ref().shutdown();
+}
+
+fn close_and_wait(
+    ws: &mut WebSocket<WriteHalf>,
+    code: u16,
+    reason: &str,
+    reader_done: &Receiver<()>,
+) {
+    let frame = CloseFrame {
+        code: CloseCode::from(code),
+        reason: reason.to_string().into(),
+    };
+    let _ = ws.close(Some(frame));
+    // Give the gateway a moment to answer the close, then cut the socket, which also wakes the
+    // reader if it is still blocked.
+    let _ = reader_done.recv_timeout(CLOSE_GRACE);
+    ws.get_ref().shutdown();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn invoke_payload_rules() {
+        let req = parse_invoke(json!({"id":" a ","nodeId":"n","command":"system.which","paramsJSON":"{\"bins\":[]}","timeoutMs":5})).unwrap();
+        assert_eq!(
+            (req.id.as_str(), req.params_json.as_deref(), req.timeout_ms),
+            ("a", Some("{\"bins\":[]}"), Some(5))
+        );
+        let req =
+            parse_invoke(json!({"id":"a","nodeId":"n","command":"c","params":{"x":1}})).unwrap();
+        assert_eq!(req.params_json.as_deref(), Some(r#"{"x":1}"#));
+        let req =
+            parse_invoke(json!({"id":"a","nodeId":"n","command":"c","paramsJSON":null})).unwrap();
+        assert_eq!(req.params_json, None);
+        let req =
+            parse_invoke(json!({"id":"a","nodeId":"n","command":"c","paramsJSON":""})).unwrap();
+        assert_eq!(req.params_json, None);
+        assert!(parse_invoke(json!({"id":"","nodeId":"n","command":"c"})).is_none());
+        assert!(parse_invoke(json!({"id":"a","nodeId":"n","command":7})).is_none());
+        assert!(parse_invoke(json!("x")).is_none());
+    }
+
+    #[test]
+    fn duplicate_invoke_cancels_the_earlier_one() {
+        let in_flight = InFlight::default();
+        let first = in_flight.start("x");
+        let second = in_flight.start("x");
+        assert!(first.is_cancelled() && !second.is_cancelled());
+        in_flight.finish("x", &first);
+        assert!(in_flight.cancel("x"));
+        assert!(second.is_cancelled());
+    }
+}
