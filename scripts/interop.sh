@@ -29,6 +29,8 @@
 #     --gateway-version V      2026.9.6 (default: the full suite) | 2026.7.35 | 2026.3.1 (compat: connect,
 #                              approve, system.which). Repeatable; `all` = all three.
 #     --only LIST              comma list of phases for 2026.9.6: basic,restart,pairing (default: all)
+#     --require-run            fail (instead of skip) when the node declares system.run but answers it
+#                              with "command not supported" (default $INTEROP_REQUIRE_RUN, else off)
 #     --install-only           only install (Node 24 + openclaw 2026.9.6 + the versions asked for) and exit
 #     --keep                   keep the run dir after a passing run (it is always kept after a failure)
 #     -h, --help               this text
@@ -79,6 +81,7 @@ VERSIONS=()
 ONLY="basic,restart,pairing"
 INSTALL_ONLY=0
 KEEP=0
+REQUIRE_RUN=${INTEROP_REQUIRE_RUN:-0}
 while [[ $# -gt 0 ]]; do
   case $1 in
     --node-bin) NODE_BIN=${2:?--node-bin PATH}; shift 2 ;;
@@ -93,6 +96,7 @@ while [[ $# -gt 0 ]]; do
       shift 2 ;;
     --only) ONLY=${2:?--only LIST}; shift 2 ;;
     --install-only) INSTALL_ONLY=1; shift ;;
+    --require-run) REQUIRE_RUN=1; shift ;;
     --keep) KEEP=1; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$SELF" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
@@ -197,7 +201,7 @@ FAILED=0
 SKIPPED=0
 declare -A LIVE_GROUPS=() # process groups we started and have not reaped yet
 declare -A GW_PORT=() GW_HOME=() GW_VER=() GW_PID=() GW_TOKEN=() GW_LOG=()
-declare -A ND_PID=() ND_HOME=() ND_LOG=() ND_GW=()
+declare -A ND_PID=() ND_LOG=()
 
 pass() { PASSED=$((PASSED + 1)); echo "PASS $*"; }
 fail() { FAILED=$((FAILED + 1)); echo "FAIL $*"; }
@@ -212,10 +216,35 @@ pid_alive() {
   [[ ${st:0:1} != Z ]]
 }
 
+# descendants PID: the pids of PID's process tree (some of them may have left its process group, like
+# the gateway's spawn broker, which runs in a session of its own).
+# Each entry is PID:STARTTIME, so a pid that was reused meanwhile is never mistaken for ours.
+descendants() {
+  if [[ -f "$RUN/ih.py" ]]; then python3 "$RUN/ih.py" tree "$1" 2>/dev/null || true; fi
+}
+
+# reap_strays PID:STARTTIME...: KILL what is left of a tree we started, once its group is gone.
+reap_strays() {
+  local e st
+  for e in "$@"; do
+    st=$(cat "/proc/${e%%:*}/stat" 2>/dev/null) || continue
+    st=${st##*) }
+    read -ra f <<<"$st"
+    # field 22 of /proc/PID/stat (starttime) is the 20th after the command name
+    if [[ "${f[19]:-}" == "${e##*:}" ]]; then kill -KILL "${e%%:*}" 2>/dev/null || true; fi
+  done
+}
+tree_alive() { # PID:STARTTIME...: is any of them still running?
+  local e
+  for e in "$@"; do if pid_alive "${e%%:*}"; then return 0; fi; done
+  return 1
+}
+
 # kill_group PID [GRACE_S]: TERM the process group we started (setsid => pgid == pid), KILL after GRACE_S.
 kill_group() {
-  local pid=$1 grace=${2:-10} i
+  local pid=$1 grace=${2:-10} i tree
   [[ -n "$pid" ]] || return 0
+  tree=$(descendants "$pid")
   kill -TERM -- "-$pid" 2>/dev/null || true
   for ((i = 0; i < grace * 10; i++)); do
     pid_alive "$pid" || break
@@ -223,12 +252,12 @@ kill_group() {
   done
   kill -KILL -- "-$pid" 2>/dev/null || true # the leader, or children that outlived it
   for ((i = 0; i < 50; i++)); do
-    if ! pid_alive "$pid"; then
-      unset "LIVE_GROUPS[$pid]"
-      return 0
-    fi
+    pid_alive "$pid" || break
     sleep 0.1
   done
+  # shellcheck disable=SC2086
+  reap_strays $tree
+  pid_alive "$pid" || unset "LIVE_GROUPS[$pid]"
 }
 
 cleanup() {
@@ -240,7 +269,12 @@ cleanup() {
   fi
   exit "$rc"
 }
-on_signal() { say "interrupted; cleaning up"; exit 130; }
+on_signal() {
+  say "interrupted; cleaning up"
+  fail "interrupted"
+  echo "$PASSED passed, $FAILED failed"
+  exit 130
+}
 
 # start_group LOGFILE DIR CMD...: run CMD in DIR in a new session (so it leads its own process group,
 # pgid == pid, and everything it spawns can be killed with it); sets STARTED_PID.
@@ -351,6 +385,27 @@ def main():
                     print(listen, ready); return
             time.sleep(0.05)
         sys.exit(1)
+    if cmd == "tree":  # tree PID: PID and all its descendants (by parent pid), one line
+        import os
+        root, kids = int(args[0]), {}
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                st = open(f"/proc/{d}/stat").read()
+                kids.setdefault(int(st[st.rfind(")") + 2:].split()[1]), []).append(int(d))
+            except (OSError, ValueError, IndexError):
+                continue
+        out, todo = [], [root]
+        while todo:
+            p = todo.pop()
+            try:
+                st = open(f"/proc/{p}/stat").read()
+                out.append(f"{p}:{st[st.rfind(')') + 2:].split()[19]}")
+            except (OSError, IndexError):
+                pass
+            todo.extend(kids.get(p, []))
+        print(" ".join(out)); return
     doc = load(sys.stdin.read())
     if cmd == "find-node":
         # find-node NAME AFTER_MS NEED_CMD: connected node row -> "nodeId connectedAtMs cmd,cmd"
@@ -453,7 +508,8 @@ gw_start() {
 
 # gw_stop NAME SIGNAL: signal the gateway's process group and wait for it to exit.
 gw_stop() {
-  local name=$1 sig=$2 pid=${GW_PID[$1]} i
+  local name=$1 sig=$2 pid=${GW_PID[$1]} i tree
+  tree=$(descendants "$pid")
   kill "-$sig" -- "-$pid" 2>/dev/null || true
   for ((i = 0; i < 600; i++)); do
     pid_alive "$pid" || break
@@ -470,6 +526,14 @@ gw_stop() {
   done
   kill -KILL -- "-$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
+  # helpers outside the group (the spawn broker) exit with the gateway; give them a moment, then make sure
+  for ((i = 0; i < 30; i++)); do
+    # shellcheck disable=SC2086
+    tree_alive $tree || break
+    sleep 0.1
+  done
+  # shellcheck disable=SC2086
+  reap_strays $tree
   unset "LIVE_GROUPS[$pid]"
 }
 
@@ -502,7 +566,7 @@ node_start() {
     OPENCLAW_GATEWAY_TOKEN="${GW_TOKEN[$gw]}" OPENCLAW_NO_AUTO_UPDATE=1 RUST_LOG="$NODE_RUST_LOG" \
     PATH="$NODE_BIN_DIR:$PATH" bash -c "exec $cmd"
   ND_PID[$name]=$STARTED_PID
-  ND_HOME[$name]="$nd/home" ND_LOG[$name]="$nd/log" ND_GW[$name]=$gw
+  ND_LOG[$name]="$nd/log"
 }
 node_stop() { kill_group "${ND_PID[$1]}" 10; }
 
@@ -529,7 +593,7 @@ node_state() { oc "$1" nodes list --json 2>/dev/null | ih node-state "$2" 2>/dev
 # Sets APPROVED (request ids) and NODE_ID/NODE_AT/NODE_CMDS.
 approve_surface() {
   local name=$1 gw=$2 timeout=$3 need=$4 deadline rid out
-  APPROVED=""
+  APPROVED="" APPROVED_AT=0
   deadline=$(($(date +%s) + timeout))
   while (($(date +%s) < deadline)); do
     out=$(oc "$gw" nodes list --json 2>/dev/null || true)
@@ -540,6 +604,7 @@ approve_surface() {
     for rid in $(oc "$gw" nodes pending --json 2>/dev/null | ih pending "$name" 2>/dev/null || true); do
       if oc "$gw" nodes approve "$rid" --json >>"$RUN/$gw/approve.log" 2>&1; then
         APPROVED+="$rid "
+        ((APPROVED_AT > 0)) || APPROVED_AT=$(now_ms)
         say "approved command surface of $name (nodes approve $rid)"
       fi
     done
@@ -582,6 +647,17 @@ run_check() {
     return 0
   fi
   t0=$(now_ms)
+  # A node that declares system.run but has no handler for it yet answers "command not supported": that
+  # is a skip (the handler has not landed), unless --require-run says it must be there.
+  out=$(invoke_rpc "$gw" "$NODE_ID" system.run '{"command":["/bin/true"],"agentId":"main","sessionKey":"agent:main:main"}') || true
+  if [[ "$out" == *"command not supported"* ]]; then
+    if [[ $REQUIRE_RUN == 1 ]]; then
+      fail "run: the node declares system.run but answers 'command not supported' (--require-run)"
+    else
+      skip "run: the node declares system.run but answers 'command not supported' (handler not implemented yet; --require-run makes this a failure)"
+    fi
+    return 0
+  fi
   out=$(invoke_rpc "$gw" "$NODE_ID" system.run.prepare '{"command":["/bin/sh","-lc","echo interop-ok"],
     "rawCommand":"echo interop-ok","security":"full","ask":"off","agentId":"main","sessionKey":"agent:main:main"}') || true
   if ! plan=$(ih get payload.plan <<<"$out" 2>/dev/null) || [[ "$plan" == null ]]; then
@@ -619,21 +695,23 @@ restart_check() {
     fail "$label: the gateway did not come back after SIG$sig (see ${GW_LOG[$gw]})"
     return 1
   fi
-  # The node saw the connection drop at t_kill at the latest, and backs off 1, 2, 4, ... 30 s: the
-  # retry step in progress when the gateway starts listening again is at most min(30, D + 1) s, where D
-  # is how long the gateway was gone. Allow 5 s for the gateway to finish starting and the handshake.
-  d=$((GW_LISTEN_MS - t_kill))
+  # The node saw the connection drop at t_kill at the latest and backs off 1, 2, 4, ... 30 s. Attempts
+  # made while the gateway listens but is still starting are refused (UNAVAILABLE "gateway starting")
+  # and count as failures, so measure from "ready": the backoff step in progress then is at most
+  # min(30, D + 1) s, where D is how long the gateway was gone. Allow 5 s for the handshake.
+  d=$((GW_READY_MS - t_kill))
   step=$((d + 1000 < 30000 ? d + 1000 : 30000))
   bound=$((step + 5000))
   if ! wait_connected "$name" "$gw" $(((bound + 30000) / 1000)) "$t_kill" system.which; then
-    fail "$label: node $name did not reconnect within $(((bound + 30000) / 1000)) s of the gateway listening again (gateway down $((d / 1000)) s; state: $(node_state "$gw" "$name"))"
+    fail "$label: node $name did not reconnect within $(((bound + 30000) / 1000)) s of the gateway being ready again (gateway down $((d / 1000)) s; state: $(node_state "$gw" "$name"))"
     return 1
   fi
-  delay=$((NODE_AT - GW_LISTEN_MS))
+  delay=$((NODE_AT - GW_READY_MS))
+  local what="node reconnected by itself $((NODE_AT - GW_LISTEN_MS)) ms after the gateway listened again, ${delay} ms after it was ready (stopped in $((t_down - t_kill)) ms, down $d ms; bound $bound ms = backoff step $step ms + 5 s)"
   if ((delay <= bound)); then
-    pass "$label: node reconnected by itself $((delay))ms after the gateway listened again (gateway stopped in $((t_down - t_kill)) ms, down $((d)) ms, bound $bound ms)"
+    pass "$label: $what"
   else
-    fail "$label: node reconnected only $((delay)) ms after the gateway listened again (bound $bound ms: backoff step $step ms + 5 s; gateway down $d ms)"
+    fail "$label: too slow: $what"
   fi
   which_check "$label" "$gw" "$name"
 }
@@ -651,7 +729,9 @@ phase_main() { # full suite against 2026.9.6: basic, restart
   fi
   pass "connect: node $name connected as $NODE_ID (device pairing silent on loopback)"
   if [[ -n "$APPROVED" ]]; then
-    pass "approve: openclaw nodes approve ${APPROVED% } made the surface effective on the live connection ($(($(now_ms) - t0)) ms from node start; commands: $NODE_CMDS)"
+    local how="on the live connection"
+    ((NODE_AT < APPROVED_AT)) || how="after the node reconnected ($((NODE_AT - APPROVED_AT)) ms after approval)"
+    pass "approve: openclaw nodes approve ${APPROVED% } made the surface effective $how ($(($(now_ms) - t0)) ms from node start; commands: $NODE_CMDS)"
   else
     fail "approve: the node got commands without a 'nodes approve' (commands: $NODE_CMDS)"
   fi
@@ -696,15 +776,15 @@ phase_pairing() { # a gateway that does not approve loopback devices by itself
     return 1
   fi
   seen=$(oc "$gw" devices list --json 2>/dev/null | ih pending "$name" 2>/dev/null || true)
-  pass "pairing: node got PAIRING_REQUIRED and waits (device request ${rids%%$'\n'*}; still running, not connected after 6 s${seen:+; pending now: $(echo $seen)})"
+  pass "pairing: node got PAIRING_REQUIRED and waits (device request ${rids%%$'\n'*}; still running, not connected after 6 s${seen:+; pending now: ${seen//$'\n'/ }})"
   # approve the newest request (a retry with changed details supersedes the old one)
   for _ in 1 2 3; do
     rid=$(oc "$gw" devices list --json 2>/dev/null | ih pending "$name" 2>/dev/null | tail -n 1 || true)
     [[ -n "$rid" ]] || break
+    t_appr=$(now_ms)
     if oc "$gw" devices approve "$rid" --json >>"$RUN/$gw/approve.log" 2>&1; then break; fi
     rid=""
   done
-  t_appr=$(now_ms)
   if [[ -z "$rid" ]] || ! oc "$gw" devices list --json 2>/dev/null | ih device-paired "$name" 2>/dev/null; then
     fail "pairing: 'openclaw devices approve' did not pair $name (see $RUN/$gw/approve.log)"
     return 1
@@ -719,7 +799,7 @@ phase_pairing() { # a gateway that does not approve loopback devices by itself
     fail "pairing-reconnect: node $name did not connect within 45 s of 'devices approve $rid' (without a restart; state: $(node_state "$gw" "$name"))"
     return 1
   fi
-  [[ $REFERENCE == 1 ]] || pass "pairing-reconnect: node connected by itself $((NODE_AT - t_appr)) ms after 'openclaw devices approve' (no restart; pending since $(((t_appr - t_pend) / 1000)) s)"
+  [[ $REFERENCE == 1 ]] || pass "pairing-reconnect: node connected by itself $((NODE_AT - t_appr)) ms after 'openclaw devices approve' was started (no restart; pending for $(((t_appr - t_pend) / 1000)) s before)"
   if ! approve_surface "$name" "$gw" 60 system.which; then
     fail "pairing-surface: the command surface of $name was not approved/effective within 60 s (state: $(node_state "$gw" "$name"))"
     return 1
@@ -731,7 +811,7 @@ phase_pairing() { # a gateway that does not approve loopback devices by itself
 }
 
 phase_compat() { # VERSION: connect + approve + system.which against an older gateway
-  local ver=$1 gw="gw-$1" name="interop-compat" t0 out rid
+  local ver=$1 gw="gw-$1" name="interop-$1" t0 out rid
   gw_create "$gw" "$ver" 0
   gw_start "$gw" || { fail "compat-$ver: gateway did not start (see ${GW_LOG[$gw]})"; return 1; }
   t0=$(now_ms)
@@ -756,11 +836,17 @@ phase_compat() { # VERSION: connect + approve + system.which against an older ga
     pid_alive "${ND_PID[$name]}" || break
     sleep 0.5
   done
+  local proto=""
+  [[ $ver != 2026.3.1 ]] || proto=" over protocol 3 (the gateway speaks only 3)"
   if [[ $ok == 0 ]]; then
-    fail "compat-$ver: node did not connect with an approved system.which within 90 s (approved: ${approved:-nothing}; see ${ND_LOG[$name]}, ${GW_LOG[$gw]})"
+    local hint=""
+    if grep -qi 'protocol mismatch' "${ND_LOG[$name]}" 2>/dev/null; then
+      hint="; the gateway answered 'protocol mismatch' and the node did not fall back to a protocol it accepts"
+    fi
+    fail "compat-$ver: node did not connect with an approved system.which within 90 s (approved: ${approved:-nothing}$hint; see ${ND_LOG[$name]}, ${GW_LOG[$gw]})"
     return 1
   fi
-  pass "compat-$ver: connected as $NODE_ID in $(($(now_ms) - t0)) ms (approved: ${approved:-nothing needed}; commands: $NODE_CMDS)"
+  pass "compat-$ver: connected$proto as $NODE_ID in $(($(now_ms) - t0)) ms (approved: ${approved:-nothing needed}; commands: $NODE_CMDS)"
   which_check "compat-$ver" "$gw" "$name" || true
   local legacy
   legacy=$(grep -i -m1 -o 'legacy node protocol[^"]*' "${GW_LOG[$gw]}" "$RUN/$gw/gateway-file.log" 2>/dev/null | head -n 1 | cut -c1-160 || true)
