@@ -220,9 +220,14 @@ impl NodeLoop<'_> {
                 let request_id = error.detail_str("requestId").map(str::to_string);
                 self.status.pairing_pending(request_id.as_deref());
                 if *announced_pairing != request_id || announced_pairing.is_none() {
-                    log::warn!(
+                    // Printed plainly on stderr, whatever RUST_LOG says: the operator needs it.
+                    eprintln!(
                         "{}",
                         pairing_instructions(self.client.device_id, request_id.as_deref())
+                    );
+                    log::info!(
+                        "device pairing pending (request {})",
+                        request_id.as_deref().unwrap_or("?")
                     );
                     *announced_pairing = request_id.or(Some(String::new()));
                 }

@@ -599,13 +599,25 @@ impl InFlight {
 }
 
 /// The tick watchdog's state, shared by reader (who feeds it) and writer (who checks it).
-#[derive(Default)]
 struct Watchdog {
     /// Milliseconds since `EPOCH` of the last inbound frame; 0 before the first.
     last_inbound: AtomicU64,
     /// `tickIntervalMs` once armed by `hello-ok`; 0 means not armed.
     tick_ms: AtomicU64,
     fired: Mutex<Option<String>>,
+    /// Wakes the writer when the watchdog is armed: it may be asleep with no deadline.
+    rearm: (crossbeam_channel::Sender<()>, Receiver<()>),
+}
+
+impl Default for Watchdog {
+    fn default() -> Watchdog {
+        Watchdog {
+            last_inbound: AtomicU64::new(0),
+            tick_ms: AtomicU64::new(0),
+            fired: Mutex::new(None),
+            rearm: bounded(1),
+        }
+    }
 }
 
 static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
@@ -618,6 +630,8 @@ impl Watchdog {
     fn arm(&self, tick_ms: u64) {
         self.saw_inbound();
         self.tick_ms.store(tick_ms.max(1), Ordering::Release);
+        // A full channel means a wake-up is already pending.
+        let _ = self.rearm.0.try_send(());
     }
     fn saw_inbound(&self) {
         self.last_inbound.store(monotonic_ms(), Ordering::Release);
@@ -677,6 +691,8 @@ fn writer_loop(
                 }
             }
             recv(reader_done) -> _ => break,
+            // Armed after hello-ok: loop to compute the first deadline.
+            recv(watchdog.rearm.1) -> _ => {}
             recv(timer) -> _ => {
                 if watchdog.time_left().map(|left| left.is_zero()).unwrap_or(false) {
                     log::warn!("no frame from the gateway for twice the tick interval; reconnecting");
