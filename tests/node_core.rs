@@ -698,7 +698,7 @@ fn protocol_3_gateway_gets_the_legacy_envelope() {
     let conns = gw.connections();
     let first = conns.iter().find(|c| c.connect_params.is_some()).unwrap();
     let rejection = first.rejection().expect("the first 4/4 connect is refused");
-    assert_eq!(rejection.detail_code(), Some("PROTOCOL_MISMATCH"));
+    assert_eq!(rejection.message(), "protocol mismatch");
     assert_eq!(first.connect_params.as_ref().unwrap()["minProtocol"], 4);
 
     let p = &hello.params;
