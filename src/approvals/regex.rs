@@ -55,6 +55,9 @@ enum Node {
 
 const MAX_REPEAT: u32 = 1000;
 const MAX_PROGRAM: usize = 50_000;
+/// Parser and compiler recurse once per group: deeper nesting would overflow the 256 KiB stack
+/// of an invoke worker (and kill the node) long before any real argPattern needs it.
+const MAX_GROUP_DEPTH: usize = 32;
 
 fn is_line_terminator(u: u16) -> bool {
     matches!(u, 0x0A | 0x0D | 0x2028 | 0x2029)
@@ -74,6 +77,8 @@ fn is_word_unit(u: u16) -> bool {
 struct Parser {
     units: Vec<u16>,
     pos: usize,
+    /// Groups open around the current position.
+    depth: usize,
 }
 
 fn unsupported<T>(what: &str) -> Result<T, Unsupported> {
@@ -215,7 +220,12 @@ impl Parser {
                         return unsupported("look-around or named group");
                     }
                 }
+                if self.depth >= MAX_GROUP_DEPTH {
+                    return unsupported("groups nested too deeply");
+                }
+                self.depth += 1;
                 let inner = self.parse_alternation()?;
+                self.depth -= 1;
                 if !self.eat(b')') {
                     return unsupported("unbalanced (");
                 }
@@ -463,6 +473,7 @@ impl Regex {
         let mut parser = Parser {
             units: pattern.encode_utf16().collect(),
             pos: 0,
+            depth: 0,
         };
         let ast = parser.parse_alternation()?;
         if parser.pos != parser.units.len() {
@@ -639,5 +650,23 @@ mod tests {
                 "{pattern} must be unsupported"
             );
         }
+    }
+
+    /// Fuzz regression (allowlist_match): a few thousand nested groups overflowed the stack
+    /// (an invoke worker has 256 KiB), which aborts the whole node.
+    #[test]
+    fn deeply_nested_groups_are_unsupported_not_a_stack_overflow() {
+        let handle = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let deep = format!("{}a{}", "(".repeat(50_000), ")".repeat(50_000));
+                assert!(Regex::new(&deep).is_err());
+                let deep = format!("{}a{}", "(?:".repeat(50_000), ")*".repeat(50_000));
+                assert!(Regex::new(&deep).is_err());
+                let limit = format!("^{}a{}$", "(".repeat(32), ")".repeat(32));
+                assert!(Regex::new(&limit).unwrap().test("a"));
+            })
+            .unwrap();
+        handle.join().unwrap();
     }
 }
