@@ -25,6 +25,8 @@ pub struct Pool {
 /// `OPENCLAW_NODE_MAX_INVOKES` says otherwise (the queue is then four times the workers).
 pub const DEFAULT_WORKERS: usize = 16;
 pub const DEFAULT_QUEUE: usize = 64;
+/// Stack size of an invoke worker.
+const WORKER_STACK: usize = 2 * 1024 * 1024;
 
 impl Pool {
     /// Starts `workers` threads behind a queue of `queue` waiting jobs.
@@ -35,8 +37,11 @@ impl Pool {
             let rx: Receiver<Job> = rx.clone();
             let spawned = thread::Builder::new()
                 .name(format!("invoke-{index}"))
-                // Handlers keep their buffers on the heap; a small stack keeps idle RSS low.
-                .stack_size(256 * 1024)
+                // Handlers keep their buffers on the heap, but parsing and rewriting params and
+                // documents recurses once per JSON level (up to serde_json's 128): 256 KiB
+                // overflowed on a gateway's deeply nested paramsJSON, which aborts the node.
+                // Only the pages a worker touches count towards RSS.
+                .stack_size(WORKER_STACK)
                 .spawn(move || worker_loop(rx));
             if let Err(err) = spawned {
                 log::error!("could not start invoke worker {index}: {err}");
@@ -121,5 +126,41 @@ mod tests {
             .ok()
             .unwrap();
         assert_eq!(rx.recv().unwrap(), 42);
+    }
+
+    /// Fuzz finding: params nested close to serde_json's 128-level limit overflowed the old
+    /// 256 KiB worker stack (in debug builds; release had little margin), killing the node.
+    #[test]
+    fn deeply_nested_params_fit_the_worker_stack() {
+        use crate::commands::system_run::tests::support::context;
+        let (ctx, _events, _dir) = context("pool-deep-params", serde_json::json!({}));
+        let nested = |levels: usize| format!("{}1{}", "[".repeat(levels), "]".repeat(levels));
+        let jobs = [
+            (
+                "system.execApprovals.set",
+                format!(
+                    r#"{{"file":{{"version":1,"agents":{{"main":{{"x":{}}}}}}}}}"#,
+                    nested(123)
+                ),
+            ),
+            (
+                "system.run.prepare",
+                format!(r#"{{"command":["true"],"env":{}}}"#, nested(126)),
+            ),
+            ("system.which", format!(r#"{{"bins":{}}}"#, nested(126))),
+        ];
+        let pool = Pool::new(1, 4);
+        let (tx, rx) = mpsc::channel();
+        pool.try_submit(Box::new(move || {
+            for (command, params) in jobs {
+                let answer = crate::commands::dispatch(&ctx, command, Some(&params));
+                tx.send((command, answer.is_ok())).unwrap();
+            }
+        }))
+        .ok()
+        .unwrap();
+        assert_eq!(rx.recv().unwrap(), ("system.execApprovals.set", true));
+        assert_eq!(rx.recv().unwrap().0, "system.run.prepare");
+        assert_eq!(rx.recv().unwrap(), ("system.which", true));
     }
 }
