@@ -635,7 +635,11 @@ mod tests {
     /// Fuzz regression (transport_host): a multi-byte character across byte 7 used to panic.
     #[test]
     fn fingerprint_with_multibyte_text_is_invalid_not_a_panic() {
-        for bad in ["l\u{1}\0\0\0\0\u{712}och", "sha256\u{e9}", "\u{e9}\u{e9}\u{e9}\u{e9}"] {
+        for bad in [
+            "l\u{1}\0\0\0\0\u{712}och",
+            "sha256\u{e9}",
+            "\u{e9}\u{e9}\u{e9}\u{e9}",
+        ] {
             assert!(normalize_fingerprint(bad).is_err(), "{bad:?}");
         }
     }
