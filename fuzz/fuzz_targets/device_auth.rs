@@ -19,7 +19,10 @@ fuzz_target!(|data: &[u8]| {
 
     // The device id and a role the file names, so lookups reach the entries it holds.
     let doc = serde_json::from_slice::<Value>(data).unwrap_or(Value::Null);
-    let device_id = doc["deviceId"].as_str().unwrap_or("fuzz-device").to_string();
+    let device_id = doc["deviceId"]
+        .as_str()
+        .unwrap_or("fuzz-device")
+        .to_string();
     let role = doc["tokens"]
         .as_object()
         .and_then(|tokens| tokens.keys().next().cloned())
@@ -36,7 +39,13 @@ fuzz_target!(|data: &[u8]| {
     let previous = entry.map(|e| e.token);
     let scopes = vec![" operator.read ".to_string(), String::new()];
     if store
-        .store(&device_id, &role, "fuzz-token", &scopes, previous.as_deref())
+        .store(
+            &device_id,
+            &role,
+            "fuzz-token",
+            &scopes,
+            previous.as_deref(),
+        )
         .is_err()
     {
         return;
@@ -51,5 +60,8 @@ fuzz_target!(|data: &[u8]| {
     store
         .clear_if(&device_id, &role, "fuzz-token")
         .expect("clearing a stored token failed");
-    assert_eq!(store.token(&device_id, &role).expect("re-read failed"), None);
+    assert_eq!(
+        store.token(&device_id, &role).expect("re-read failed"),
+        None
+    );
 });

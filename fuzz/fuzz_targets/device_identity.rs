@@ -37,7 +37,8 @@ fuzz_target!(|data: &[u8]| {
 
 fn check_round_trip(identity: &DeviceIdentity) {
     let doc = identity::device_json(identity, 1);
-    let imported = identity::identity_from_device_json(&doc).expect("device_json does not re-import");
+    let imported =
+        identity::identity_from_device_json(&doc).expect("device_json does not re-import");
     assert_eq!(imported.identity.device_id(), identity.device_id());
     assert_eq!(imported.stored_device_id, identity.device_id());
     let pems = DeviceIdentity::from_pems(&identity.public_key_pem(), &identity.private_key_pem())

@@ -51,7 +51,10 @@ fuzz_target!(|data: &[u8]| {
                     assert_eq!(field.trim(), field.as_str(), "parse_invoke kept blanks");
                 }
                 if let Some(params) = &request.params_json {
-                    assert!(!params.is_empty(), "an empty paramsJSON must count as absent");
+                    assert!(
+                        !params.is_empty(),
+                        "an empty paramsJSON must count as absent"
+                    );
                 }
                 check_result_frame(&request.id, &request.node_id);
             }

@@ -2,7 +2,8 @@
 //! known ones, the text up to the first NUL names it), the second says whether `paramsJSON` is
 //! absent, the rest is `paramsJSON`. Every answer must be a JSON payload or a coded error.
 //!
-//! `system.run` is not fuzzed here: it would run whatever argv the fuzzer invents.
+//! `system.run` is not dispatched here: it would run whatever argv the fuzzer invents. Its
+//! params go through `system_run::check` (parse and policy, no execution) in `system_run_check`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -34,25 +35,68 @@ fuzz_target!(|data: &[u8]| {
     }
     let params = if absent & 1 == 1 { None } else { Some(params) };
     let ctx = invoke_context();
+    if command == "system.execApprovals.set" && absent & 2 == 0 {
+        // Without a stored document no base hash is needed, so the write path is reachable.
+        let _ = std::fs::remove_file(ctx.node.approvals.file_path());
+    }
     match commands::dispatch(&ctx, command, params) {
         Ok(payload) => {
             let payload: Value =
                 serde_json::from_str(&payload).expect("a handler answered with invalid JSON");
-            if command == "system.which" {
-                let bin_dir = runtime().path_env.clone();
-                for (name, path) in payload["bins"].as_object().expect("bins is not an object") {
-                    let path = path.as_str().expect("a bins entry is not a string");
-                    assert_eq!(path, format!("{bin_dir}/{name}"), "which answered outside PATH");
+            match command {
+                "system.which" => check_which(&payload),
+                "system.execApprovals.get" | "system.execApprovals.set" => {
+                    check_approvals_reply(&ctx, &payload)
                 }
+                _ => {}
             }
         }
         Err(err) => {
             assert!(
-                matches!(err.code.as_str(), "INVALID_REQUEST" | "UNAVAILABLE"),
+                matches!(
+                    err.code.as_str(),
+                    "INVALID_REQUEST" | "UNAVAILABLE" | "SYSTEM_RUN_DENIED"
+                ),
                 "unexpected error code {}",
                 err.code
             );
             assert!(!err.message.is_empty());
+            assert!(
+                !err.message.contains("fuzz-secret-value"),
+                "an error message carries a secret"
+            );
         }
     }
 });
+
+/// Every answer is `<a PATH dir>/<name>`.
+fn check_which(payload: &Value) {
+    let path_env = runtime().path_env.clone();
+    for (name, path) in payload["bins"].as_object().expect("bins is not an object") {
+        let path = path.as_str().expect("a bins entry is not a string");
+        assert!(
+            path_env
+                .split(':')
+                .any(|dir| path == format!("{dir}/{name}")),
+            "which answered {path} for {name}, outside PATH"
+        );
+    }
+}
+
+/// A get/set reply describes the stored document: its hash, no socket token, and a second get
+/// agrees.
+fn check_approvals_reply(ctx: &openclaw_node::invoke::InvokeContext, payload: &Value) {
+    assert_eq!(payload["exists"], Value::Bool(true));
+    assert!(
+        payload["file"]["socket"].get("token").is_none(),
+        "the socket token left the node"
+    );
+    let again = commands::dispatch(ctx, "system.execApprovals.get", None)
+        .expect("get after a successful get/set failed");
+    let again: Value = serde_json::from_str(&again).expect("get answered invalid JSON");
+    assert_eq!(
+        again["hash"], payload["hash"],
+        "the document changed behind a get"
+    );
+    assert_eq!(again["file"], payload["file"]);
+}

@@ -29,7 +29,10 @@ fuzz_target!(|data: &[u8]| {
         let _ = transport::normalize_fingerprint(pin);
     }
     let url = GatewayUrl::new(
-        endpoint.host.as_deref().unwrap_or(state::DEFAULT_GATEWAY_HOST),
+        endpoint
+            .host
+            .as_deref()
+            .unwrap_or(state::DEFAULT_GATEWAY_HOST),
         endpoint.port.unwrap_or(state::DEFAULT_GATEWAY_PORT),
         endpoint.tls.unwrap_or(false),
         endpoint.context_path.as_deref(),

@@ -12,7 +12,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(pin) = transport::normalize_fingerprint(text) {
         assert_eq!(pin.len(), 64);
         assert!(pin.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
-        assert_eq!(transport::normalize_fingerprint(&pin).ok().as_deref(), Some(pin.as_str()));
+        assert_eq!(
+            transport::normalize_fingerprint(&pin).ok().as_deref(),
+            Some(pin.as_str())
+        );
     }
     assert!(transport::check_plaintext_allowed(text, true).is_ok());
     let (host, context_path) = text.split_once('\0').unwrap_or((text, ""));

@@ -1,8 +1,10 @@
-//! Helpers shared by the fuzz targets: a private scratch directory per process, and a
-//! [`NodeRuntime`] over it for the dispatcher target.
+//! Helpers shared by the fuzz targets: a private scratch directory per process, and
+//! [`NodeRuntime`]s over it for the dispatcher and `system.run` targets.
 
+use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use openclaw_node::approvals::ApprovalsStore;
 use openclaw_node::config::NodeConfig;
@@ -35,24 +37,48 @@ pub fn put_file(path: &Path, bytes: &[u8]) {
     std::fs::write(path, bytes).expect("cannot write a scratch file");
 }
 
-/// One runtime for the whole fuzzing process: a scratch state directory, an empty config, and a
-/// PATH of one scratch directory holding two fake binaries, so `system.which` answers are
-/// deterministic and nothing outside the scratch directory is looked at.
-pub fn runtime() -> Arc<NodeRuntime> {
-    static RUNTIME: OnceLock<Arc<NodeRuntime>> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            let dir = scratch_dir("runtime");
-            let bin = dir.join("bin");
-            put_file(&bin.join("git"), b"#!/bin/sh\n");
-            put_file(&bin.join("node"), b"#!/bin/sh\n");
-            let paths = StatePaths::at(dir.join("state"));
-            std::fs::create_dir_all(paths.dir()).expect("cannot create the scratch state dir");
+/// A scratch directory of fake executables (`git`, `node`, `python3`, `rg`, `uname`), first on
+/// the PATH the targets resolve commands with; `/usr/bin:/bin` follow so shells and `env`
+/// resolve to the real (never executed) files.
+pub fn fake_bin_dir() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let bin = scratch_dir("bin");
+        for name in ["git", "node", "python3", "rg", "uname"] {
+            let path = bin.join(name);
+            put_file(&path, b"#!/bin/sh\nexit 0\n");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                .expect("cannot make a fake binary executable");
+        }
+        bin
+    })
+}
+
+/// The PATH of every runtime here: [`fake_bin_dir`], then `/usr/bin:/bin`.
+pub fn fuzz_path_env() -> String {
+    format!("{}:/usr/bin:/bin", fake_bin_dir().display())
+}
+
+/// The runtime called `name`, made on first use with its own state directory, an empty config,
+/// and `approvals` (when given) as its exec-approvals document.
+pub fn runtime_named(name: &str, approvals: Option<&str>) -> Arc<NodeRuntime> {
+    static RUNTIMES: OnceLock<Mutex<HashMap<String, Arc<NodeRuntime>>>> = OnceLock::new();
+    let mut runtimes = RUNTIMES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    runtimes
+        .entry(name.to_string())
+        .or_insert_with(|| {
+            let paths = StatePaths::at(scratch_dir(&format!("state-{name}")));
+            if let Some(doc) = approvals {
+                put_file(&paths.exec_approvals_file(), doc.as_bytes());
+            }
             Arc::new(NodeRuntime {
                 approvals: ApprovalsStore::new(&paths),
                 paths,
                 config: Arc::new(NodeConfig::default()),
-                path_env: bin.to_string_lossy().into_owned(),
+                path_env: fuzz_path_env(),
                 secret_env_names: vec!["OPENCLAW_GATEWAY_TOKEN".into()],
                 secret_values: vec!["fuzz-secret-value".into()],
                 browser: None,
@@ -61,13 +87,28 @@ pub fn runtime() -> Arc<NodeRuntime> {
         .clone()
 }
 
-/// A fresh invocation context on [`runtime`], with events dropped.
-pub fn invoke_context() -> InvokeContext {
+/// The dispatcher target's runtime (no approvals document at first).
+pub fn runtime() -> Arc<NodeRuntime> {
+    runtime_named("dispatch", None)
+}
+
+/// A fresh invocation context on `node`, with events dropped.
+pub fn invoke_context_on(node: Arc<NodeRuntime>) -> InvokeContext {
     InvokeContext {
         invoke_id: "fuzz-invoke".into(),
         node_id: "fuzz-node".into(),
         cancel: CancelToken::new(),
         events: Arc::new(NoEvents),
-        node: runtime(),
+        node,
     }
+}
+
+/// A fresh invocation context on [`runtime`].
+pub fn invoke_context() -> InvokeContext {
+    invoke_context_on(runtime())
+}
+
+/// Splits `text` at NUL into words (argv from fuzz input).
+pub fn nul_words(text: &str) -> Vec<String> {
+    text.split('\0').map(str::to_string).collect()
 }
