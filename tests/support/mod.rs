@@ -412,6 +412,27 @@ pub(crate) enum ConnCommand {
     Ping(Vec<u8>),
 }
 
+/// A connection thread's command queue. Sending also writes a byte to the thread's wake-up pipe:
+/// the thread sleeps in `poll` on its socket and that pipe, so a queued frame goes out at once
+/// instead of at the next poll tick (the benchmark times round trips through this gateway).
+#[derive(Clone)]
+pub(crate) struct ConnSender {
+    pub tx: Sender<ConnCommand>,
+    pub wake: Arc<std::os::fd::OwnedFd>,
+}
+
+impl ConnSender {
+    pub fn send(
+        &self,
+        command: ConnCommand,
+    ) -> Result<(), crossbeam_channel::SendError<ConnCommand>> {
+        self.tx.send(command)?;
+        // The pipe is non-blocking: when it is full, a wake-up is pending anyway.
+        let _ = rustix::io::write(&*self.wake, &[1]);
+        Ok(())
+    }
+}
+
 /// A device the gateway knows.
 #[derive(Debug, Clone)]
 pub(crate) struct DeviceRecord {
@@ -440,7 +461,7 @@ pub(crate) struct ResultRecord {
 pub(crate) struct State {
     pub config: GatewayConfig,
     pub conns: Vec<ConnRecord>,
-    pub senders: HashMap<usize, Sender<ConnCommand>>,
+    pub senders: HashMap<usize, ConnSender>,
     pub frames: Vec<LoggedFrame>,
     pub devices: HashMap<String, DeviceRecord>,
     pub pairing: Vec<PairingRequest>,
@@ -455,6 +476,12 @@ pub(crate) struct State {
 
 impl State {
     pub fn log_frame(&mut self, conn: usize, dir: Dir, text: &str) -> usize {
+        self.log_frame_at(conn, dir, text, Instant::now())
+    }
+
+    /// Logs a frame with the time it went out (just before the write) or came in (just after
+    /// the read), so that waiting for this lock does not count as time on the wire.
+    pub fn log_frame_at(&mut self, conn: usize, dir: Dir, text: &str, at: Instant) -> usize {
         if self.config.echo_frames {
             let arrow = match dir {
                 Dir::ToNode => "gw->node",
@@ -467,7 +494,7 @@ impl State {
         self.frames.push(LoggedFrame {
             conn,
             dir,
-            at: Instant::now(),
+            at,
             text: text.to_string(),
             json: serde_json::from_str(text).ok(),
         });
@@ -877,7 +904,7 @@ impl FakeGateway {
     // ---- driving the node -------------------------------------------------------------------
 
     /// The command channel and hello of the newest live connection, waiting for one.
-    fn live(&self, timeout: Duration) -> Result<(Sender<ConnCommand>, Hello), String> {
+    fn live(&self, timeout: Duration) -> Result<(ConnSender, Hello), String> {
         self.shared
             .wait_for(timeout, |s| {
                 let hello = s.current_hello()?.clone();
@@ -1039,7 +1066,7 @@ impl FakeGateway {
 
     // ---- lifecycle --------------------------------------------------------------------------
 
-    fn live_senders(&self) -> Vec<(usize, Sender<ConnCommand>)> {
+    fn live_senders(&self) -> Vec<(usize, ConnSender)> {
         let s = self.shared.lock();
         s.senders.iter().map(|(id, tx)| (*id, tx.clone())).collect()
     }
