@@ -46,6 +46,26 @@ fn stop(node: &mut NodeProcess) -> Option<i32> {
         .code()
 }
 
+/// The PATH the node advertises: its own, with the node binary's directory, `/usr/bin` and
+/// `/bin` moved to the front when already present (the TS host's `ensureOpenClawCliOnPath`).
+fn expected_path_env() -> String {
+    let raw = std::env::var("PATH").unwrap();
+    let parts: Vec<&str> = raw.split(':').filter(|p| !p.is_empty()).collect();
+    let bin = node_bin();
+    let own = bin.parent().unwrap().to_str().unwrap().to_string();
+    let mut merged: Vec<&str> = Vec::new();
+    for dir in [own.as_str(), "/usr/bin", "/bin"]
+        .into_iter()
+        .filter(|d| parts.contains(d))
+        .chain(parts.iter().copied())
+    {
+        if !merged.contains(&dir) {
+            merged.push(dir);
+        }
+    }
+    merged.join(":")
+}
+
 fn is_uuid_v4(s: &str) -> bool {
     let b = s.as_bytes();
     s.len() == 36
@@ -130,7 +150,7 @@ fn handshake_fields_are_exact() {
     let mut sorted = commands.clone();
     sorted.sort();
     assert_eq!(commands, sorted, "commands are sent sorted");
-    assert_eq!(p["pathEnv"], json!(std::env::var("PATH").unwrap()));
+    assert_eq!(p["pathEnv"], json!(expected_path_env()));
 
     // A shared token is configured and nothing is stored yet: exactly {token}.
     assert_eq!(p["auth"], json!({"token": "tok"}));
@@ -484,7 +504,6 @@ fn assert_params_rules(gw: &FakeGateway, command: &str) {
 }
 
 #[test]
-#[ignore = "needs system.run (commands/system_run.rs is still a stub on main)"]
 fn system_run_params_rules() {
     let gw = FakeGateway::start(GatewayConfig::default());
     let dir = TempDir::new("runparams");
@@ -596,7 +615,6 @@ fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 }
 
 #[test]
-#[ignore = "needs system.run (commands/system_run.rs is still a stub on main)"]
 fn cancel_kills_the_command_and_sends_no_result() {
     let gw = FakeGateway::start(GatewayConfig::default());
     let dir = TempDir::new("cancel");
@@ -640,7 +658,6 @@ fn cancel_kills_the_command_and_sends_no_result() {
 }
 
 #[test]
-#[ignore = "needs system.run (commands/system_run.rs is still a stub on main)"]
 fn busy_answer_when_the_pool_is_saturated() {
     let gw = FakeGateway::start(GatewayConfig::default());
     let dir = TempDir::new("busy");
@@ -681,7 +698,7 @@ fn protocol_3_gateway_gets_the_legacy_envelope() {
     let conns = gw.connections();
     let first = conns.iter().find(|c| c.connect_params.is_some()).unwrap();
     let rejection = first.rejection().expect("the first 4/4 connect is refused");
-    assert_eq!(rejection.detail_code(), Some("PROTOCOL_MISMATCH"));
+    assert_eq!(rejection.message(), "protocol mismatch");
     assert_eq!(first.connect_params.as_ref().unwrap()["minProtocol"], 4);
 
     let p = &hello.params;

@@ -1,11 +1,32 @@
 //! `openclaw-node approvals ...`: the local admin's view of the exec approvals document.
 //!
-//! STUB: being written.
+//! * `show [--agent ID]`: the effective policy for an agent (default: a request without an
+//!   agent id), where each value comes from, and the allowlist that applies.
+//! * `allow <pattern> [--agent ID] [--arg-pattern RE]`: adds an allowlist entry to
+//!   `agents[ID]` (default `*`, which applies to every agent).
+//! * `remove <pattern> [--agent ID]`: removes the entries with exactly that pattern.
+//! * `check [--agent ID] [--cwd DIR] -- <argv...>`: would `system.run` run this now, and by
+//!   which rule? Nothing is executed, sent or written. Exit status 0 when it would run, 1 when
+//!   it would be denied.
+//!
+//! Every command takes `--json`. Writes are atomic, mode 0600, and checked against the hash read
+//! at the start, so a concurrent change (the running node recording usage, a gateway `set`) is
+//! never overwritten: the command fails and asks to retry.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use argh::FromArgs;
+use serde_json::{json, Map, Value};
 
+use super::document::random_uuid;
+use super::policy::{effective_policy, EffectivePolicy};
+use super::regex::Regex;
+use super::store::{ApprovalsStore, StoreError};
+use crate::config::NodeConfig;
+use crate::invoke::{CancelToken, InvokeContext, NoEvents};
+use crate::node::{effective_path_env, NodeRuntime};
+use crate::paths::StatePaths;
 use crate::CliError;
 
 /// Show or edit the local exec approvals (show, allow, remove, check).
@@ -20,18 +41,417 @@ pub struct ApprovalsArgs {
 #[argh(subcommand)]
 pub enum ApprovalsAction {
     Show(ShowArgs),
+    Allow(AllowArgs),
+    Remove(RemoveArgs),
+    Check(CheckArgs),
 }
 
 /// Print the effective exec policy and where it comes from.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "show")]
 pub struct ShowArgs {
+    /// the agent id to resolve the policy for (default: requests without an agent id)
+    #[argh(option)]
+    pub agent: Option<String>,
     /// machine-readable output
     #[argh(switch)]
     pub json: bool,
 }
 
+/// Add an allowlist pattern (a path glob like /usr/bin/git, or a bare name like rg).
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "allow")]
+pub struct AllowArgs {
+    /// the pattern: a glob on the executable's real path (/usr/bin/*), or a bare name
+    #[argh(positional)]
+    pub pattern: String,
+    /// the agent whose list gets the entry (default: *, every agent)
+    #[argh(option)]
+    pub agent: Option<String>,
+    /// also require the arguments (joined by spaces) to match this regex, e.g. '^status( |$)'
+    #[argh(option)]
+    pub arg_pattern: Option<String>,
+    /// machine-readable output
+    #[argh(switch)]
+    pub json: bool,
+}
+
+/// Remove the allowlist entries with exactly this pattern.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "remove")]
+pub struct RemoveArgs {
+    /// the pattern, as shown by `approvals show`
+    #[argh(positional)]
+    pub pattern: String,
+    /// the agent whose list holds the entry (default: *)
+    #[argh(option)]
+    pub agent: Option<String>,
+    /// machine-readable output
+    #[argh(switch)]
+    pub json: bool,
+}
+
+/// Say whether system.run would run a command now, and by which rule (runs nothing).
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "check")]
+pub struct CheckArgs {
+    /// the agent id the request would carry
+    #[argh(option)]
+    pub agent: Option<String>,
+    /// the working directory the request would carry
+    #[argh(option)]
+    pub cwd: Option<String>,
+    /// machine-readable output
+    #[argh(switch)]
+    pub json: bool,
+    /// the command, after `--`
+    #[argh(positional, greedy)]
+    pub argv: Vec<String>,
+}
+
+/// `openclaw-node approvals`: dispatches to the subcommand.
 pub fn main(args: &ApprovalsArgs) -> Result<ExitCode, CliError> {
-    let _ = args;
-    Err(CliError::new("`approvals` is not implemented yet"))
+    let paths = StatePaths::from_env().map_err(CliError::new)?;
+    let config = NodeConfig::load(&paths.config_file())?;
+    let store = ApprovalsStore::new(&paths);
+    match &args.action {
+        ApprovalsAction::Show(show_args) => show(&store, &config, show_args),
+        ApprovalsAction::Allow(allow_args) => allow(&store, allow_args),
+        ApprovalsAction::Remove(remove_args) => remove(&store, remove_args),
+        ApprovalsAction::Check(check_args) => check(paths, config, check_args),
+    }
+}
+
+fn store_error(err: StoreError) -> CliError {
+    CliError::new(err.to_string())
+}
+
+fn agent_key(agent: &Option<String>) -> Option<String> {
+    agent
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
+}
+
+fn print_json(value: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
+fn show(
+    store: &ApprovalsStore,
+    config: &NodeConfig,
+    args: &ShowArgs,
+) -> Result<ExitCode, CliError> {
+    let snapshot = store.read().map_err(store_error)?;
+    let agent = agent_key(&args.agent);
+    let effective: EffectivePolicy =
+        effective_policy(&snapshot.doc, config, agent.as_deref()).map_err(CliError::new)?;
+    let sources = super::describe_sources(&effective, snapshot.exists);
+    let entries: Vec<Value> = effective
+        .approvals
+        .allowlist
+        .iter()
+        .map(|e| {
+            let mut entry = Map::new();
+            entry.insert("pattern".into(), json!(e.pattern));
+            if let Some(arg) = &e.arg_pattern {
+                entry.insert("argPattern".into(), json!(arg));
+            }
+            if e.allow_always {
+                entry.insert("source".into(), json!("allow-always"));
+            }
+            if let Some(id) = &e.id {
+                entry.insert("id".into(), json!(id));
+            }
+            Value::Object(entry)
+        })
+        .collect();
+    let file = store.file_path();
+    if args.json {
+        print_json(&json!({
+            "file": file.to_string_lossy(),
+            "exists": snapshot.exists,
+            "hash": snapshot.hash,
+            "agentId": agent,
+            "security": effective.security.as_str(),
+            "ask": effective.ask.as_str(),
+            "askFallback": effective.approvals.ask_fallback.as_str(),
+            "autoAllowSkills": effective.approvals.auto_allow_skills,
+            "sources": {
+                "document": {
+                    "security": effective.approvals.sources[0],
+                    "ask": effective.approvals.sources[1],
+                    "askFallback": effective.approvals.sources[2],
+                },
+                "config": {"security": effective.config.security.as_str(), "ask": effective.config.ask.as_str(), "from": effective.config.source},
+            },
+            "strictInlineEval": effective.config.strict_inline_eval,
+            "allowlist": entries,
+        }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "agent:        {}",
+        agent
+            .as_deref()
+            .unwrap_or("(none: only `*` and defaults apply)")
+    );
+    println!("security:     {}", effective.security.as_str());
+    println!("ask:          {}", effective.ask.as_str());
+    println!(
+        "askFallback:  {}",
+        effective.approvals.ask_fallback.as_str()
+    );
+    println!("from:         {sources}");
+    println!(
+        "config floor: security={} ask={} ({})",
+        effective.config.security.as_str(),
+        effective.config.ask.as_str(),
+        effective.config.source
+    );
+    if effective.config.strict_inline_eval {
+        println!("strictInlineEval: on (interpreter one-liners always need approval)");
+    }
+    println!(
+        "document:     {}{}",
+        file.display(),
+        if snapshot.exists {
+            ""
+        } else {
+            " (not created yet)"
+        }
+    );
+    if entries.is_empty() {
+        println!("allowlist:    (empty)");
+    } else {
+        println!("allowlist:");
+        for e in &effective.approvals.allowlist {
+            let arg = e
+                .arg_pattern
+                .as_deref()
+                .map(|a| format!("  args: {a}"))
+                .unwrap_or_default();
+            let always = if e.allow_always {
+                "  (allow-always)"
+            } else {
+                ""
+            };
+            println!("  {}{arg}{always}", e.pattern);
+        }
+    }
+    println!(
+        "change it with `openclaw-node approvals allow|remove`, or edit {} (keep it valid JSON)",
+        file.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn allow(store: &ApprovalsStore, args: &AllowArgs) -> Result<ExitCode, CliError> {
+    let pattern = args.pattern.trim().to_string();
+    if pattern.is_empty() {
+        return Err(CliError::new(
+            "the pattern is empty; give a path glob (/usr/bin/git) or a bare name (rg)",
+        ));
+    }
+    let arg_pattern = args
+        .arg_pattern
+        .as_deref()
+        .map(str::to_string)
+        .filter(|a| !a.is_empty());
+    if let Some(arg) = &arg_pattern {
+        if arg.starts_with(super::pattern::CWD_BOUND_HASH_PREFIX)
+            || arg.starts_with(super::pattern::LEGACY_HASH_PREFIX)
+        {
+            return Err(CliError::new(
+                "hash argPatterns are written by allow-always approvals, not by hand",
+            ));
+        }
+        if let Err(unsupported) = Regex::new(arg) {
+            return Err(CliError::new(format!(
+                "--arg-pattern {arg:?} uses regex syntax this node does not evaluate ({}); such a pattern would never match. \
+                 Use plain classes, groups, alternation and quantifiers",
+                unsupported.0
+            )));
+        }
+    }
+    let agent = agent_key(&args.agent).unwrap_or_else(|| "*".to_string());
+    let base = store.read().map_err(store_error)?;
+    let mut added = false;
+    let result = store
+        .update::<StoreError>(Some(&base.hash), |snapshot| {
+            let mut doc = super::store::ensure_socket_doc(store, &snapshot.doc);
+            let agents = doc.get_mut("agents").and_then(Value::as_object_mut);
+            let Some(agents) = agents else {
+                return Ok(None);
+            };
+            let entry = agents.entry(agent.clone()).or_insert_with(|| json!({}));
+            let Some(obj) = entry.as_object_mut() else {
+                return Ok(None);
+            };
+            let list = obj.entry("allowlist").or_insert_with(|| json!([]));
+            let Some(list) = list.as_array_mut() else {
+                return Ok(None);
+            };
+            let exists = list.iter().any(|e| {
+                e.get("pattern").and_then(Value::as_str).map(str::trim) == Some(pattern.as_str())
+                    && e.get("argPattern").and_then(Value::as_str) == arg_pattern.as_deref()
+            });
+            if !exists {
+                let mut new = Map::new();
+                new.insert("pattern".into(), json!(pattern));
+                if let Some(arg) = &arg_pattern {
+                    new.insert("argPattern".into(), json!(arg));
+                }
+                new.insert("id".into(), json!(random_uuid()));
+                list.push(Value::Object(new));
+                added = true;
+            }
+            Ok(Some(doc))
+        })
+        .map_err(store_error)?;
+    let Some(snapshot) = result else {
+        return Err(CliError::new("the approvals document changed while it was being edited (the node may have recorded a run); run the command again"));
+    };
+    let security = snapshot
+        .doc
+        .get("defaults")
+        .and_then(|d| d.get("security"))
+        .and_then(Value::as_str)
+        .unwrap_or("full");
+    if args.json {
+        print_json(
+            &json!({"added": added, "agent": agent, "pattern": pattern, "argPattern": arg_pattern, "hash": snapshot.hash}),
+        );
+    } else if added {
+        println!(
+            "added {pattern} to agents[{agent:?}].allowlist in {}",
+            store.file_path().display()
+        );
+        if security != "allowlist" {
+            println!("note: defaults.security is {security}; the allowlist only decides runs in allowlist mode");
+        }
+    } else {
+        println!("{pattern} is already allowed for agents[{agent:?}]; nothing changed");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn remove(store: &ApprovalsStore, args: &RemoveArgs) -> Result<ExitCode, CliError> {
+    let pattern = args.pattern.trim().to_string();
+    let agent = agent_key(&args.agent).unwrap_or_else(|| "*".to_string());
+    let base = store.read().map_err(store_error)?;
+    if !base.exists {
+        return Err(CliError::new(format!(
+            "{} does not exist: there is nothing to remove",
+            store.file_path().display()
+        )));
+    }
+    let mut removed = 0;
+    let result = store
+        .update::<StoreError>(Some(&base.hash), |snapshot| {
+            let mut doc = snapshot.doc.clone();
+            let Some(list) = doc
+                .get_mut("agents")
+                .and_then(|a| a.get_mut(&agent))
+                .and_then(|a| a.get_mut("allowlist"))
+                .and_then(Value::as_array_mut)
+            else {
+                return Ok(None);
+            };
+            let before = list.len();
+            list.retain(|e| {
+                e.get("pattern").and_then(Value::as_str).map(str::trim) != Some(pattern.as_str())
+            });
+            removed = before - list.len();
+            if list.is_empty() {
+                if let Some(obj) = doc
+                    .get_mut("agents")
+                    .and_then(|a| a.get_mut(&agent))
+                    .and_then(Value::as_object_mut)
+                {
+                    obj.shift_remove("allowlist");
+                }
+            }
+            Ok((removed > 0).then_some(doc))
+        })
+        .map_err(store_error)?;
+    let Some(snapshot) = result else {
+        return Err(CliError::new("the approvals document changed while it was being edited (the node may have recorded a run); run the command again"));
+    };
+    if removed == 0 {
+        return Err(CliError::new(format!("no entry with pattern {pattern:?} in agents[{agent:?}].allowlist; see `openclaw-node approvals show --agent {agent}`")));
+    }
+    if args.json {
+        print_json(
+            &json!({"removed": removed, "agent": agent, "pattern": pattern, "hash": snapshot.hash}),
+        );
+    } else {
+        println!(
+            "removed {removed} entr{} with pattern {pattern} from agents[{agent:?}]",
+            if removed == 1 { "y" } else { "ies" }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(paths: StatePaths, config: NodeConfig, args: &CheckArgs) -> Result<ExitCode, CliError> {
+    if args.argv.is_empty() {
+        return Err(CliError::new("give the command to check after `--`, e.g. `openclaw-node approvals check -- git status`"));
+    }
+    let node = NodeRuntime {
+        approvals: ApprovalsStore::new(&paths),
+        paths,
+        config: Arc::new(config),
+        path_env: effective_path_env(),
+        secret_env_names: Vec::new(),
+        secret_values: Vec::new(),
+        browser: None,
+    };
+    let ctx = InvokeContext {
+        invoke_id: "cli-check".into(),
+        node_id: "local".into(),
+        cancel: CancelToken::new(),
+        events: Arc::new(NoEvents),
+        node: Arc::new(node),
+    };
+    let mut params = Map::new();
+    params.insert("command".into(), json!(args.argv));
+    if let Some(agent) = agent_key(&args.agent) {
+        params.insert("agentId".into(), json!(agent));
+    }
+    if let Some(cwd) = &args.cwd {
+        params.insert("cwd".into(), json!(cwd));
+    }
+    let report = crate::commands::system_run::check(&ctx, &Value::Object(params))
+        .map_err(|err| CliError::new(format!("the request itself is invalid: {}", err.message)))?;
+    if args.json {
+        print_json(&serde_json::to_value(&report).unwrap_or_default());
+    } else if report.allowed {
+        println!("would run: {}", report.command);
+        println!("  rule:     {}", report.rule.as_deref().unwrap_or("?"));
+        println!(
+            "  policy:   security={} ask={}",
+            report.security.unwrap_or("?"),
+            report.ask.unwrap_or("?")
+        );
+        if let Some(argv) = &report.exec_argv {
+            println!("  executes: {}", super::command::format_exec_command(argv));
+        }
+        if let Some(cwd) = &report.cwd {
+            println!("  in:       {cwd}");
+        }
+    } else {
+        println!("would be denied: {}", report.command);
+        println!("  reason:   {}", report.reason.unwrap_or("?"));
+        println!("  message:  {}", report.message.as_deref().unwrap_or(""));
+    }
+    Ok(if report.allowed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

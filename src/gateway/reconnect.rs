@@ -213,7 +213,19 @@ impl NodeLoop<'_> {
         variant: &mut ProtocolVariant,
         announced_pairing: &mut Option<String>,
     ) -> Verdict {
-        let detail = error.detail_code().unwrap_or("");
+        // Gateways before 2026.5 answer a protocol mismatch without `details.code`; the TS client
+        // recognises them by the message, and so do we.
+        let detail = match error.detail_code() {
+            Some(code) => code,
+            None if error
+                .message
+                .to_ascii_lowercase()
+                .contains("protocol mismatch") =>
+            {
+                "PROTOCOL_MISMATCH"
+            }
+            None => "",
+        };
         self.status.disconnected(&error.to_string());
         match detail {
             "PAIRING_REQUIRED" => {

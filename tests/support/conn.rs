@@ -948,7 +948,8 @@ fn admit(s: &mut State, conn: usize, nonce: &str, challenge_ts: u64, params: &Va
                 "INVALID_REQUEST",
                 "protocol mismatch",
                 Some(
-                    json!({"code": "PROTOCOL_MISMATCH", "clientMinProtocol": min, "clientMaxProtocol": max, "expectedProtocol": 3}),
+                    // A real 2026.3.1 gateway sends no `details.code` (seen by scripts/interop.sh).
+                    json!({"clientMinProtocol": min, "clientMaxProtocol": max, "expectedProtocol": 3}),
                 ),
                 1002,
                 "protocol mismatch",

@@ -63,8 +63,9 @@ pub struct GatewayConfig {
     /// Keep the command surface pending (`node.runnerInventory.update` answers UNAVAILABLE)
     /// until [`FakeGateway::approve_surface`], which pushes `node.pair.resolved`.
     pub surface_pending: bool,
-    /// Behave as an old protocol-3 gateway (2026.3.1): PROTOCOL_MISMATCH with
-    /// `expectedProtocol:3` to anything that does not cover 3; `hello-ok.protocol` 3.
+    /// Behave as an old protocol-3 gateway (2026.3.1): `INVALID_REQUEST "protocol mismatch"` with
+    /// `details {expectedProtocol:3}` and no `details.code`, as the real one answers, to anything
+    /// that does not cover 3; `hello-ok.protocol` 3.
     pub legacy_protocol3: bool,
     /// Put `auth.deviceToken` into hello-ok.
     pub issue_device_tokens: bool,

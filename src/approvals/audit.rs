@@ -1,0 +1,207 @@
+//! The exec audit log: one JSON line per `system.run` decision in
+//! `openclaw-node/audit.jsonl`, mode 0600, rotated to `audit.jsonl.1` past 1 MiB.
+//!
+//! A line records when, what was decided and why, the argv and cwd, who asked (agent, session,
+//! run) and, for runs, the exit code and duration. It never records environment values, output,
+//! or the node's secrets (a secret value inside an argument is replaced by `<redacted>`).
+//! Failing to write the log is logged and does not block the run.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+/// Size past which the log is rotated.
+pub const MAX_AUDIT_BYTES: u64 = 1024 * 1024;
+
+static WRITE_LOCK: Mutex<()> = Mutex::new(());
+
+/// One decision.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditRecord {
+    pub time: String,
+    /// `allowed` or `denied`.
+    pub decision: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// How an allowed run was authorised (`security=full`, `allowlist`, `approved:allow-once`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub argv: Vec<String>,
+    pub cwd: Option<String>,
+    pub agent_id: Option<String>,
+    pub session_key: String,
+    pub run_id: String,
+    pub security: Option<&'static str>,
+    pub ask: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timed_out: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Current UTC time as RFC 3339 with milliseconds.
+pub fn now_rfc3339() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    format_rfc3339(now.as_millis() as i64)
+}
+
+/// Formats epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub fn format_rfc3339(epoch_ms: i64) -> String {
+    let millis = epoch_ms.rem_euclid(1000);
+    let secs = epoch_ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Replaces every occurrence of a secret value in `text`.
+pub fn redact(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_string();
+    for secret in secrets.iter().filter(|s| s.len() >= 4) {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), "<redacted>");
+        }
+    }
+    out
+}
+
+/// Appends `record` to the log at `path`, rotating first when it would grow past the limit.
+pub fn append(path: &Path, record: &AuditRecord, secrets: &[String]) {
+    let mut record = record.clone();
+    record.argv = record.argv.iter().map(|a| redact(a, secrets)).collect();
+    record.message = record.message.map(|m| redact(&m, secrets));
+    let mut line = match serde_json::to_string(&record) {
+        Ok(line) => line,
+        Err(err) => {
+            log::warn!("audit log: cannot encode a record: {err}");
+            return;
+        }
+    };
+    line.push('\n');
+    let _guard = WRITE_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    if let Err(err) = append_line(path, &line) {
+        log::warn!("audit log {}: {err}", path.display());
+    }
+}
+
+fn append_line(path: &Path, line: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    if let Ok(meta) = fs::metadata(path) {
+        if meta.len() + line.len() as u64 > MAX_AUDIT_BYTES {
+            let rotated = rotated_path(path);
+            fs::rename(path, rotated)?;
+        }
+    }
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(line.as_bytes())
+}
+
+/// `audit.jsonl.1`.
+pub fn rotated_path(path: &Path) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".1");
+    path.with_file_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(argv: &[&str]) -> AuditRecord {
+        AuditRecord {
+            time: now_rfc3339(),
+            decision: "denied",
+            reason: Some("allowlist-miss".into()),
+            rule: None,
+            message: None,
+            argv: argv.iter().map(|s| s.to_string()).collect(),
+            cwd: Some("/tmp".into()),
+            agent_id: Some("main".into()),
+            session_key: "node".into(),
+            run_id: "r1".into(),
+            security: Some("allowlist"),
+            ask: Some("off"),
+            exit_code: None,
+            timed_out: None,
+            duration_ms: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn formats_time() {
+        assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            format_rfc3339(1_795_496_144_747),
+            "2026-11-24T04:55:44.747Z"
+        );
+        assert_eq!(format_rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn appends_redacts_and_rotates() {
+        let dir = std::env::temp_dir().join(format!("oc-audit-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let path = dir.join("audit.jsonl");
+        let secrets = vec!["topsecret-token".to_string()];
+        append(
+            &path,
+            &record(&["curl", "-H", "Bearer topsecret-token"]),
+            &secrets,
+        );
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("topsecret-token"));
+        let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(line["decision"], "denied");
+        assert_eq!(line["argv"][2], "Bearer <redacted>");
+        assert_eq!(line["runId"], "r1");
+        let big = "x".repeat(600 * 1024);
+        append(&path, &record(&[&big]), &[]);
+        append(&path, &record(&[&big]), &[]);
+        assert!(rotated_path(&path).exists());
+        assert!(fs::metadata(&path).unwrap().len() <= MAX_AUDIT_BYTES);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,285 @@
+//! Allowlist pattern primitives: path globs, `argPattern`s, and the generated hash patterns.
+//!
+//! * Globs (`pattern`): `~` at the start expands to `HOME`; `**` matches anything (except line
+//!   terminators, as JS `.*`), `*` anything but `/`, `?` one character but `/`; everything else is
+//!   literal; anchored at both ends; case-sensitive. A target with `.`/`..` segments is
+//!   normalised first when the pattern has a wildcard.
+//! * `argPattern`: `sha256:cwd-argv:v1:<hex>` matches only the exact argv in the exact cwd;
+//!   `sha256:argv:` (legacy) never matches; anything else is a hand-written ECMAScript regex
+//!   tested against the arguments joined by spaces (or NUL-joined when the pattern holds a NUL),
+//!   evaluated by [`super::regex`], which fails closed on syntax it cannot reproduce.
+
+use sha2::{Digest, Sha256};
+
+use super::regex::Regex;
+use super::resolve::posix_normalize;
+
+/// Prefix of the cwd- and argv-bound patterns `allow-always` writes.
+pub const CWD_BOUND_HASH_PREFIX: &str = "sha256:cwd-argv:v1:";
+/// Prefix of the retired argv-only hash patterns; they never match.
+pub const LEGACY_HASH_PREFIX: &str = "sha256:argv:";
+
+/// Lowercase hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut out = String::with_capacity(64);
+    for byte in digest {
+        out.push_str(&format!("{byte:02x}"));
+    }
+    out
+}
+
+/// True for either generated hash form.
+pub fn is_generated_hash_pattern(arg_pattern: Option<&str>) -> bool {
+    arg_pattern
+        .is_some_and(|p| p.starts_with(CWD_BOUND_HASH_PREFIX) || p.starts_with(LEGACY_HASH_PREFIX))
+}
+
+/// True for the cwd-bound hash form.
+pub fn is_cwd_bound_hash_pattern(arg_pattern: Option<&str>) -> bool {
+    arg_pattern.is_some_and(|p| p.starts_with(CWD_BOUND_HASH_PREFIX))
+}
+
+/// `buildCwdBoundHashedArgPattern`: `sha256:cwd-argv:v1:` + hex(sha256(subject)) with
+/// `subject = len(cwd) NUL cwd NUL argc NUL (len(arg) NUL arg NUL)*` over argv[1..], lengths in
+/// UTF-8 bytes and `cwd` posix-normalised.
+pub fn cwd_bound_hash_pattern(argv: &[String], cwd: &str) -> String {
+    let cwd = posix_normalize(&cwd.replace('\\', "/"));
+    let args = argv.get(1..).unwrap_or(&[]);
+    let mut subject = format!("{}\0{}\0{}\0", cwd.len(), cwd, args.len());
+    for arg in args {
+        subject.push_str(&format!("{}\0{}\0", arg.len(), arg));
+    }
+    format!("{CWD_BOUND_HASH_PREFIX}{}", sha256_hex(subject.as_bytes()))
+}
+
+/// `=node-command:` + the first 16 hex digits of sha256(commandText): the exact-command marker
+/// the gateway checks before prompting again.
+pub fn node_command_marker(command_text: &str) -> String {
+    format!(
+        "=node-command:{}",
+        &sha256_hex(command_text.as_bytes())[..16]
+    )
+}
+
+/// `=command:` + 16 hex digits: the exact-command durable approval (host exec form).
+pub fn durable_command_marker(command_text: &str) -> String {
+    format!("=command:{}", &sha256_hex(command_text.as_bytes())[..16])
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GlobToken {
+    Literal(char),
+    Star,
+    DoubleStar,
+    Question,
+}
+
+fn glob_tokens(pattern: &str) -> Vec<GlobToken> {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '*' if chars.get(i + 1) == Some(&'*') => {
+                tokens.push(GlobToken::DoubleStar);
+                i += 2;
+            }
+            '*' => {
+                tokens.push(GlobToken::Star);
+                i += 1;
+            }
+            '?' => {
+                tokens.push(GlobToken::Question);
+                i += 1;
+            }
+            c => {
+                tokens.push(GlobToken::Literal(c));
+                i += 1;
+            }
+        }
+    }
+    tokens
+}
+
+fn is_line_terminator(c: char) -> bool {
+    matches!(c, '\n' | '\r' | '\u{2028}' | '\u{2029}')
+}
+
+/// Anchored glob match (dynamic programming over pattern × target).
+fn glob_match(tokens: &[GlobToken], target: &[char]) -> bool {
+    let n = target.len();
+    // reachable[j]: the pattern prefix processed so far can consume exactly target[..j].
+    let mut reachable = vec![false; n + 1];
+    reachable[0] = true;
+    for token in tokens {
+        let mut next = vec![false; n + 1];
+        match token {
+            GlobToken::Literal(c) => {
+                for j in 0..n {
+                    if reachable[j] && target[j] == *c {
+                        next[j + 1] = true;
+                    }
+                }
+            }
+            GlobToken::Question => {
+                for j in 0..n {
+                    if reachable[j] && target[j] != '/' {
+                        next[j + 1] = true;
+                    }
+                }
+            }
+            GlobToken::Star | GlobToken::DoubleStar => {
+                let allowed = |c: char| match token {
+                    GlobToken::Star => c != '/',
+                    _ => !is_line_terminator(c),
+                };
+                for j in 0..=n {
+                    if reachable[j] || (j > 0 && next[j - 1] && allowed(target[j - 1])) {
+                        next[j] = true;
+                    }
+                }
+            }
+        }
+        reachable = next;
+    }
+    reachable[n]
+}
+
+fn normalize_match_target(value: &str) -> String {
+    value.replace("\\\\", "/")
+}
+
+fn has_dot_path_segment(value: &str) -> bool {
+    value
+        .replace('\\', "/")
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+}
+
+/// `matchesExecAllowlistPattern`: glob `pattern` against `target`.
+pub fn glob_matches(pattern: &str, target: &str, home: Option<&str>) -> bool {
+    let trimmed = pattern.trim();
+    if trimmed.is_empty() {
+        return false;
+    }
+    let expanded = if trimmed == "~" || trimmed.starts_with("~/") {
+        match home.filter(|h| !h.is_empty()) {
+            Some(home) => format!("{home}{}", &trimmed[1..]),
+            // Without HOME the pattern cannot name anything: fail closed.
+            None => return false,
+        }
+    } else {
+        trimmed.to_string()
+    };
+    let has_wildcard = expanded.contains(['*', '?']);
+    let pattern = normalize_match_target(&expanded);
+    let mut target = normalize_match_target(target);
+    if has_wildcard && has_dot_path_segment(&target) {
+        target = posix_normalize(&target);
+    }
+    let chars: Vec<char> = target.chars().collect();
+    glob_match(&glob_tokens(&pattern), &chars)
+}
+
+/// `matchArgPattern` for a hand-written (non-hash) pattern.
+pub fn arg_pattern_matches(arg_pattern: &str, argv: &[String]) -> bool {
+    if arg_pattern.starts_with(LEGACY_HASH_PREFIX) {
+        return false;
+    }
+    let args = argv.get(1..).unwrap_or(&[]);
+    let subject = if arg_pattern.contains('\0') {
+        if args.is_empty() {
+            "\0\0".to_string()
+        } else {
+            format!("{}\0", args.join("\0"))
+        }
+    } else {
+        args.join(" ")
+    };
+    match Regex::new(arg_pattern) {
+        Ok(regex) => regex.test(&subject),
+        Err(unsupported) => {
+            log::debug!(
+                "argPattern {arg_pattern:?} is not evaluated ({}); it never matches",
+                unsupported.0
+            );
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn spec_test_vectors() {
+        assert_eq!(
+            cwd_bound_hash_pattern(&v(&["/usr/bin/uname", "-s"]), "/tmp"),
+            "sha256:cwd-argv:v1:f51b9bb536bd638ffab79981a615f5cc5d1a8ffe6f7f1e54dc8b3af6070c419e"
+        );
+        assert_eq!(
+            node_command_marker("/usr/bin/uname -s"),
+            "=node-command:09cb476c277ff1b4"
+        );
+        // Captured live: echo "hi there" in /tmp.
+        assert_eq!(
+            cwd_bound_hash_pattern(&v(&["/usr/bin/echo", "hi there"]), "/tmp"),
+            "sha256:cwd-argv:v1:3c51fca309e3db2b1b2f77f7e5e67ba799198bf03488d8e2d42c997b5de1a1dd"
+        );
+        // The executable itself is not part of the subject, and the cwd is normalised.
+        assert_eq!(
+            cwd_bound_hash_pattern(&v(&["uname", "-s"]), "/tmp/./"),
+            cwd_bound_hash_pattern(&v(&["/bin/uname", "-s"]), "/tmp/")
+        );
+        assert_eq!(
+            sha256_hex(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_matches("/usr/bin/echo", "/usr/bin/echo", None));
+        assert!(!glob_matches("/usr/bin/echo", "/usr/bin/echox", None));
+        assert!(glob_matches("/usr/bin/*", "/usr/bin/ls", None));
+        assert!(!glob_matches("/usr/*", "/usr/bin/ls", None));
+        assert!(glob_matches("/usr/**", "/usr/bin/ls", None));
+        assert!(glob_matches("/usr/bin/l?", "/usr/bin/ls", None));
+        assert!(!glob_matches("/usr/bin/l?", "/usr/bin/l/", None));
+        assert!(glob_matches("~/bin/*", "/home/u/bin/x", Some("/home/u")));
+        assert!(!glob_matches("~/bin/*", "/home/u/bin/x", None));
+        assert!(glob_matches("/opt/*/tool", "/opt/a/../b/tool", None));
+        assert!(!glob_matches("/usr/bin/*", "/usr/bin/../../tmp/x", None));
+        assert!(glob_matches("rg", "rg", None));
+        assert!(!glob_matches("RG", "rg", None), "case-sensitive on POSIX");
+        assert!(glob_matches("a.b", "a.b", None));
+        assert!(!glob_matches("a.b", "axb", None), "dots are literal");
+        assert!(!glob_matches("  ", "x", None));
+    }
+
+    #[test]
+    fn hand_written_arg_patterns() {
+        assert!(arg_pattern_matches("^status$", &v(&["git", "status"])));
+        assert!(!arg_pattern_matches(
+            "^status$",
+            &v(&["git", "status", "-s"])
+        ));
+        assert!(
+            arg_pattern_matches("status", &v(&["git", "log", "status"])),
+            "unanchored"
+        );
+        assert!(arg_pattern_matches("^a\0b\0$", &v(&["x", "a", "b"])));
+        assert!(arg_pattern_matches("^\0\0$", &v(&["x"])));
+        assert!(
+            !arg_pattern_matches("(?=x)", &v(&["x", "x"])),
+            "unsupported syntax never matches"
+        );
+        assert!(!arg_pattern_matches("sha256:argv:abc", &v(&["x"])));
+    }
+}

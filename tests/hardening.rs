@@ -1,0 +1,241 @@
+//! Faults and load: the node keeps working when the gateway misbehaves, and loses nothing.
+//!
+//! Decided behaviour, tested here:
+//! - The gateway connection drops while a command runs: the command's process group is killed
+//!   and no result is sent, on that connection or the next (the gateway has already failed the
+//!   invoke; this is also what the TS host does). The node reconnects and serves again.
+//! - SIGTERM while a command runs: the command is terminated, its result is sent while the
+//!   socket is still up, then the node closes the connection and exits 0.
+//! - A frame over the 25 MiB limit ends the connection; the node reconnects. Garbage and binary
+//!   frames are ignored.
+//! - Under load every invoke is answered exactly once (a result or "busy"); afterwards no zombie
+//!   remains and the node's descriptors are back where they started.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::node_process::{NodeProcess, NodeSpawn, TempDir};
+use support::{FakeGateway, GatewayConfig, Invoke, WAIT};
+
+fn node_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_openclaw-node"))
+}
+
+fn start(gw: &FakeGateway, dir: &TempDir, extra_env: &[(&str, &str)]) -> NodeProcess {
+    let mut spec = NodeSpawn::new(node_bin(), gw.port(), dir.path()).display_name("hardening");
+    for (key, value) in extra_env {
+        spec = spec.env(key, value);
+    }
+    let node = NodeProcess::spawn(&spec);
+    gw.wait_for_hello(WAIT)
+        .unwrap_or_else(|| panic!("no handshake\n{}", gw.describe(20)));
+    node
+}
+
+fn run_params(argv: &[&str]) -> String {
+    json!({ "command": argv }).to_string()
+}
+
+/// Waits until `path` holds a pid, and returns it.
+fn read_pid(path: &Path) -> i32 {
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if let Ok(pid) = text.trim().parse() {
+                return pid;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("no pid in {}", path.display());
+}
+
+/// Whether `pid` is a live (not zombie) process.
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            !matches!(stat.rsplit(')').next().map(str::trim_start), Some(s) if s.starts_with('Z') || s.starts_with('X'))
+        }
+        Err(_) => false,
+    }
+}
+
+fn wait_gone(pid: i32) -> bool {
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        if !alive(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// Children of `pid` that are zombies.
+fn zombie_children(pid: u32) -> Vec<i32> {
+    let mut zombies = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        let rest: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        if rest.len() > 1 && rest[0] == "Z" && rest[1] == pid.to_string() {
+            zombies.push(child);
+        }
+    }
+    zombies
+}
+
+#[test]
+fn gateway_drop_mid_run_kills_the_command_and_sends_no_result() {
+    let gw = FakeGateway::start(GatewayConfig::default());
+    let dir = TempDir::new("drop-mid-run");
+    let _node = start(&gw, &dir, &[]);
+    let pid_file = dir.path().join("child.pid");
+    let script = format!("echo $$ > {}; exec sleep 60", pid_file.display());
+    let id =
+        gw.send_invoke(Invoke::new("system.run").params_json(&run_params(&["sh", "-c", &script])));
+    let pid = read_pid(&pid_file);
+    assert!(alive(pid));
+
+    let conn = gw.drop_connection();
+    assert!(wait_gone(pid), "the command survived the connection");
+    gw.wait_for_hello_after(conn, WAIT)
+        .unwrap_or_else(|| panic!("no reconnect\n{}", gw.describe(20)));
+    // Serving again, and the dropped invoke never answered.
+    let reply = gw.invoke("system.which", Some(r#"{"bins":["sh"]}"#));
+    assert!(reply.ok, "{reply:?}");
+    assert_eq!(
+        gw.result_count(&id),
+        0,
+        "a result for the dropped invoke was sent"
+    );
+    gw.assert_no_violations();
+}
+
+#[test]
+fn sigterm_terminates_running_commands_and_sends_their_results() {
+    let gw = FakeGateway::start(GatewayConfig::default());
+    let dir = TempDir::new("sigterm-run");
+    let mut node = start(&gw, &dir, &[]);
+    let pid_file = dir.path().join("child.pid");
+    let script = format!("echo $$ > {}; exec sleep 60", pid_file.display());
+    let id =
+        gw.send_invoke(Invoke::new("system.run").params_json(&run_params(&["sh", "-c", &script])));
+    let pid = read_pid(&pid_file);
+
+    node.terminate();
+    let reply = gw
+        .wait_result(&id, WAIT)
+        .expect("the terminated run reported no result");
+    let payload = reply.payload_value();
+    assert_eq!(payload["success"], false, "{payload}");
+    assert!(
+        payload.get("exitCode").is_none(),
+        "killed by a signal: no exit code ({payload})"
+    );
+    let status = node.wait_exit(WAIT).expect("the node did not exit");
+    assert_eq!(status.code(), Some(0));
+    assert!(!alive(pid), "the command outlived the node");
+}
+
+#[test]
+fn oversized_frame_ends_the_connection_and_the_node_reconnects() {
+    let gw = FakeGateway::start(GatewayConfig::default());
+    let dir = TempDir::new("oversized");
+    let _node = start(&gw, &dir, &[]);
+    let conn = gw.connections().last().map(|c| c.id).unwrap();
+    // One byte over the client's 25 MiB maxPayload.
+    let huge = format!(
+        r#"{{"type":"event","event":"x","payload":"{}"}}"#,
+        "a".repeat(26_214_400)
+    );
+    gw.send_raw(&huge);
+    gw.wait_for_hello_after(conn, WAIT)
+        .unwrap_or_else(|| panic!("no reconnect after an oversized frame\n{}", gw.describe(20)));
+    let reply = gw.invoke("system.which", Some(r#"{"bins":["sh"]}"#));
+    assert!(reply.ok, "{reply:?}");
+}
+
+#[test]
+fn load_every_invoke_is_answered_once_and_nothing_leaks() {
+    let gw = FakeGateway::start(GatewayConfig::default().quiet());
+    let dir = TempDir::new("load");
+    let node = start(&gw, &dir, &[]);
+    // Let start-up settle, then take the baseline.
+    let _ = gw.invoke("system.which", Some(r#"{"bins":["sh"]}"#));
+    let fds_before = fd_count(node.pid());
+
+    let total = 1000;
+    let in_flight = 64;
+    let params = run_params(&["true"]);
+    let mut pending = std::collections::VecDeque::new();
+    let (mut ok, mut busy) = (0, 0);
+    for _ in 0..total {
+        if pending.len() == in_flight {
+            let id: String = pending.pop_front().unwrap();
+            let reply = gw
+                .wait_result(&id, WAIT)
+                .unwrap_or_else(|e| panic!("{id}: {e}"));
+            if reply.ok {
+                ok += 1;
+            } else {
+                assert_eq!(reply.error_code(), Some("UNAVAILABLE"), "{reply:?}");
+                busy += 1;
+            }
+        }
+        pending.push_back(gw.send_invoke(Invoke::new("system.run").params_json(&params)));
+    }
+    for id in pending {
+        let reply = gw
+            .wait_result(&id, WAIT)
+            .unwrap_or_else(|e| panic!("{id}: {e}"));
+        if reply.ok {
+            ok += 1;
+        } else {
+            busy += 1;
+        }
+    }
+    assert_eq!(ok + busy, total);
+    eprintln!("load: {ok} ran, {busy} busy");
+
+    // Exactly one result per invoke.
+    let results = gw.requests("node.invoke.result");
+    let mut ids: Vec<String> = results
+        .iter()
+        .filter_map(|(_, p)| p["id"].as_str().map(str::to_string))
+        .collect();
+    let answered = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), answered, "some invoke was answered twice");
+
+    let deadline = Instant::now() + WAIT;
+    while fd_count(node.pid()) > fds_before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(fd_count(node.pid()), fds_before, "descriptors leaked");
+    assert!(
+        zombie_children(node.pid()).is_empty(),
+        "zombies: {:?}",
+        zombie_children(node.pid())
+    );
+    gw.assert_no_violations();
+}
