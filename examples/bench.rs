@@ -167,6 +167,7 @@ fn bench(options: &Options) -> Result<(), String> {
     std::thread::sleep(Duration::from_secs(1));
     let idle_pid = idle_node.pid();
     let idle_rss = proc_status_kib(idle_pid, "VmRSS:");
+    let idle_anon = proc_status_kib(idle_pid, "RssAnon:");
     let idle_start = (Instant::now(), cpu_of(idle_pid));
 
     rows.extend(startup(options)?);
@@ -199,7 +200,12 @@ fn bench(options: &Options) -> Result<(), String> {
         0,
         row(
             "RSS idle after connect (after the window)",
-            format!("{} ({})", mib(idle_rss), mib(idle_rss_end)),
+            format!(
+                "{} ({}); anonymous {}, the rest file-backed",
+                mib(idle_rss),
+                mib(idle_rss_end),
+                mib(idle_anon)
+            ),
         )
         .goal("≤ 4 MiB", idle_rss.max(idle_rss_end) <= 4 * 1024),
     );
@@ -338,14 +344,13 @@ fn latency_throughput_leak(options: &Options) -> Result<(Vec<Row>, Row), String>
         run_ids.push(id);
     }
     let wire = wire_times(&gw);
-    let mut which_wire: Vec<Duration> = which_ids
-        .iter()
-        .filter_map(|id| wire.get(id).copied())
-        .collect();
-    let mut run_wire: Vec<Duration> = run_ids
-        .iter()
-        .filter_map(|id| wire.get(id).copied())
-        .collect();
+    let pick = |ids: &[String], part: fn(&(Duration, Duration)) -> Duration| -> Vec<Duration> {
+        ids.iter().filter_map(|id| wire.get(id)).map(part).collect()
+    };
+    let mut which_wire = pick(&which_ids, |t| t.0);
+    let mut run_wire = pick(&run_ids, |t| t.0);
+    let mut run_node = pick(&run_ids, |t| t.0.saturating_sub(t.1));
+    let mut run_acks = pick(&run_ids, |t| t.1);
     let (bare_median, bare_p99) = median_p99(&mut bare);
     let (run_median, run_p99) = median_p99(&mut run_wire);
     let (which_median, which_p99) = median_p99(&mut which_wire);
@@ -359,17 +364,28 @@ fn latency_throughput_leak(options: &Options) -> Result<(Vec<Row>, Row), String>
         "system.run true round trip at the gateway socket, median / p99",
         format!("{} / {}", ms(run_median), ms(run_p99)),
     ));
+    let (node_median, node_p99) = median_p99(&mut run_node);
+    let (acks_median, _) = median_p99(&mut run_acks);
+    rows.push(row(
+        "  without the gateway answering exec.finished, median / p99",
+        format!(
+            "{} / {} (the gateway's answer: {} median)",
+            ms(node_median),
+            ms(node_p99),
+            ms(acks_median)
+        ),
+    ));
     rows.push(row(
         "bare spawn of true (Command::status), same run, median / p99",
         format!("{} / {}", ms(bare_median), ms(bare_p99)),
     ));
-    let ratio = run_median.as_secs_f64() / bare_median.as_secs_f64();
+    let ratio = node_median.as_secs_f64() / bare_median.as_secs_f64();
     rows.push(
         row(
-            "system.run true ÷ bare spawn, median (p99)",
+            "node's system.run true ÷ bare spawn, median (at the socket)",
             format!(
                 "{ratio:.2}× ({:.2}×)",
-                run_p99.as_secs_f64() / bare_p99.as_secs_f64()
+                run_median.as_secs_f64() / bare_median.as_secs_f64()
             ),
         )
         .goal("≤ 1.5×", ratio <= 1.5),
@@ -401,6 +417,14 @@ fn latency_throughput_leak(options: &Options) -> Result<(Vec<Row>, Row), String>
         rows.push(r);
         rows.push(row(format!("  CPU per run, {depth:>2} in flight"), split));
     }
+
+    progress("the floor: bare spawns of true from 16 threads");
+    let (rate, split) = bare_throughput(16, options.throughput_runs)?;
+    rows.push(row(
+        "bare spawns of true from 16 threads (the floor)",
+        format!("{rate:.0} spawns/s"),
+    ));
+    rows.push(row("  CPU per spawn", split));
 
     progress(&format!("leak check: {} more runs", options.leak_runs));
     let rss_before_leak = proc_status_kib(pid, "VmRSS:");
@@ -447,9 +471,14 @@ fn timed_invoke(
     Ok((started.elapsed(), id))
 }
 
-/// For every invoke: from the request frame leaving the gateway to the result frame arriving.
-fn wire_times(gw: &FakeGateway) -> HashMap<String, Duration> {
+/// Per invoke, from the fake gateway's frame log: the time from the request frame leaving the
+/// gateway to the result frame arriving, and how much of it the gateway itself spent answering
+/// the node's `node.event` requests in between (the node waits for that answer before it sends
+/// the result, §4.5). Only meaningful while one invoke at a time is in flight.
+fn wire_times(gw: &FakeGateway) -> HashMap<String, (Duration, Duration)> {
     let mut sent = HashMap::new();
+    let mut events = HashMap::new();
+    let mut acks = Duration::ZERO;
     let mut times = HashMap::new();
     for frame in gw.frames() {
         let Some(json) = &frame.json else { continue };
@@ -457,12 +486,26 @@ fn wire_times(gw: &FakeGateway) -> HashMap<String, Duration> {
             Dir::ToNode if frame.event() == Some("node.invoke.request") => {
                 if let Some(id) = json["payload"]["id"].as_str() {
                     sent.insert(id.to_string(), frame.at);
+                    acks = Duration::ZERO;
+                }
+            }
+            Dir::ToNode if json["type"] == "res" => {
+                if let Some(at) = json["id"].as_str().and_then(|id| events.remove(id)) {
+                    acks += frame.at.saturating_duration_since(at);
+                }
+            }
+            Dir::FromNode if frame.method() == Some("node.event") => {
+                if let Some(id) = json["id"].as_str() {
+                    events.insert(id.to_string(), frame.at);
                 }
             }
             Dir::FromNode if frame.method() == Some("node.invoke.result") => {
                 if let Some(id) = json["params"]["id"].as_str() {
                     if let Some(at) = sent.get(id) {
-                        times.insert(id.to_string(), frame.at.saturating_duration_since(*at));
+                        times.insert(
+                            id.to_string(),
+                            (frame.at.saturating_duration_since(*at), acks),
+                        );
                     }
                 }
             }
@@ -526,13 +569,44 @@ fn throughput(
     let per_run = |ns: f64| ns / total as f64 / 1000.0;
     let node_us = per_run(node.run_ns as f64);
     let children_us = per_run(children as f64 * TICK_NS);
-    let this_us = per_run(this.run_ns as f64);
+    // Ticks, not schedstat: threads of this process come and go (the gateway's, the spawners').
+    let this_us = per_run(this.ticks as f64 * TICK_NS);
     let split = format!(
         "node {node_us:.0} µs, its children {children_us:.0} µs, fake gateway + driver \
          {this_us:.0} µs (wall {:.0} µs)",
         per_run(elapsed.as_nanos() as f64)
     );
     Ok((total as f64 / elapsed.as_secs_f64(), split))
+}
+
+/// `total` bare spawns of `true` spread over `threads` threads: spawns per second, and the CPU
+/// per spawn of the children and of this process.
+fn bare_throughput(threads: usize, total: usize) -> Result<(f64, String), String> {
+    let me = std::process::id();
+    let (self_before, children_before) = (cpu_of(me), children_cpu_ticks(me));
+    let started = Instant::now();
+    let per_thread = total / threads;
+    let workers: Vec<_> = (0..threads)
+        .map(|_| std::thread::spawn(move || (0..per_thread).try_for_each(|_| bare_true())))
+        .collect();
+    for worker in workers {
+        worker
+            .join()
+            .map_err(|_| "a spawning thread panicked".to_string())??;
+    }
+    let elapsed = started.elapsed();
+    let n = (per_thread * threads) as f64;
+    let this = cpu_of(me).since(&self_before);
+    let children = children_cpu_ticks(me).saturating_sub(children_before);
+    Ok((
+        n / elapsed.as_secs_f64(),
+        format!(
+            "the children {:.0} µs, the spawning process {:.0} µs (wall {:.0} µs)",
+            children as f64 * TICK_NS / n / 1000.0,
+            this.ticks as f64 * TICK_NS / n / 1000.0,
+            elapsed.as_nanos() as f64 / n / 1000.0
+        ),
+    ))
 }
 
 // ---- 1 GB of output -------------------------------------------------------------------------------
