@@ -61,6 +61,12 @@ impl NodeConfig {
                 source: Some(path.to_path_buf()),
             });
         }
+        if nesting_exceeds(text, CONFIG_MAX_NESTING) {
+            return Err(error(format!(
+                "objects and arrays are nested more than {CONFIG_MAX_NESTING} levels deep; \
+                 this is not an OpenClaw config, fix the file"
+            )));
+        }
         let raw: Value = json5::from_str(text).map_err(|err| error(describe_json5_error(&err)))?;
         if !raw.is_object() {
             return Err(error(
@@ -111,6 +117,52 @@ impl NodeConfig {
     pub fn gateway_password(&self) -> Option<&str> {
         self.get_str(&["gateway", "auth", "password"])
     }
+}
+
+/// The JSON5 parser recurses once per nesting level and has no limit of its own: a file of a
+/// few thousand `[` overflows the stack. 128 is serde_json's own limit.
+const CONFIG_MAX_NESTING: usize = 128;
+
+/// Whether `text` opens more than `max` objects or arrays inside each other. Brackets inside
+/// strings and comments do not count; JSON5 has no other place where they may appear.
+fn nesting_exceeds(text: &str, max: usize) -> bool {
+    let mut depth = 0usize;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' | '[' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            '}' | ']' => depth = depth.saturating_sub(1),
+            '"' | '\'' => {
+                while let Some(inner) = chars.next() {
+                    if inner == '\\' {
+                        chars.next();
+                    } else if inner == c {
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'/') => {
+                chars.find(|&inner| inner == '\n');
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut previous = '\0';
+                for inner in chars.by_ref() {
+                    if previous == '*' && inner == '/' {
+                        break;
+                    }
+                    previous = inner;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Reads the file; `Ok(None)` when it does not exist.
@@ -268,6 +320,32 @@ mod tests {
             .unwrap_err()
             .message
             .contains("UTF-8"));
+    }
+
+    /// Fuzz regression (config_json5): a few thousand nested `[` overflowed the JSON5 parser's
+    /// stack and killed the process.
+    #[test]
+    fn deeply_nested_config_is_an_error_not_a_stack_overflow() {
+        let deep = format!("{{a:{}{}}}", "[".repeat(50_000), "]".repeat(50_000));
+        let file = TempFile::with("deep", &deep);
+        let err = NodeConfig::load(&file.0).unwrap_err();
+        assert!(err.message.contains("nested more than 128"), "{err}");
+
+        // Brackets in strings and comments are not nesting; moderate nesting is fine.
+        let brackets = "[".repeat(200);
+        let text = format!(
+            "// {brackets}\n/* {brackets} */ {{ a: '{brackets}', b: \"\\\"{brackets}\", c: {}1{} }}",
+            "[".repeat(20),
+            "]".repeat(20)
+        );
+        let file = TempFile::with("brackets", &text);
+        let config = NodeConfig::load(&file.0).unwrap();
+        assert_eq!(config.get_str(&["a"]), Some(brackets.as_str()));
+        let limit = format!("{{a:{}{}}}", "[".repeat(127), "]".repeat(127));
+        let file = TempFile::with("limit", &limit);
+        assert!(NodeConfig::load(&file.0).unwrap().get(&["a"]).is_some());
+        assert!(nesting_exceeds(&"{".repeat(129), 128));
+        assert!(!nesting_exceeds(&"{}".repeat(1000), 128));
     }
 
     #[test]

@@ -61,6 +61,9 @@ fn init_logging(cli: &Cli) {
         _ => "warn",
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default))
+        // tungstenite's trace output dumps whole frames: the connect frame carries the gateway
+        // token, hello-ok the device token. Whatever RUST_LOG asks, it stops at debug.
+        .filter_module("tungstenite", log::LevelFilter::Debug)
         .format_target(false)
         .init();
 }

@@ -239,3 +239,37 @@ fn load_every_invoke_is_answered_once_and_nothing_leaks() {
     );
     gw.assert_no_violations();
 }
+
+#[test]
+fn secrets_never_reach_the_log_even_at_trace_level() {
+    let token = "sekrit-gateway-token-4242";
+    let gw = FakeGateway::start(GatewayConfig::default().token(token));
+    let dir = TempDir::new("secret-log");
+    let spec = NodeSpawn::new(node_bin(), gw.port(), dir.path())
+        .display_name("secret-log")
+        .token(token)
+        .env("RUST_LOG", "trace");
+    let mut node = NodeProcess::spawn(&spec);
+    let hello = gw.wait_for_hello(WAIT).expect("no handshake");
+    let reply = gw.invoke("system.run", Some(&run_params(&["sh", "-c", "echo done"])));
+    assert!(reply.ok, "{reply:?}");
+    node.terminate();
+    node.wait_exit(WAIT);
+    let output = node.all_output();
+    let device_token = hello.device_token.clone().unwrap_or_default();
+    for secret in [token.to_string(), device_token] {
+        if secret.is_empty() {
+            continue;
+        }
+        let hex: String = secret.bytes().map(|b| format!("{b:02x}")).collect();
+        assert!(!output.contains(&secret), "a secret appears in the log");
+        assert!(
+            !output.contains(&hex),
+            "a secret appears hex-encoded in the log"
+        );
+    }
+    assert!(
+        output.contains("TRACE") || output.contains("DEBUG"),
+        "trace logging was not on"
+    );
+}

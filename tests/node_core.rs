@@ -783,3 +783,30 @@ fn sigterm_while_the_gateway_is_down_exits_0() {
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(stop(&mut node), Some(0), "{}", node.stderr());
 }
+
+#[test]
+fn a_gateway_that_verifies_only_v2_signatures_gets_one() {
+    // The oldest gateways speak protocol 3 and verify only v2 signatures (2026.1.29–2026.2.3).
+    let gw = FakeGateway::start(
+        GatewayConfig::default()
+            .legacy_protocol3()
+            .v2_signatures_only(),
+    );
+    let dir = TempDir::new("v2sig");
+    let (_node, hello) = start_connected(&gw, &spec(&gw, &dir));
+    assert_eq!(hello.params["minProtocol"], 3);
+    let refused: Vec<_> = gw
+        .connections()
+        .iter()
+        .filter_map(|c| {
+            c.rejection()
+                .and_then(|r| r.detail_code().map(str::to_string))
+        })
+        .collect();
+    assert!(
+        refused.contains(&"DEVICE_AUTH_SIGNATURE_INVALID".to_string()),
+        "{refused:?}"
+    );
+    let reply = gw.invoke("system.which", Some(r#"{"bins":["sh"]}"#));
+    assert!(reply.ok, "{reply:?}");
+}

@@ -14,6 +14,7 @@ use super::envelope::Artifact;
 use super::error::{RouteError, RouteResult};
 use super::instance::Instance;
 use super::launcher;
+use super::navguard::percent_decode;
 use super::page::{on_action_timeout, Page, PageSession, DEFAULT_ARM_TIMEOUT};
 use super::profile::{self, not_running, LaunchOptions, Profile, Tab};
 use super::settings::Settings;
@@ -112,23 +113,6 @@ pub fn match_route(method: &str, path: &str) -> Option<RouteResult<Route>> {
         _ => return None,
     };
     Some(Ok(route))
-}
-
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// Runs a matched route.

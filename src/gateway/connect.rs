@@ -1,7 +1,9 @@
 //! The `connect` request: client description, auth selection, and the signed device proof
 //! (protocol §1.4, §1.5, §2.2).
 
-use crate::identity::{signature_payload_v3, DeviceIdentity, SignatureFields};
+use crate::identity::{
+    signature_payload_v2, signature_payload_v3, DeviceIdentity, SignatureFields,
+};
 
 use super::frames::{ClientInfo, ConnectAuth, ConnectParams, DeviceProof};
 
@@ -25,6 +27,14 @@ impl ProtocolVariant {
             ProtocolVariant::V3Legacy => 3,
         }
     }
+}
+
+/// Which connect signature payload to sign (§2.2, §12.3). Every gateway since 2026.2.26 verifies
+/// v3; gateways up to 2026.2.3 verify only v2, so v2 is tried after a v3 signature is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureVersion {
+    V3,
+    V2,
 }
 
 /// `client.platform` and `client.deviceFamily` for this OS. The gateway grants `system.run` only
@@ -96,12 +106,13 @@ pub fn connect_params(
     client: &ClientDescription<'_>,
     auth: &AuthPlan,
     variant: ProtocolVariant,
+    signature_version: SignatureVersion,
     nonce: &str,
     signed_at: u64,
 ) -> String {
     let (platform, device_family) = platform(variant);
     let scopes: [String; 0] = [];
-    let payload = signature_payload_v3(&SignatureFields {
+    let fields = SignatureFields {
         device_id: client.device_id,
         client_id: CLIENT_ID,
         client_mode: CLIENT_MODE,
@@ -112,7 +123,11 @@ pub fn connect_params(
         nonce,
         platform,
         device_family: device_family.unwrap_or(""),
-    });
+    };
+    let payload = match signature_version {
+        SignatureVersion::V3 => signature_payload_v3(&fields),
+        SignatureVersion::V2 => signature_payload_v2(&fields),
+    };
     let signature = client.identity.sign_b64url(&payload);
     let params = ConnectParams {
         min_protocol: variant.number(),

@@ -214,7 +214,7 @@ pub struct HelloPolicy {
 }
 
 /// The tick interval the watchdog uses: `policy.tickIntervalMs` when it is a positive number,
-/// else 30 000 (§1.6).
+/// else 30 000 (§1.6), at most [`MAX_TICK_INTERVAL_MS`].
 pub fn tick_interval_ms(hello: &HelloOk) -> u64 {
     hello
         .policy
@@ -222,9 +222,14 @@ pub fn tick_interval_ms(hello: &HelloOk) -> u64 {
         .and_then(|p| p.tick_interval_ms.as_ref())
         .and_then(Value::as_f64)
         .filter(|ms| ms.is_finite() && *ms >= 1.0)
-        .map(|ms| ms as u64)
+        .map(|ms| (ms as u64).min(MAX_TICK_INTERVAL_MS))
         .unwrap_or(30_000)
 }
+
+/// The largest tick interval honoured: the TS client's timer cap (`MAX_SAFE_TIMEOUT_DELAY_MS`,
+/// 2^31 − 1 ms, about 24.8 days). A larger value would overflow the watchdog's `2 × tick`
+/// deadline.
+pub const MAX_TICK_INTERVAL_MS: u64 = 2_147_483_647;
 
 /// The largest frame the node may send: `policy.maxPayload`, else the client default 25 MiB.
 pub fn max_payload(hello: &HelloOk) -> usize {
@@ -359,5 +364,18 @@ mod tests {
                 .unwrap();
         assert_eq!(tick_interval_ms(&hello), 2000);
         assert_eq!(max_payload(&hello), 1_048_576);
+    }
+
+    /// Fuzz regression (inbound_frame): `tickIntervalMs: 30006e70` saturated to `u64::MAX`, and
+    /// the watchdog's `2 × tick` overflowed.
+    #[test]
+    fn huge_tick_interval_is_capped() {
+        for huge in ["30006e70", "1e300", "18446744073709551615", "2147483648"] {
+            let hello: HelloOk =
+                serde_json::from_str(&format!(r#"{{"policy":{{"tickIntervalMs":{huge}}}}}"#))
+                    .unwrap();
+            assert_eq!(tick_interval_ms(&hello), MAX_TICK_INTERVAL_MS, "{huge}");
+        }
+        assert!(MAX_TICK_INTERVAL_MS.checked_mul(2).is_some());
     }
 }

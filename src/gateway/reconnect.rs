@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use crossbeam_channel::{select, Receiver};
 
-use super::connect::{connect_params, AuthPlan, ClientDescription, ProtocolVariant};
+use super::connect::{
+    connect_params, AuthPlan, ClientDescription, ProtocolVariant, SignatureVersion,
+};
 use super::frames::{GatewayError, HelloOk};
 use super::session::{self, SessionControl, SessionEnd, SessionSetup};
 use super::transport::GatewayUrl;
@@ -80,6 +82,7 @@ impl NodeLoop<'_> {
     pub fn run(&self) -> LoopExit {
         let mut failures: u32 = 0;
         let mut variant = ProtocolVariant::V4;
+        let mut signature = SignatureVersion::V3;
         let mut retry_armed = true;
         let mut retry_with_device_token = false;
         let mut announced_pairing: Option<String> = None;
@@ -106,8 +109,9 @@ impl NodeLoop<'_> {
             retry_with_device_token = false;
             self.status.connecting();
             log::debug!("connecting to {} (protocol {})", self.url, variant.number());
-            let connect_frame =
-                |nonce: &str, ts: u64| connect_params(&self.client, &auth, variant, nonce, ts);
+            let connect_frame = |nonce: &str, ts: u64| {
+                connect_params(&self.client, &auth, variant, signature, nonce, ts)
+            };
             let on_hello = |hello: &HelloOk| self.on_hello(hello, stored.as_deref());
             let end = session::run(SessionSetup {
                 url: &self.url,
@@ -150,6 +154,7 @@ impl NodeLoop<'_> {
                         &auth,
                         stored.as_deref(),
                         &mut variant,
+                        &mut signature,
                         &mut announced_pairing,
                     ) {
                         Verdict::Exit(message) => return LoopExit::Fatal(message),
@@ -211,6 +216,7 @@ impl NodeLoop<'_> {
         auth: &AuthPlan,
         stored: Option<&str>,
         variant: &mut ProtocolVariant,
+        signature: &mut SignatureVersion,
         announced_pairing: &mut Option<String>,
     ) -> Verdict {
         // Gateways before 2026.5 answer a protocol mismatch without `details.code`; the TS client
@@ -291,6 +297,21 @@ impl NodeLoop<'_> {
                 }
             }
             code if EXIT_CODES.contains(&code) => Verdict::Exit(auth_failure_message(error)),
+            // Only the oldest gateways (protocol 3, up to 2026.2.3) cannot verify v3: try v2
+            // once there, and go back to v3 if that fails too.
+            "DEVICE_AUTH_SIGNATURE_INVALID" if *variant == ProtocolVariant::V3Legacy => {
+                *signature = match *signature {
+                    SignatureVersion::V3 => SignatureVersion::V2,
+                    SignatureVersion::V2 => SignatureVersion::V3,
+                };
+                if *signature == SignatureVersion::V2 {
+                    log::info!("the gateway refused the v3 device signature; retrying with v2");
+                    Verdict::Quick
+                } else {
+                    log::warn!("the gateway refused the device signature: {error}");
+                    Verdict::Backoff(Duration::ZERO)
+                }
+            }
             "AUTH_RATE_LIMITED" => Verdict::Backoff(
                 Duration::from_millis(error.retry_after_ms.unwrap_or(0))
                     .min(Duration::from_secs(300)),

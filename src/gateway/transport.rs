@@ -168,8 +168,13 @@ pub fn normalize_fingerprint(input: &str) -> Result<String, TransportError> {
         )
     };
     let mut text = input.trim();
-    if text.len() >= 7 && text[..7].eq_ignore_ascii_case("sha256:") {
-        text = &text[7..];
+    // `get`, not slicing: the 7th byte may fall inside a multi-byte character.
+    if let Some(rest) = text
+        .get(..7)
+        .filter(|prefix| prefix.eq_ignore_ascii_case("sha256:"))
+        .and_then(|_| text.get(7..))
+    {
+        text = rest;
     }
     let hex: String = if text.contains(':') {
         let pairs: Vec<&str> = text.split(':').collect();
@@ -624,6 +629,14 @@ mod tests {
                 normalize_fingerprint(bad).unwrap_err().to_string(),
                 "Invalid TLS fingerprint; expected a SHA-256 certificate fingerprint."
             );
+        }
+    }
+
+    /// Fuzz regression (transport_host): a multi-byte character across byte 7 used to panic.
+    #[test]
+    fn fingerprint_with_multibyte_text_is_invalid_not_a_panic() {
+        for bad in ["l\u{1}\0\0\0\0\u{712}och", "sha256\u{e9}", "\u{e9}\u{e9}\u{e9}\u{e9}"] {
+            assert!(normalize_fingerprint(bad).is_err(), "{bad:?}");
         }
     }
 

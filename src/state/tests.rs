@@ -321,6 +321,25 @@ fn node_state_keeps_unknown_keys_and_the_legacy_token() {
     );
 }
 
+/// Fuzz regression (node_json): `{"versionon":118446744073709551615}` read back as a different
+/// number after each save, because serde_json's default float parser is not exact.
+#[test]
+fn node_state_numbers_in_unknown_keys_survive_rewrites() {
+    let tmp = TempDir::new("node-numbers");
+    let paths = tmp.paths();
+    write(
+        &paths.node_file(),
+        r#"{"nodeId":"n","versionon":118446744073709551615,"f":[0.1,2.5e-308,1.7976931348623157e308]}"#,
+    );
+    let first = NodeState::load(&paths).unwrap().unwrap();
+    assert_eq!(first.unknown_keys["f"][1].as_f64(), Some(2.5e-308));
+    first.save(&paths).unwrap();
+    let second = NodeState::load(&paths).unwrap().unwrap();
+    assert_eq!(second, first);
+    second.save(&paths).unwrap();
+    assert_eq!(NodeState::load(&paths).unwrap().unwrap(), first);
+}
+
 #[test]
 fn node_state_with_a_wrong_shape_is_an_error_and_stays_untouched() {
     let cases = [

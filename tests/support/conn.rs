@@ -1114,8 +1114,10 @@ fn admit(s: &mut State, conn: usize, nonce: &str, challenge_ts: u64, params: &Va
         );
     };
     let signature = device["signature"].as_str().unwrap_or_default();
+    // A gateway up to 2026.2.3 verifies only v2 (§12.3).
+    let accepts_v3 = !s.config.v2_signatures_only;
     let signature_version =
-        if crypto::verify_signature(&key, &crypto::payload_v3(&fields), signature) {
+        if accepts_v3 && crypto::verify_signature(&key, &crypto::payload_v3(&fields), signature) {
             "v3"
         } else if crypto::verify_signature(&key, &crypto::payload_v2(&fields), signature) {
             "v2"

@@ -67,6 +67,8 @@ pub struct GatewayConfig {
     /// `details {expectedProtocol:3}` and no `details.code`, as the real one answers, to anything
     /// that does not cover 3; `hello-ok.protocol` 3.
     pub legacy_protocol3: bool,
+    /// Verify only v2 connect signatures, as gateways up to 2026.2.3 do.
+    pub v2_signatures_only: bool,
     /// Put `auth.deviceToken` into hello-ok.
     pub issue_device_tokens: bool,
     /// Ping every connection at this interval after hello (the real gateway: 25 s).
@@ -87,6 +89,7 @@ impl Default for GatewayConfig {
             require_pairing: false,
             surface_pending: false,
             legacy_protocol3: false,
+            v2_signatures_only: false,
             issue_device_tokens: true,
             ping_interval: None,
             echo_frames: true,
@@ -122,6 +125,10 @@ impl GatewayConfig {
     }
     pub fn legacy_protocol3(mut self) -> Self {
         self.legacy_protocol3 = true;
+        self
+    }
+    pub fn v2_signatures_only(mut self) -> Self {
+        self.v2_signatures_only = true;
         self
     }
     pub fn quiet(mut self) -> Self {
