@@ -810,14 +810,14 @@ impl Conn {
                     }
                     _ => {}
                 }
-                if s.results.iter().any(|r| r.invoke_id == invoke_id && r.verdict.is_ok()) {
+                if s.results_for(&invoke_id).any(|r| r.verdict.is_ok()) {
                     problems.push(format!("second node.invoke.result for {invoke_id}"));
                 }
             }
             for p in problems {
                 s.violation(conn, p);
             }
-            s.results.push(ResultRecord {
+            s.push_result(ResultRecord {
                 conn,
                 invoke_id: invoke_id.clone(),
                 frame_index,
@@ -831,9 +831,8 @@ impl Conn {
             s.invokes_sent
                 .get(&invoke_id)
                 .is_some_and(|(c, _)| *c == conn)
-                && s.results
-                    .iter()
-                    .filter(|r| r.invoke_id == invoke_id && r.verdict.is_ok())
+                && s.results_for(&invoke_id)
+                    .filter(|r| r.verdict.is_ok())
                     .count()
                     == 1
         };

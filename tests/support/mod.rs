@@ -476,6 +476,9 @@ pub(crate) struct State {
     /// Invoke id → (connection, index of the request frame in `frames`).
     pub invokes_sent: HashMap<String, (usize, usize)>,
     pub results: Vec<ResultRecord>,
+    /// Invoke id → indexes into `results`: lookups stay cheap over the benchmark's thousands of
+    /// invokes (a scan per lookup made the gateway quadratic).
+    pub results_by_invoke: HashMap<String, Vec<usize>>,
     pub violations: Vec<String>,
     pub pings: Vec<PingRecord>,
     /// Canned answers for node methods: method → `{ok, payload}` or `{ok:false, error}`.
@@ -507,6 +510,24 @@ impl State {
             json: serde_json::from_str(text).ok(),
         });
         self.frames.len() - 1
+    }
+
+    /// Records a `node.invoke.result`.
+    pub fn push_result(&mut self, record: ResultRecord) {
+        self.results_by_invoke
+            .entry(record.invoke_id.clone())
+            .or_default()
+            .push(self.results.len());
+        self.results.push(record);
+    }
+
+    /// The results that arrived for `invoke_id`, in order.
+    pub fn results_for<'a>(&'a self, invoke_id: &str) -> impl Iterator<Item = &'a ResultRecord> {
+        self.results_by_invoke
+            .get(invoke_id)
+            .into_iter()
+            .flatten()
+            .map(|&index| &self.results[index])
     }
 
     pub fn violation(&mut self, conn: usize, message: String) {
@@ -608,6 +629,7 @@ impl FakeGateway {
                 pairing: Vec::new(),
                 invokes_sent: HashMap::new(),
                 results: Vec::new(),
+                results_by_invoke: HashMap::new(),
                 violations: Vec::new(),
                 pings: Vec::new(),
                 method_overrides: HashMap::new(),
@@ -953,7 +975,7 @@ impl FakeGateway {
     /// instead (no result, or a result the gateway rejected, with the reason).
     pub fn wait_result(&self, invoke_id: &str, timeout: Duration) -> Result<InvokeReply, String> {
         let found = self.shared.wait_for(timeout, |s| {
-            let record = s.results.iter().find(|r| r.invoke_id == invoke_id)?.clone();
+            let record = s.results_for(invoke_id).next()?.clone();
             let (_, request_index) = *s.invokes_sent.get(invoke_id)?;
             let events = s
                 .frames
@@ -1011,12 +1033,7 @@ impl FakeGateway {
 
     /// How many `node.invoke.result` requests arrived for `invoke_id` (cancel → 0).
     pub fn result_count(&self, invoke_id: &str) -> usize {
-        self.shared
-            .lock()
-            .results
-            .iter()
-            .filter(|r| r.invoke_id == invoke_id)
-            .count()
+        self.shared.lock().results_for(invoke_id).count()
     }
 
     /// Sends `node.invoke.cancel {invokeId, nodeId}` to the live connection.
