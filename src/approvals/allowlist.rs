@@ -29,6 +29,7 @@
 //! passes the bin's profile: known flags only, no denied flags, no path-like, glob or `$`
 //! tokens, and a bounded number of positional (stdin-only) operands.
 
+use std::cell::OnceCell;
 use std::path::Path;
 
 use super::command::{is_shell_wrapper_executable, normalize_executable_token, posix_inline_match};
@@ -189,7 +190,12 @@ pub struct SegmentVerdict {
 #[derive(Debug, Clone)]
 pub struct SafeBins {
     pub bins: Vec<String>,
-    pub trusted_dirs: Vec<String>,
+    /// `/bin`, `/usr/bin` and the configured `safeBinTrustedDirs`, as given.
+    dirs: Vec<String>,
+    /// The trusted dirs with the real directories of their bins added, resolved on first use:
+    /// only a command named like a safe bin needs them, and resolving them costs a `realpath`
+    /// per bin and dir, a dozen filesystem walks that every `system.run` paid before.
+    trusted: OnceCell<Vec<String>>,
 }
 
 impl SafeBins {
@@ -209,29 +215,37 @@ impl SafeBins {
                 .map(|d| d.trim().to_string())
                 .filter(|d| d.starts_with('/')),
         );
-        // A trusted dir's bins may be symlinks (merged /usr): trust their real directories too.
-        let mut trusted: Vec<String> = Vec::new();
-        for dir in &dirs {
-            trusted.push(
-                lexical_resolve(Path::new("/"), dir)
-                    .to_string_lossy()
-                    .into_owned(),
-            );
-            for bin in &bins {
-                let candidate = Path::new(dir).join(bin);
-                if let Some(real) = realpath(&candidate) {
-                    if let Some(parent) = Path::new(&real).parent() {
-                        trusted.push(parent.to_string_lossy().into_owned());
+        SafeBins {
+            bins,
+            dirs,
+            trusted: OnceCell::new(),
+        }
+    }
+
+    /// The directories a safe bin must resolve into.
+    pub fn trusted_dirs(&self) -> &[String] {
+        self.trusted.get_or_init(|| {
+            // A trusted dir's bins may be symlinks (merged /usr): trust their real directories too.
+            let mut trusted: Vec<String> = Vec::new();
+            for dir in &self.dirs {
+                trusted.push(
+                    lexical_resolve(Path::new("/"), dir)
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+                for bin in &self.bins {
+                    let candidate = Path::new(dir).join(bin);
+                    if let Some(real) = realpath(&candidate) {
+                        if let Some(parent) = Path::new(&real).parent() {
+                            trusted.push(parent.to_string_lossy().into_owned());
+                        }
                     }
                 }
             }
-        }
-        trusted.sort();
-        trusted.dedup();
-        SafeBins {
-            bins,
-            trusted_dirs: trusted,
-        }
+            trusted.sort();
+            trusted.dedup();
+            trusted
+        })
     }
 }
 
@@ -588,7 +602,7 @@ fn is_safe_bin_usage(
     else {
         return false;
     };
-    if !safe_bins.trusted_dirs.contains(&dir) {
+    if !safe_bins.trusted_dirs().contains(&dir) {
         return false;
     }
     match profile(&name) {
@@ -1083,6 +1097,24 @@ mod tests {
         );
         assert_eq!(satisfied(&["sort"], &[]), None, "not a default safe bin");
         assert_eq!(satisfied(&["head", "-x"], &[]), None, "unknown flag");
+    }
+
+    #[test]
+    fn trusted_dirs_are_resolved_only_for_a_safe_bin_name() {
+        let ctx = ctx();
+        let bins = SafeBins::new(None, &[]);
+        let uname = Segment::from_argv(&v(&["uname", "-s"]), &ctx).unwrap();
+        assert_eq!(
+            evaluate_segment(&uname, &[], &bins, &ctx).satisfied_by,
+            None
+        );
+        assert!(bins.trusted.get().is_none(), "no realpaths for uname");
+        let head = Segment::from_argv(&v(&["head", "-n", "1"]), &ctx).unwrap();
+        assert_eq!(
+            evaluate_segment(&head, &[], &bins, &ctx).satisfied_by,
+            Some(SatisfiedBy::SafeBins)
+        );
+        assert!(bins.trusted_dirs().iter().any(|d| d == "/usr/bin"));
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //!    whose value contains one of the node's secret values (for secrets of 8+ characters; shorter
 //!    ones must match the whole value), whether inherited or passed as an override.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
+use std::sync::OnceLock;
 
 const BLOCKED_EVERYWHERE: &[&str] = &[
     "NODE_OPTIONS",
@@ -379,11 +380,30 @@ fn is_cargo_target_executable_key(upper: &str) -> bool {
     false
 }
 
+/// The name lists as sets, built once. Every `system.run` checks each variable of the node's
+/// environment against them; scanning ~270 names per variable cost more than the rest of the
+/// environment handling.
+struct NameSets {
+    everywhere: HashSet<&'static str>,
+    override_only: HashSet<&'static str>,
+    allowed_inherited: HashSet<&'static str>,
+}
+
+fn name_sets() -> &'static NameSets {
+    static SETS: OnceLock<NameSets> = OnceLock::new();
+    SETS.get_or_init(|| NameSets {
+        everywhere: BLOCKED_EVERYWHERE.iter().copied().collect(),
+        override_only: BLOCKED_OVERRIDE_ONLY.iter().copied().collect(),
+        allowed_inherited: ALLOWED_INHERITED_OVERRIDE_ONLY.iter().copied().collect(),
+    })
+}
+
 /// Keys an override may not set (beyond `PATH`).
 pub fn is_blocked_override_key(upper: &str) -> bool {
-    BLOCKED_EVERYWHERE.contains(&upper)
+    let sets = name_sets();
+    sets.everywhere.contains(upper)
         || BLOCKED_PREFIXES.iter().any(|p| upper.starts_with(p))
-        || BLOCKED_OVERRIDE_ONLY.contains(&upper)
+        || sets.override_only.contains(upper)
         || is_cargo_target_executable_key(upper)
         || BLOCKED_OVERRIDE_PREFIXES
             .iter()
@@ -393,9 +413,10 @@ pub fn is_blocked_override_key(upper: &str) -> bool {
 /// Inherited keys the child never sees.
 pub fn is_blocked_inherited_key(key: &str) -> bool {
     let upper = key.to_uppercase();
-    BLOCKED_EVERYWHERE.contains(&upper.as_str())
-        || (BLOCKED_OVERRIDE_ONLY.contains(&upper.as_str())
-            && !ALLOWED_INHERITED_OVERRIDE_ONLY.contains(&upper.as_str()))
+    let sets = name_sets();
+    sets.everywhere.contains(upper.as_str())
+        || (sets.override_only.contains(upper.as_str())
+            && !sets.allowed_inherited.contains(upper.as_str()))
         || BLOCKED_PREFIXES.iter().any(|p| upper.starts_with(p))
 }
 

@@ -19,12 +19,15 @@ pub const CWD_BOUND_HASH_PREFIX: &str = "sha256:cwd-argv:v1:";
 /// Prefix of the retired argv-only hash patterns; they never match.
 pub const LEGACY_HASH_PREFIX: &str = "sha256:argv:";
 
-/// Lowercase hex SHA-256.
+/// Lowercase hex SHA-256. (It hashes the approvals document twice per `system.run`: the hex is
+/// written by hand, as a `format!` per byte cost more than the hash itself.)
 pub fn sha256_hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(bytes);
     let mut out = String::with_capacity(64);
     for byte in digest {
-        out.push_str(&format!("{byte:02x}"));
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
     }
     out
 }

@@ -107,9 +107,16 @@ impl SessionControl {
     }
 }
 
+/// How much tungstenite reads from the socket at a time. Its default, 128 KiB, is zero-filled
+/// before every read: for the node's frames (well under 1 KiB, a few per invocation) that
+/// memset was the largest single cost of an invocation, and it kept 128 KiB resident. Larger
+/// frames still arrive whole, in more reads.
+const READ_CHUNK: usize = 16 * 1024;
+
 /// The largest message the node accepts from the gateway (the TS client's `maxPayload`).
 fn websocket_config() -> WebSocketConfig {
     WebSocketConfig::default()
+        .read_buffer_size(READ_CHUNK)
         .max_message_size(Some(frames::MAX_PAYLOAD_DEFAULT))
         .max_frame_size(Some(frames::MAX_PAYLOAD_DEFAULT))
 }

@@ -3,11 +3,15 @@
 //! frame and close, then the node-role methods, ticks and pings.
 
 use std::collections::HashSet;
-use std::io::ErrorKind;
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::pipe::{pipe_with, PipeFlags};
 
 use crossbeam_channel::{unbounded, Receiver};
 use serde_json::{json, Value};
@@ -18,15 +22,16 @@ use tungstenite::{Message, WebSocket};
 use super::crypto::{self, SignedFields};
 use super::schema;
 use super::{
-    now_ms, CloseInfo, Closer, ConnCommand, ConnRecord, DeviceRecord, Dir, Hello, Outcome,
-    PairingRequest, PingRecord, Rejection, ResultRecord, Shared, State,
+    now_ms, CloseInfo, Closer, ConnCommand, ConnRecord, ConnSender, DeviceRecord, Dir, Hello,
+    Outcome, PairingRequest, PingRecord, Rejection, ResultRecord, Shared, State,
 };
 
 /// `DEVICE_SIGNATURE_SKEW_MS` of the real gateway.
 const SIGNATURE_SKEW_MS: u64 = 120_000;
 /// `CLOSE_REASON_MAX_BYTES` of the real gateway.
 const CLOSE_REASON_MAX_BYTES: usize = 120;
-/// How often a connection thread wakes up to send queued frames and ticks.
+/// How often a connection thread wakes up for its timers (ticks, pings, the close grace) when
+/// neither the node nor the test has anything for it.
 const POLL: Duration = Duration::from_millis(20);
 /// How long the gateway waits for the node to answer its close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(3);
@@ -39,7 +44,15 @@ pub(crate) fn accept_loop(shared: Arc<Shared>, listener: TcpListener, stop: Arc<
     while !stop.load(Ordering::SeqCst) {
         match listener.accept() {
             Ok((stream, _)) => {
+                let Ok((wake_rx, wake_tx)) = pipe_with(PipeFlags::NONBLOCK | PipeFlags::CLOEXEC)
+                else {
+                    continue;
+                };
                 let (tx, rx) = unbounded();
+                let tx = ConnSender {
+                    tx,
+                    wake: Arc::new(wake_tx),
+                };
                 let nonce = crypto::uuid_v4();
                 let challenge_ts = now_ms();
                 let id = shared.update(|s| {
@@ -59,11 +72,63 @@ pub(crate) fn accept_loop(shared: Arc<Shared>, listener: TcpListener, stop: Arc<
                 let shared = shared.clone();
                 std::thread::Builder::new()
                     .name(format!("fakegw-conn-{id}"))
-                    .spawn(move || serve(shared, id, stream, rx, nonce, challenge_ts))
+                    .spawn(move || serve(shared, id, stream, rx, wake_rx, nonce, challenge_ts))
                     .expect("spawn connection thread");
             }
-            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            // Sleep until a connection is pending (accepted at once), or 10 ms to look at `stop`.
+            Err(_) => {
+                let mut fds = [PollFd::new(&listener, PollFlags::IN)];
+                let _ = poll(&mut fds, Some(&timespec(Duration::from_millis(10))));
+            }
         }
+    }
+}
+
+fn timespec(d: Duration) -> Timespec {
+    Timespec {
+        tv_sec: d.as_secs() as _,
+        tv_nsec: d.subsec_nanos() as _,
+    }
+}
+
+/// The connection's socket as tungstenite sees it. After the upgrade, a read finds out first
+/// (with a zero-timeout `poll`) whether data is there and answers `WouldBlock` when not, so the
+/// connection thread can sleep on the socket and its wake-up pipe together; writes block as
+/// before.
+struct Socket {
+    tcp: TcpStream,
+    reads_block: bool,
+}
+
+impl Socket {
+    fn readable(&self, timeout: Duration) -> io::Result<bool> {
+        let mut fds = [PollFd::new(&self.tcp, PollFlags::IN)];
+        Ok(poll(&mut fds, Some(&timespec(timeout)))? > 0)
+    }
+}
+
+impl Read for Socket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.reads_block && !self.readable(Duration::ZERO)? {
+            return Err(ErrorKind::WouldBlock.into());
+        }
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for Socket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.tcp.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
+    }
+}
+
+impl std::ops::Deref for Socket {
+    type Target = TcpStream;
+    fn deref(&self) -> &TcpStream {
+        &self.tcp
     }
 }
 
@@ -72,13 +137,18 @@ fn serve(
     id: usize,
     stream: TcpStream,
     rx: Receiver<ConnCommand>,
+    wake: OwnedFd,
     nonce: String,
     challenge_ts: u64,
 ) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let ws = match tungstenite::accept(stream) {
+    let stream = Socket {
+        tcp: stream,
+        reads_block: true,
+    };
+    let mut ws = match tungstenite::accept(stream) {
         Ok(ws) => ws,
         Err(e) => {
             shared.update(|s| {
@@ -96,11 +166,13 @@ fn serve(
         }
     };
     let _ = ws.get_ref().set_read_timeout(Some(POLL));
+    ws.get_mut().reads_block = false;
     let mut conn = Conn {
         shared,
         id,
         ws,
         rx,
+        wake,
         nonce,
         challenge_ts,
         phase: Phase::AwaitConnect,
@@ -144,8 +216,10 @@ enum Verdict {
 struct Conn {
     shared: Arc<Shared>,
     id: usize,
-    ws: WebSocket<TcpStream>,
+    ws: WebSocket<Socket>,
     rx: Receiver<ConnCommand>,
+    /// The read end of the pipe [`ConnSender::send`] writes to.
+    wake: OwnedFd,
     nonce: String,
     challenge_ts: u64,
     phase: Phase,
@@ -186,9 +260,12 @@ impl Conn {
                 {
                     // Sends the automatic pong to a ping, and a pending close reply.
                     match self.ws.flush() {
-                        Ok(()) => {}
+                        Ok(()) => self.wait_for_input(),
                         Err(tungstenite::Error::Io(e))
-                            if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                            if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+                        {
+                            self.wait_for_input()
+                        }
                         Err(e) => self.on_transport_end(e),
                     }
                 }
@@ -199,6 +276,18 @@ impl Conn {
         self.shared.update(|s| {
             s.senders.remove(&id);
         });
+    }
+
+    /// Sleeps until the node sends something, a command is queued, or [`POLL`] passes.
+    fn wait_for_input(&mut self) {
+        let mut fds = [
+            PollFd::new(&self.ws.get_ref().tcp, PollFlags::IN),
+            PollFd::new(&self.wake, PollFlags::IN),
+        ];
+        let _ = poll(&mut fds, Some(&timespec(POLL)));
+        // Empty the pipe; the commands themselves wait in the channel.
+        let mut buf = [0u8; 64];
+        while matches!(rustix::io::read(&self.wake, &mut buf), Ok(n) if n > 0) {}
     }
 
     /// Records how the connection ended (the first record wins) and stops the loop.
@@ -301,11 +390,12 @@ impl Conn {
         if self.finished || self.closing_deadline.is_some() {
             return;
         }
+        let at = Instant::now();
         match self.ws.send(Message::text(text)) {
             Ok(()) => {
                 let id = self.id;
                 self.shared.update(|s| {
-                    let index = s.log_frame(id, Dir::ToNode, text);
+                    let index = s.log_frame_at(id, Dir::ToNode, text, at);
                     let frame = &s.frames[index];
                     if frame.event() == Some("node.invoke.request") {
                         let invoke_id = frame.json.as_ref().and_then(|j| {
@@ -360,13 +450,14 @@ impl Conn {
     }
 
     fn on_message(&mut self, message: Message) {
+        let at = Instant::now();
         match message {
             Message::Text(text) => {
                 let text = text.as_str().to_string();
                 let id = self.id;
                 let index = self
                     .shared
-                    .update(|s| s.log_frame(id, Dir::FromNode, &text));
+                    .update(|s| s.log_frame_at(id, Dir::FromNode, &text, at));
                 match self.phase {
                     Phase::AwaitConnect => self.on_first_frame(&text),
                     Phase::Ready { .. } => self.on_request(&text, index),
@@ -719,14 +810,14 @@ impl Conn {
                     }
                     _ => {}
                 }
-                if s.results.iter().any(|r| r.invoke_id == invoke_id && r.verdict.is_ok()) {
+                if s.results_for(&invoke_id).any(|r| r.verdict.is_ok()) {
                     problems.push(format!("second node.invoke.result for {invoke_id}"));
                 }
             }
             for p in problems {
                 s.violation(conn, p);
             }
-            s.results.push(ResultRecord {
+            s.push_result(ResultRecord {
                 conn,
                 invoke_id: invoke_id.clone(),
                 frame_index,
@@ -740,9 +831,8 @@ impl Conn {
             s.invokes_sent
                 .get(&invoke_id)
                 .is_some_and(|(c, _)| *c == conn)
-                && s.results
-                    .iter()
-                    .filter(|r| r.invoke_id == invoke_id && r.verdict.is_ok())
+                && s.results_for(&invoke_id)
+                    .filter(|r| r.verdict.is_ok())
                     .count()
                     == 1
         };

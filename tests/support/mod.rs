@@ -420,6 +420,27 @@ pub(crate) enum ConnCommand {
     Ping(Vec<u8>),
 }
 
+/// A connection thread's command queue. Sending also writes a byte to the thread's wake-up pipe:
+/// the thread sleeps in `poll` on its socket and that pipe, so a queued frame goes out at once
+/// instead of at the next poll tick (the benchmark times round trips through this gateway).
+#[derive(Clone)]
+pub(crate) struct ConnSender {
+    pub tx: Sender<ConnCommand>,
+    pub wake: Arc<std::os::fd::OwnedFd>,
+}
+
+impl ConnSender {
+    pub fn send(
+        &self,
+        command: ConnCommand,
+    ) -> Result<(), crossbeam_channel::SendError<ConnCommand>> {
+        self.tx.send(command)?;
+        // The pipe is non-blocking: when it is full, a wake-up is pending anyway.
+        let _ = rustix::io::write(&*self.wake, &[1]);
+        Ok(())
+    }
+}
+
 /// A device the gateway knows.
 #[derive(Debug, Clone)]
 pub(crate) struct DeviceRecord {
@@ -448,13 +469,16 @@ pub(crate) struct ResultRecord {
 pub(crate) struct State {
     pub config: GatewayConfig,
     pub conns: Vec<ConnRecord>,
-    pub senders: HashMap<usize, Sender<ConnCommand>>,
+    pub senders: HashMap<usize, ConnSender>,
     pub frames: Vec<LoggedFrame>,
     pub devices: HashMap<String, DeviceRecord>,
     pub pairing: Vec<PairingRequest>,
     /// Invoke id → (connection, index of the request frame in `frames`).
     pub invokes_sent: HashMap<String, (usize, usize)>,
     pub results: Vec<ResultRecord>,
+    /// Invoke id → indexes into `results`: lookups stay cheap over the benchmark's thousands of
+    /// invokes (a scan per lookup made the gateway quadratic).
+    pub results_by_invoke: HashMap<String, Vec<usize>>,
     pub violations: Vec<String>,
     pub pings: Vec<PingRecord>,
     /// Canned answers for node methods: method → `{ok, payload}` or `{ok:false, error}`.
@@ -463,6 +487,12 @@ pub(crate) struct State {
 
 impl State {
     pub fn log_frame(&mut self, conn: usize, dir: Dir, text: &str) -> usize {
+        self.log_frame_at(conn, dir, text, Instant::now())
+    }
+
+    /// Logs a frame with the time it went out (just before the write) or came in (just after
+    /// the read), so that waiting for this lock does not count as time on the wire.
+    pub fn log_frame_at(&mut self, conn: usize, dir: Dir, text: &str, at: Instant) -> usize {
         if self.config.echo_frames {
             let arrow = match dir {
                 Dir::ToNode => "gw->node",
@@ -475,11 +505,29 @@ impl State {
         self.frames.push(LoggedFrame {
             conn,
             dir,
-            at: Instant::now(),
+            at,
             text: text.to_string(),
             json: serde_json::from_str(text).ok(),
         });
         self.frames.len() - 1
+    }
+
+    /// Records a `node.invoke.result`.
+    pub fn push_result(&mut self, record: ResultRecord) {
+        self.results_by_invoke
+            .entry(record.invoke_id.clone())
+            .or_default()
+            .push(self.results.len());
+        self.results.push(record);
+    }
+
+    /// The results that arrived for `invoke_id`, in order.
+    pub fn results_for<'a>(&'a self, invoke_id: &str) -> impl Iterator<Item = &'a ResultRecord> {
+        self.results_by_invoke
+            .get(invoke_id)
+            .into_iter()
+            .flatten()
+            .map(|&index| &self.results[index])
     }
 
     pub fn violation(&mut self, conn: usize, message: String) {
@@ -581,6 +629,7 @@ impl FakeGateway {
                 pairing: Vec::new(),
                 invokes_sent: HashMap::new(),
                 results: Vec::new(),
+                results_by_invoke: HashMap::new(),
                 violations: Vec::new(),
                 pings: Vec::new(),
                 method_overrides: HashMap::new(),
@@ -885,7 +934,7 @@ impl FakeGateway {
     // ---- driving the node -------------------------------------------------------------------
 
     /// The command channel and hello of the newest live connection, waiting for one.
-    fn live(&self, timeout: Duration) -> Result<(Sender<ConnCommand>, Hello), String> {
+    fn live(&self, timeout: Duration) -> Result<(ConnSender, Hello), String> {
         self.shared
             .wait_for(timeout, |s| {
                 let hello = s.current_hello()?.clone();
@@ -926,7 +975,7 @@ impl FakeGateway {
     /// instead (no result, or a result the gateway rejected, with the reason).
     pub fn wait_result(&self, invoke_id: &str, timeout: Duration) -> Result<InvokeReply, String> {
         let found = self.shared.wait_for(timeout, |s| {
-            let record = s.results.iter().find(|r| r.invoke_id == invoke_id)?.clone();
+            let record = s.results_for(invoke_id).next()?.clone();
             let (_, request_index) = *s.invokes_sent.get(invoke_id)?;
             let events = s
                 .frames
@@ -984,12 +1033,7 @@ impl FakeGateway {
 
     /// How many `node.invoke.result` requests arrived for `invoke_id` (cancel → 0).
     pub fn result_count(&self, invoke_id: &str) -> usize {
-        self.shared
-            .lock()
-            .results
-            .iter()
-            .filter(|r| r.invoke_id == invoke_id)
-            .count()
+        self.shared.lock().results_for(invoke_id).count()
     }
 
     /// Sends `node.invoke.cancel {invokeId, nodeId}` to the live connection.
@@ -1047,7 +1091,7 @@ impl FakeGateway {
 
     // ---- lifecycle --------------------------------------------------------------------------
 
-    fn live_senders(&self) -> Vec<(usize, Sender<ConnCommand>)> {
+    fn live_senders(&self) -> Vec<(usize, ConnSender)> {
         let s = self.shared.lock();
         s.senders.iter().map(|(id, tx)| (*id, tx.clone())).collect()
     }
