@@ -536,7 +536,9 @@ fn protocol_versions() {
     assert!(client.challenge["payload"].get("capabilities").is_none());
     let res = client.connect(client.params(json!({}), Sign::V3, 4));
     assert_eq!(res["error"]["details"]["expectedProtocol"], 3);
-    assert_eq!(res["error"]["details"]["code"], "PROTOCOL_MISMATCH");
+    // As a real 2026.3.1 gateway: the message, no details.code.
+    assert_eq!(res["error"]["message"], "protocol mismatch");
+    assert!(res["error"]["details"].get("code").is_none());
     assert_eq!(
         client.read_close(),
         Some((1002, "protocol mismatch".to_string()))
