@@ -768,11 +768,10 @@ fn print_table(rows: &[Row]) {
         "figure", "value", "goal"
     );
     println!(
-        "{}  {}  {}  {}",
+        "{}  {}  {}  ------",
         "-".repeat(w_figure),
         "-".repeat(w_value),
         "-".repeat(w_goal),
-        "------"
     );
     for r in rows {
         let verdict = match r.met {
