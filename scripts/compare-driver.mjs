@@ -322,7 +322,7 @@ async function main() {
   const fig = (name, f, ratioGoal) => rows.push({ name, f, ratioGoal });
   fig("start → connected, median", (h) => med(h.r.startMs), null);
   fig("RSS idle after connect, median", (h) => med(h.r.rssIdleKiB), null);
-  fig(`RSS after ${SAMPLES * 2 + RUNS * DEPTHS.length} invokes, median`, (h) => med(h.r.rssAfterKiB), null);
+  fig(`RSS after ${SAMPLES * 2 + RUNS * DEPTHS.length + 10} invokes in a round, median`, (h) => med(h.r.rssAfterKiB), null);
   fig("gateway RPC without the node (node.describe), median", (h) => med(h.r.floorMs), null);
   fig("system.which round trip, median", (h) => med(h.r.whichMs), { max: 0.5 });
   fig("system.which round trip, p99", (h) => q(h.r.whichMs, 0.99), null);
