@@ -8,6 +8,9 @@
 //!   socket is still up, then the node closes the connection and exits 0.
 //! - A frame over the 25 MiB limit ends the connection; the node reconnects. Garbage and binary
 //!   frames are ignored.
+//! - A gateway that stops reading (its socket open, its ticks still coming): the node's outbound
+//!   queue is bounded in bytes, so its memory stays bounded however much output piles up; a write
+//!   that makes no progress for twice the tick interval ends the session, and the node reconnects.
 //! - Under load every invoke is answered exactly once (a result or "busy"); afterwards no zombie
 //!   remains and the node's descriptors are back where they started.
 
@@ -172,6 +175,70 @@ fn oversized_frame_ends_the_connection_and_the_node_reconnects() {
         .unwrap_or_else(|| panic!("no reconnect after an oversized frame\n{}", gw.describe(20)));
     let reply = gw.invoke("system.which", Some(r#"{"bins":["sh"]}"#));
     assert!(reply.ok, "{reply:?}");
+}
+
+/// The node's peak resident memory (`VmHWM`) in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmHWM for {pid}"))
+}
+
+#[test]
+fn a_gateway_that_stops_reading_is_left_with_bounded_memory() {
+    // Ticks every 500 ms keep coming: only the blocked writer can tell this gateway is dead.
+    let gw = FakeGateway::start(GatewayConfig::default().tick_interval_ms(500).quiet());
+    let dir = TempDir::new("stall");
+    let node = start(&gw, &dir, &[]);
+    let _ = gw.invoke("system.which", Some(r#"{"bins":["sh"]}"#));
+    let baseline_kib = peak_rss_kib(node.pid());
+
+    // Output of control characters, which JSON escapes as `\\u0001` twice over (in the payload,
+    // then in the frame): each result is a 2.8 MB frame, and the 16 workers' first results
+    // (45 MB) are far beyond the socket buffers and the node's 8 MiB queue.
+    let loud = run_params(&[
+        "sh",
+        "-c",
+        "head -c 200000 /dev/zero | tr '\\0' '\\1'; head -c 200000 /dev/zero | tr '\\0' '\\1' >&2",
+    ]);
+    for _ in 0..64 {
+        gw.send_invoke(Invoke::new("system.run").params_json(&loud));
+    }
+    let stalled = gw.stall_connection();
+
+    // Each run first sends its `exec.finished` event and waits up to 30 s for the gateway's
+    // answer (protocol: events before results); only then do the results pile up.
+    let closed = gw
+        .wait_for_close(stalled, Duration::from_secs(120))
+        .unwrap_or_else(|| {
+            panic!(
+                "the node never gave up on the stalled gateway\n{}",
+                gw.describe(10)
+            )
+        });
+    assert_eq!(closed.by, support::Closer::Abrupt, "{closed:?}");
+    assert!(
+        node.wait_for_output("has not read from the connection", WAIT),
+        "the log does not say why:\n{}",
+        node.all_output()
+    );
+    gw.wait_for_hello_after(stalled, WAIT)
+        .unwrap_or_else(|| panic!("no reconnect\n{}", gw.describe(10)));
+    let reply = gw.invoke("system.which", Some(r#"{"bins":["sh"]}"#));
+    assert!(reply.ok, "{reply:?}");
+
+    let peak_kib = peak_rss_kib(node.pid());
+    eprintln!("stalled gateway: RSS peak {peak_kib} KiB (baseline {baseline_kib} KiB)");
+    // The queue's 8 MiB plus the frames of 16 workers waiting for room (2.8 MB each), on top
+    // of the baseline. A queue bounded only in frames would take every result: 180 MB.
+    assert!(
+        peak_kib < baseline_kib + 60 * 1024,
+        "memory grew to {peak_kib} KiB from {baseline_kib} KiB"
+    );
+    assert!(zombie_children(node.pid()).is_empty());
 }
 
 #[test]

@@ -96,7 +96,7 @@ fn check_error(error: &GatewayError) {
 fn check_result_frame(id: &str, node_id: &str) {
     let (tx, rx) = unbounded();
     let link = GatewayLink::new(tx, "fuzz".into());
-    link.send_invoke_result(id, node_id, &Err(InvokeError::invalid("fuzz")));
+    link.send_invoke_result(id, node_id, Err(InvokeError::invalid("fuzz")));
     let Ok(Outbound::Text(frame)) = rx.try_recv() else {
         panic!("no result frame was queued");
     };

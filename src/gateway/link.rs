@@ -5,10 +5,15 @@
 //! back by id: the reader thread looks the id up in `pending` and hands the frame to whoever
 //! waits for it. When the session ends, `pending` is cleared, so every waiter wakes with an error
 //! instead of waiting out its timeout.
+//!
+//! The queue to the writer is bounded in bytes, not frames: a gateway that stops reading must not
+//! make the node's memory grow, and one frame can be anything from a 2-byte pong to a 25 MiB
+//! screenshot. Senders wait while [`OUTBOUND_BUDGET`] bytes are queued; the writer's write
+//! timeout ends a session whose gateway stopped reading, which wakes them with `false`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use crossbeam_channel::{bounded, Sender};
@@ -26,6 +31,25 @@ pub enum Outbound {
     Text(String),
     /// Send a close frame with this code and reason, then end the connection.
     Close(u16, String),
+}
+
+/// Bytes that may wait for the writer before senders block. Room for a burst of results without
+/// making a slow gateway's queue a memory problem; one frame larger than this still goes alone.
+pub const OUTBOUND_BUDGET: usize = 8 << 20;
+
+/// What a queued item is charged beyond its bytes (the channel slot and the `Vec`/`String`).
+const ITEM_OVERHEAD: usize = 64;
+
+impl Outbound {
+    /// What this item counts against [`OUTBOUND_BUDGET`] while it is queued.
+    pub fn queued_cost(&self) -> usize {
+        ITEM_OVERHEAD
+            + match self {
+                Outbound::Raw(bytes) => bytes.len(),
+                Outbound::Text(text) => text.len(),
+                Outbound::Close(_, reason) => reason.len(),
+            }
+    }
 }
 
 /// How long the node waits for the gateway to answer one of its requests (§1.8).
@@ -52,10 +76,24 @@ struct LinkInner {
     tag: String,
     max_payload: AtomicUsize,
     open: AtomicBool,
+    queue: QueueBudget,
+}
+
+/// The bytes queued for the writer, and the senders waiting for room.
+struct QueueBudget {
+    limit: usize,
+    queued: Mutex<usize>,
+    room: Condvar,
 }
 
 impl GatewayLink {
+    /// A link whose queue holds up to [`OUTBOUND_BUDGET`] bytes. The receiving end of
+    /// `outbound` must report what it takes with [`GatewayLink::dequeued`].
     pub fn new(outbound: Sender<Outbound>, tag: String) -> GatewayLink {
+        GatewayLink::with_budget(outbound, tag, OUTBOUND_BUDGET)
+    }
+
+    fn with_budget(outbound: Sender<Outbound>, tag: String, limit: usize) -> GatewayLink {
         GatewayLink {
             inner: Arc::new(LinkInner {
                 outbound,
@@ -64,6 +102,11 @@ impl GatewayLink {
                 tag,
                 max_payload: AtomicUsize::new(frames::MAX_PAYLOAD_DEFAULT),
                 open: AtomicBool::new(true),
+                queue: QueueBudget {
+                    limit,
+                    queued: Mutex::new(0),
+                    room: Condvar::new(),
+                },
             }),
         }
     }
@@ -81,9 +124,49 @@ impl GatewayLink {
         self.inner.max_payload.store(bytes, Ordering::Relaxed);
     }
 
-    /// Hands one outbound item to the writer. Fails quietly once the session is over.
+    /// Hands one outbound item to the writer, waiting while the queue is over its byte budget.
+    /// Fails quietly once the session is over.
     pub fn send(&self, item: Outbound) -> bool {
-        self.inner.open.load(Ordering::Acquire) && self.inner.outbound.send(item).is_ok()
+        let cost = item.queued_cost();
+        if !self.reserve(cost) {
+            return false;
+        }
+        if self.inner.outbound.send(item).is_err() {
+            self.dequeued_cost(cost);
+            return false;
+        }
+        true
+    }
+
+    /// Called by the writer for every item it takes off the queue: frees its room.
+    pub fn dequeued(&self, item: &Outbound) {
+        self.dequeued_cost(item.queued_cost());
+    }
+
+    /// Waits until `cost` fits the budget (an empty queue takes anything) or the link closes.
+    fn reserve(&self, cost: usize) -> bool {
+        let budget = &self.inner.queue;
+        let mut queued = lock(&budget.queued);
+        loop {
+            if !self.inner.open.load(Ordering::Acquire) {
+                return false;
+            }
+            if *queued == 0 || *queued + cost <= budget.limit {
+                *queued += cost;
+                return true;
+            }
+            queued = budget
+                .room
+                .wait(queued)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+
+    fn dequeued_cost(&self, cost: usize) {
+        let budget = &self.inner.queue;
+        let mut queued = lock(&budget.queued);
+        *queued = queued.saturating_sub(cost);
+        budget.room.notify_all();
     }
 
     /// Sends `method(params)` and waits for the gateway's response.
@@ -120,9 +203,11 @@ impl GatewayLink {
 
     /// Sends the one `node.invoke.result` of an invocation. A result larger than the gateway
     /// accepts (`policy.maxPayload`) is replaced by an error saying so, rather than having the
-    /// gateway drop the connection.
-    pub fn send_invoke_result(&self, invoke_id: &str, node_id: &str, result: &InvokeResult) {
-        let text = result_frame(&self.next_request_id(), invoke_id, node_id, result);
+    /// gateway drop the connection. Takes the result so that its payload is freed once the
+    /// frame holds a copy: a sender waiting for room in the queue then holds one copy, not two.
+    pub fn send_invoke_result(&self, invoke_id: &str, node_id: &str, result: InvokeResult) {
+        let text = result_frame(&self.next_request_id(), invoke_id, node_id, &result);
+        drop(result);
         let limit = self.inner.max_payload.load(Ordering::Relaxed);
         let text = if text.len() > limit {
             let error = InvokeError::unavailable(format!(
@@ -147,18 +232,25 @@ impl GatewayLink {
         }
     }
 
-    /// Ends the session for workers: pending waiters wake with `Closed`, later sends are dropped.
+    /// Ends the session for workers: pending waiters wake with `Closed`, senders waiting for
+    /// room wake with `false`, later sends are dropped.
     pub fn close(&self) {
         self.inner.open.store(false, Ordering::Release);
         self.lock_pending().clear();
+        // Under the lock, so a sender between its `open` check and its wait cannot miss this.
+        let _queued = lock(&self.inner.queue.queued);
+        self.inner.queue.room.notify_all();
     }
 
     fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<String, Sender<ResFrame>>> {
-        self.inner
-            .pending
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.inner.pending)
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn result_frame(request_id: &str, invoke_id: &str, node_id: &str, result: &InvokeResult) -> String {
@@ -209,7 +301,7 @@ mod tests {
     fn result_frames_match_the_protocol() {
         let (tx, rx) = crossbeam_channel::unbounded();
         let link = GatewayLink::new(tx, "t".into());
-        link.send_invoke_result("inv", "node", &Ok(r#"{"bins":{}}"#.to_string()));
+        link.send_invoke_result("inv", "node", Ok(r#"{"bins":{}}"#.to_string()));
         let Outbound::Text(text) = rx.recv().unwrap() else {
             panic!()
         };
@@ -220,7 +312,7 @@ mod tests {
         link.send_invoke_result(
             "inv",
             "node",
-            &Err(InvokeError::unavailable("command not supported")),
+            Err(InvokeError::unavailable("command not supported")),
         );
         let Outbound::Text(text) = rx.recv().unwrap() else {
             panic!()
@@ -236,7 +328,7 @@ mod tests {
         let (tx, rx) = crossbeam_channel::unbounded();
         let link = GatewayLink::new(tx, "t".into());
         link.set_max_payload(2048);
-        link.send_invoke_result("inv", "node", &Ok("x".repeat(4096)));
+        link.send_invoke_result("inv", "node", Ok("x".repeat(4096)));
         let Outbound::Text(text) = rx.recv().unwrap() else {
             panic!()
         };
@@ -244,6 +336,39 @@ mod tests {
             text.contains(r#""ok":false"#) && text.contains("result too large"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn senders_wait_while_the_queue_is_over_its_byte_budget() {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let link = GatewayLink::with_budget(tx, "t".into(), 1000);
+        // An empty queue takes a frame of any size; then the budget applies.
+        assert!(link.send(Outbound::Text("x".repeat(5000))));
+        let blocked = {
+            let link = link.clone();
+            std::thread::spawn(move || link.send(Outbound::Text("y".repeat(100))))
+        };
+        let first = rx.recv().unwrap();
+        assert!(rx.try_recv().is_err(), "the second frame waited for room");
+        link.dequeued(&first);
+        assert!(blocked.join().unwrap());
+        let second = rx.recv().unwrap();
+        link.dequeued(&second);
+        assert_eq!(*lock(&link.inner.queue.queued), 0);
+    }
+
+    #[test]
+    fn closing_wakes_senders_waiting_for_room() {
+        let (tx, _rx) = crossbeam_channel::unbounded();
+        let link = GatewayLink::with_budget(tx, "t".into(), 1000);
+        assert!(link.send(Outbound::Text("x".repeat(5000))));
+        let blocked = {
+            let link = link.clone();
+            std::thread::spawn(move || link.send(Outbound::Text("y".repeat(100))))
+        };
+        // Whether it is already waiting or not, it must give up.
+        link.close();
+        assert!(!blocked.join().unwrap());
     }
 
     #[test]

@@ -18,6 +18,9 @@
 //! the last inbound frame, so its only wake-ups are the ones the protocol's tick implies. When
 //! the watchdog fires, or the node shuts down, the writer sends a close frame and shuts the
 //! socket down, which wakes the reader; when the reader ends first, it tells the writer.
+//! The same window bounds a write: a gateway that has taken none of the node's bytes for
+//! `2 × tickIntervalMs` is as dead as one that has sent none, and the session ends with the
+//! outbound queue (bounded in bytes by the link) as the most it held.
 //!
 //! When a session ends, every invocation it started is cancelled (children are killed and
 //! nothing is sent for them, as the TS host does: the gateway has already failed those
@@ -164,17 +167,18 @@ pub fn run(setup: SessionSetup<'_>) -> SessionEnd {
         Err(transport::TransportError::Config(msg)) => return SessionEnd::Fatal(msg),
         Err(err) => return SessionEnd::Failed(err.to_string()),
     };
-    // A bounded queue: when the gateway stops reading, producers stall instead of memory
-    // growing, and the writer's timeouts end the session.
-    let (out_tx, out_rx) = bounded::<Outbound>(256);
+    // The link bounds the queue in bytes: when the gateway stops reading, producers stall
+    // instead of memory growing, and the writer's timeout ends the session.
+    let (out_tx, out_rx) = crossbeam_channel::unbounded::<Outbound>();
     let link = GatewayLink::new(out_tx, session_tag());
     let (reader_done_tx, reader_done_rx) = bounded::<()>(1);
     let watchdog = Arc::new(Watchdog::default());
     let writer = {
         let watchdog = watchdog.clone();
+        let link = link.clone();
         thread::Builder::new()
             .name("gateway-writer".into())
-            .spawn(move || writer_loop(write_half, out_rx, reader_done_rx, watchdog))
+            .spawn(move || writer_loop(write_half, out_rx, link, reader_done_rx, watchdog))
     };
     let writer = match writer {
         Ok(handle) => handle,
@@ -503,7 +507,7 @@ fn start_invoke(
             setup.pool.workers(),
             setup.pool.queue_capacity()
         ));
-        link.send_invoke_result(&request.id, &request.node_id, &Err(busy));
+        link.send_invoke_result(&request.id, &request.node_id, Err(busy));
     }
 }
 
@@ -535,7 +539,7 @@ fn run_invoke(
         if result.is_ok() { "ok" } else { "error" },
         started.elapsed()
     );
-    link.send_invoke_result(&request.id, &request.node_id, &result);
+    link.send_invoke_result(&request.id, &request.node_id, result);
     // Finished only once the result is queued, so a shutdown that waits for in-flight work
     // closes the socket after it.
     in_flight.finish(&request.id, &ctx.cancel);
@@ -643,6 +647,14 @@ impl Watchdog {
     fn saw_inbound(&self) {
         self.last_inbound.store(monotonic_ms(), Ordering::Release);
     }
+    /// `2 × tickIntervalMs`: how long the gateway may stay silent, or leave the node's bytes
+    /// unread. `None` before `hello-ok`.
+    fn window(&self) -> Option<Duration> {
+        match self.tick_ms.load(Ordering::Acquire) {
+            0 => None,
+            tick => Some(Duration::from_millis(2 * tick)),
+        }
+    }
     /// How long until the watchdog must look again; `None` when not armed.
     fn time_left(&self) -> Option<Duration> {
         let tick = self.tick_ms.load(Ordering::Acquire);
@@ -662,18 +674,19 @@ impl Watchdog {
     }
 }
 
-/// How long a write may block on a gateway that stopped reading before the session is ended.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a write may block before `hello-ok` sets the tick interval.
+const WRITE_TIMEOUT_BEFORE_HELLO: Duration = Duration::from_secs(30);
 /// How long to wait for the gateway's close reply before cutting the connection.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 fn writer_loop(
     half: WriteHalf,
     rx: Receiver<Outbound>,
+    link: GatewayLink,
     reader_done: Receiver<()>,
     watchdog: Arc<Watchdog>,
 ) {
-    let _ = half.set_write_timeout(Some(WRITE_TIMEOUT));
+    let _ = half.set_write_timeout(Some(WRITE_TIMEOUT_BEFORE_HELLO));
     let mut ws = WebSocket::from_raw_socket(half, Role::Client, Some(websocket_config()));
     let never = crossbeam_channel::never::<Instant>();
     loop {
@@ -683,34 +696,58 @@ fn writer_loop(
         };
         select! {
             recv(rx) -> item => {
+                let Ok(item) = item else { break };
+                link.dequeued(&item);
                 let outcome = match item {
-                    Ok(Outbound::Raw(bytes)) => ws.get_mut().write_all(&bytes).map_err(tungstenite::Error::Io),
-                    Ok(Outbound::Text(text)) => ws.send(Message::text(text)),
-                    Ok(Outbound::Close(code, reason)) => {
+                    Outbound::Raw(bytes) => ws.get_mut().write_all(&bytes).map_err(tungstenite::Error::Io),
+                    Outbound::Text(text) => ws.send(Message::text(text)),
+                    Outbound::Close(code, reason) => {
                         close_and_wait(&mut ws, code, &reason, &reader_done);
-                        return;
+                        break;
                     }
-                    Err(_) => break,
                 };
                 if let Err(err) = outcome {
-                    log::debug!("gateway write failed: {err}");
+                    if is_timeout(&err) {
+                        let window = watchdog.window().unwrap_or(WRITE_TIMEOUT_BEFORE_HELLO);
+                        log::warn!(
+                            "the gateway has not read from the connection for {} s; reconnecting",
+                            window.as_secs()
+                        );
+                        watchdog.fire("the gateway stopped reading");
+                    } else {
+                        log::debug!("gateway write failed: {err}");
+                    }
+                    ws.get_ref().shutdown();
                     break;
                 }
             }
-            recv(reader_done) -> _ => break,
-            // Armed after hello-ok: loop to compute the first deadline.
-            recv(watchdog.rearm.1) -> _ => {}
+            recv(reader_done) -> _ => {
+                ws.get_ref().shutdown();
+                break;
+            }
+            // Armed after hello-ok: a write may now block for the watchdog's window, and the
+            // loop computes the first deadline.
+            recv(watchdog.rearm.1) -> _ => {
+                if let Some(window) = watchdog.window() {
+                    let _ = ws.get_ref().set_write_timeout(Some(window));
+                }
+            }
             recv(timer) -> _ => {
                 if watchdog.time_left().map(|left| left.is_zero()).unwrap_or(false) {
                     log::warn!("no frame from the gateway for twice the tick interval; reconnecting");
                     watchdog.fire("tick timeout");
                     close_and_wait(&mut ws, 4000, "tick timeout", &reader_done);
-                    return;
+                    break;
                 }
             }
         }
     }
-    ws.get_ref().shutdown();
+    // Senders waiting for room in the queue would otherwise wait for a writer that is gone.
+    link.close();
+}
+
+fn is_timeout(err: &tungstenite::Error) -> bool {
+    matches!(err, tungstenite::Error::Io(io) if matches!(io.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut))
 }
 
 fn close_and_wait(

@@ -182,6 +182,7 @@ fn serve(
         closing_deadline: None,
         seen_request_ids: HashSet::new(),
         finished: false,
+        stalled: false,
     };
     conn.run();
 }
@@ -229,6 +230,8 @@ struct Conn {
     closing_deadline: Option<Instant>,
     seen_request_ids: HashSet<String>,
     finished: bool,
+    /// Set by [`ConnCommand::Stall`]: the node's frames are left unread in the socket.
+    stalled: bool,
 }
 
 impl Conn {
@@ -247,6 +250,10 @@ impl Conn {
                 break;
             }
             self.timers();
+            if self.stalled {
+                self.wait_while_stalled();
+                continue;
+            }
             if self.closing_deadline.is_some_and(|d| Instant::now() > d) {
                 // The node never answered the close frame; give up on it.
                 let _ = self.ws.get_ref().shutdown(Shutdown::Both);
@@ -288,6 +295,29 @@ impl Conn {
         // Empty the pipe; the commands themselves wait in the channel.
         let mut buf = [0u8; 64];
         while matches!(rustix::io::read(&self.wake, &mut buf), Ok(n) if n > 0) {}
+    }
+
+    /// A stalled gateway reads nothing, so it learns that the node gave up from the socket's
+    /// hang-up flags alone; ticks and test commands still go out.
+    fn wait_while_stalled(&mut self) {
+        let mut fds = [
+            PollFd::new(&self.ws.get_ref().tcp, PollFlags::RDHUP),
+            PollFd::new(&self.wake, PollFlags::IN),
+        ];
+        let _ = poll(&mut fds, Some(&timespec(POLL)));
+        let hung_up = fds[0]
+            .revents()
+            .intersects(PollFlags::RDHUP | PollFlags::HUP | PollFlags::ERR);
+        let mut buf = [0u8; 64];
+        while matches!(rustix::io::read(&self.wake, &mut buf), Ok(n) if n > 0) {}
+        if hung_up {
+            let _ = self.ws.get_ref().shutdown(Shutdown::Both);
+            self.end(
+                Closer::Abrupt,
+                None,
+                "the node hung up on a stalled gateway".into(),
+            );
+        }
     }
 
     /// Records how the connection ended (the first record wins) and stops the loop.
@@ -338,6 +368,7 @@ impl Conn {
                     self.end(Closer::Gateway, None, "dropped by the gateway".into());
                 }
                 ConnCommand::Ping(payload) => self.ping(payload),
+                ConnCommand::Stall => self.stalled = true,
             }
             if self.finished {
                 return;

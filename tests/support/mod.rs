@@ -415,9 +415,14 @@ impl InvokeReply {
 /// What a connection thread is asked to do.
 pub(crate) enum ConnCommand {
     Send(String),
-    Close { code: u16, reason: String },
+    Close {
+        code: u16,
+        reason: String,
+    },
     Drop,
     Ping(Vec<u8>),
+    /// Stop reading the node's frames (ticks and commands still go out).
+    Stall,
 }
 
 /// A connection thread's command queue. Sending also writes a byte to the thread's wake-up pipe:
@@ -1067,6 +1072,17 @@ impl FakeGateway {
             .unwrap_or_else(|e| panic!("drop_connection: {e}"));
         let _ = sender.send(ConnCommand::Drop);
         self.wait_for_close(hello.conn, WAIT);
+        hello.conn
+    }
+
+    /// Makes the live connection stop reading what the node sends, as a hung gateway process
+    /// whose socket stays open would; it keeps sending ticks (when configured) and what the test
+    /// queues. The connection ends when the node hangs up. Returns its number.
+    pub fn stall_connection(&self) -> usize {
+        let (sender, hello) = self
+            .live(WAIT)
+            .unwrap_or_else(|e| panic!("stall_connection: {e}"));
+        let _ = sender.send(ConnCommand::Stall);
         hello.conn
     }
 
