@@ -8,7 +8,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -18,7 +18,18 @@ use serde::Serialize;
 /// Size past which the log is rotated.
 pub const MAX_AUDIT_BYTES: u64 = 1024 * 1024;
 
-static WRITE_LOCK: Mutex<()> = Mutex::new(());
+/// The log as last opened, kept between appends: creating the directory, checking the size and
+/// opening the file for every run cost five system calls per `system.run`.
+static OPEN_LOG: Mutex<Option<OpenLog>> = Mutex::new(None);
+
+struct OpenLog {
+    path: PathBuf,
+    file: fs::File,
+    /// Bytes in the file, counted as they are written.
+    len: u64,
+    /// Which file it is, to notice when someone removed or replaced it.
+    id: (u64, u64),
+}
 
 /// One decision.
 #[derive(Debug, Clone, Serialize)]
@@ -108,31 +119,52 @@ pub fn append(path: &Path, record: &AuditRecord, secrets: &[String]) {
         }
     };
     line.push('\n');
-    let _guard = WRITE_LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    if let Err(err) = append_line(path, &line) {
+    let mut open_log = OPEN_LOG.lock().unwrap_or_else(|p| p.into_inner());
+    if let Err(err) = append_line(&mut open_log, path, &line) {
+        // Opened afresh next time.
+        *open_log = None;
         log::warn!("audit log {}: {err}", path.display());
     }
 }
 
-fn append_line(path: &Path, line: &str) -> std::io::Result<()> {
+fn append_line(open_log: &mut Option<OpenLog>, path: &Path, line: &str) -> std::io::Result<()> {
+    // Still the file at `path`? One stat instead of an open; a log someone removed or rotated is
+    // reopened rather than written to a file no one can see.
+    let current = fs::metadata(path).ok().map(|meta| (meta.dev(), meta.ino()));
+    if !matches!(open_log, Some(log) if log.path == path && Some(log.id) == current) {
+        *open_log = Some(open(path)?);
+    }
+    let Some(log) = open_log.as_mut() else {
+        return Ok(());
+    };
+    if log.len > 0 && log.len + line.len() as u64 > MAX_AUDIT_BYTES {
+        fs::rename(path, rotated_path(path))?;
+        *log = open(path)?;
+    }
+    log.file.write_all(line.as_bytes())?;
+    log.len += line.len() as u64;
+    Ok(())
+}
+
+fn open(path: &Path) -> std::io::Result<OpenLog> {
     if let Some(dir) = path.parent() {
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(dir)?;
     }
-    if let Ok(meta) = fs::metadata(path) {
-        if meta.len() + line.len() as u64 > MAX_AUDIT_BYTES {
-            let rotated = rotated_path(path);
-            fs::rename(path, rotated)?;
-        }
-    }
-    let mut file = fs::OpenOptions::new()
+    let file = fs::OpenOptions::new()
         .create(true)
         .append(true)
         .mode(0o600)
         .open(path)?;
-    file.write_all(line.as_bytes())
+    let meta = file.metadata()?;
+    Ok(OpenLog {
+        path: path.to_path_buf(),
+        len: meta.len(),
+        id: (meta.dev(), meta.ino()),
+        file,
+    })
 }
 
 /// `audit.jsonl.1`.
@@ -202,6 +234,29 @@ mod tests {
         append(&path, &record(&[&big]), &[]);
         assert!(rotated_path(&path).exists());
         assert!(fs::metadata(&path).unwrap().len() <= MAX_AUDIT_BYTES);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_removed_or_replaced_log_is_reopened_not_written_blind() {
+        let dir = std::env::temp_dir().join(format!("oc-audit-reopen-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let path = dir.join("audit.jsonl");
+        append(&path, &record(&["one"]), &[]);
+        fs::remove_dir_all(&dir).unwrap();
+        append(&path, &record(&["two"]), &[]);
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains("two") && !text.contains("one"), "{text}");
+        assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
+
+        // Replaced by another file (a user's own rotation): the new file gets the next line.
+        fs::rename(&path, dir.join("old")).unwrap();
+        fs::write(&path, "").unwrap();
+        append(&path, &record(&["three"]), &[]);
+        assert!(fs::read_to_string(&path).unwrap().contains("three"));
+        assert!(!fs::read_to_string(dir.join("old"))
+            .unwrap()
+            .contains("three"));
         fs::remove_dir_all(&dir).unwrap();
     }
 }
