@@ -11,6 +11,9 @@
 //! - A gateway that stops reading (its socket open, its ticks still coming): the node's outbound
 //!   queue is bounded in bytes, so its memory stays bounded however much output piles up; a write
 //!   that makes no progress for twice the tick interval ends the session, and the node reconnects.
+//! - The gateway's password changes under a running node: its reconnect is refused with
+//!   `AUTH_PASSWORD_MISMATCH`, and it exits 1 after that one attempt (spec: pause, then exit for
+//!   the supervisor), never logging the password.
 //! - Under load every invoke is answered exactly once (a result or "busy"); afterwards no zombie
 //!   remains and the node's descriptors are back where they started.
 
@@ -339,4 +342,34 @@ fn secrets_never_reach_the_log_even_at_trace_level() {
         output.contains("TRACE") || output.contains("DEBUG"),
         "trace logging was not on"
     );
+}
+
+#[test]
+fn a_changed_gateway_password_exits_1_for_the_supervisor() {
+    let gw = FakeGateway::start(GatewayConfig::default().password("old-pass").quiet());
+    let dir = TempDir::new("password");
+    let mut node = start(&gw, &dir, &[("OPENCLAW_GATEWAY_PASSWORD", "old-pass")]);
+    let first = gw.expect_hello();
+    assert_eq!(first.auth_method, "password");
+
+    // The operator changes the password and restarts the gateway.
+    gw.update_config(|c| c.password = Some("new-pass".into()));
+    let closed = gw.close_connection(1012, "service restart");
+
+    let status = node
+        .wait_exit(WAIT)
+        .unwrap_or_else(|| panic!("the node did not exit\n{}", node.stderr()));
+    assert_eq!(status.code(), Some(1), "{}", node.stderr());
+    let rejection = gw
+        .wait_for_rejection_after(closed, WAIT)
+        .unwrap_or_else(|| panic!("no rejected reconnect\n{}", gw.describe(10)));
+    assert_eq!(rejection.detail_code(), Some("AUTH_PASSWORD_MISMATCH"));
+    // Exactly one attempt with the old password: no retry loop against the gateway's rate limit.
+    let attempts = gw
+        .connections()
+        .iter()
+        .filter(|c| c.id > closed && c.connect_params.is_some())
+        .count();
+    assert_eq!(attempts, 1, "{}", gw.describe(10));
+    assert!(!node.stderr().contains("old-pass"), "{}", node.stderr());
 }
