@@ -7,7 +7,7 @@
 //! - SIGTERM while a command runs: the command is terminated, its result is sent while the
 //!   socket is still up, then the node closes the connection and exits 0.
 //! - A frame over the 25 MiB limit ends the connection; the node reconnects. Garbage and binary
-//!   frames are ignored.
+//!   frames are ignored (spec §1.2), and a flood of them leaves resident memory where it was.
 //! - A gateway that stops reading (its socket open, its ticks still coming): the node's outbound
 //!   queue is bounded in bytes, so its memory stays bounded however much output piles up; a write
 //!   that makes no progress for twice the tick interval ends the session, and the node reconnects.
@@ -372,4 +372,59 @@ fn a_changed_gateway_password_exits_1_for_the_supervisor() {
         .count();
     assert_eq!(attempts, 1, "{}", gw.describe(10));
     assert!(!node.stderr().contains("old-pass"), "{}", node.stderr());
+}
+
+/// The node's resident memory (`VmRSS`) in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmRSS for {pid}"))
+}
+
+#[test]
+fn a_flood_of_garbage_frames_is_ignored_without_memory_growth() {
+    let gw = FakeGateway::start(GatewayConfig::default().quiet());
+    let dir = TempDir::new("garbage-flood");
+    let node = start(&gw, &dir, &[]);
+    let conn = gw.expect_hello().conn;
+    let _ = gw.invoke("system.which", Some(r#"{"bins":["sh"]}"#));
+    let before_kib = rss_kib(node.pid());
+
+    // 170 MB in all: non-JSON, JSON of the wrong shape, deep nesting, responses nobody asked
+    // for, up to 1 MiB a frame.
+    let big_junk = "\u{1}not json ".repeat(100_000);
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    for round in 0..100 {
+        gw.send_raw(&big_junk);
+        gw.send_raw(&deep);
+        gw.send_raw(&format!(
+            r#"{{"type":"res","id":"{round}","ok":true,"payload":"{}"}}"#,
+            "p".repeat(500_000)
+        ));
+        gw.send_raw(r#"{"type":"event","event":"tick","payload":{"ts":"not a number"}}"#);
+        if round % 10 == 9 {
+            // Keeps the flood in step with the node, and shows it still answers.
+            assert!(gw.invoke("system.which", Some(r#"{"bins":["sh"]}"#)).ok);
+        }
+    }
+    let reply = gw.invoke("system.which", Some(r#"{"bins":["sh"]}"#));
+    assert!(reply.ok, "{reply:?}");
+    assert_eq!(reply.conn, conn, "the connection survived the flood");
+
+    let after_kib = rss_kib(node.pid());
+    let peak_kib = peak_rss_kib(node.pid());
+    eprintln!("garbage flood: RSS {before_kib} → {after_kib} KiB, peak {peak_kib} KiB");
+    // A frame's buffers come and go; nothing accumulates.
+    assert!(
+        after_kib < before_kib + 4 * 1024,
+        "RSS grew from {before_kib} to {after_kib} KiB"
+    );
+    assert!(
+        peak_kib < before_kib + 16 * 1024,
+        "peak {peak_kib} KiB from {before_kib} KiB"
+    );
+    gw.assert_no_violations();
 }
