@@ -577,9 +577,11 @@ fn throughput(
     let children_us = per_run(children as f64 * TICK_NS);
     // Ticks, not schedstat: threads of this process come and go (the gateway's, the spawners').
     let this_us = per_run(this.ticks as f64 * TICK_NS);
+    let [reader_us, writer_us, workers_us] = node.roles_ns.map(|ns| per_run(ns as f64));
     let split = format!(
-        "node {node_us:.0} µs, its children {children_us:.0} µs, fake gateway + driver \
-         {this_us:.0} µs (wall {:.0} µs)",
+        "node {node_us:.0} µs (reader {reader_us:.0}, writer {writer_us:.0}, workers \
+         {workers_us:.0}), its children {children_us:.0} µs, fake gateway + driver {this_us:.0} µs \
+         (wall {:.0} µs)",
         per_run(elapsed.as_nanos() as f64)
     );
     Ok((total as f64 / elapsed.as_secs_f64(), split))
@@ -677,6 +679,8 @@ const TICK_NS: f64 = 1e9 / 100.0;
 struct Cpu {
     run_ns: u64,
     ticks: u64,
+    /// `run_ns` of the node's reader (its main thread), writer and invoke workers.
+    roles_ns: [u64; 3],
 }
 
 impl Cpu {
@@ -684,6 +688,7 @@ impl Cpu {
         Cpu {
             run_ns: self.run_ns.saturating_sub(earlier.run_ns),
             ticks: self.ticks.saturating_sub(earlier.ticks),
+            roles_ns: std::array::from_fn(|i| self.roles_ns[i].saturating_sub(earlier.roles_ns[i])),
         }
     }
 }
@@ -693,17 +698,36 @@ fn cpu_of(pid: u32) -> Cpu {
     // schedstat's first field is ns on the CPU, per thread; a thread that already exited is in
     // neither, but the node's threads live as long as it does.
     let mut run_ns = 0;
+    let mut roles_ns = [0; 3];
     if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
         for task in tasks.flatten() {
             let text = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
-            run_ns += text
+            let ns = text
                 .split_whitespace()
                 .next()
                 .and_then(|n| n.parse::<u64>().ok())
                 .unwrap_or(0);
+            run_ns += ns;
+            let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            let role = if task.file_name().to_str() == Some(&pid.to_string()) {
+                Some(0)
+            } else if name.trim() == "gateway-writer" {
+                Some(1)
+            } else if name.starts_with("invoke-") {
+                Some(2)
+            } else {
+                None
+            };
+            if let Some(role) = role {
+                roles_ns[role] += ns;
+            }
         }
     }
-    Cpu { run_ns, ticks }
+    Cpu {
+        run_ns,
+        ticks,
+        roles_ns,
+    }
 }
 
 /// cutime + cstime: CPU of the children the process has waited for.
