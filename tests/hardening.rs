@@ -249,9 +249,11 @@ fn load_every_invoke_is_answered_once_and_nothing_leaks() {
     let gw = FakeGateway::start(GatewayConfig::default().quiet());
     let dir = TempDir::new("load");
     let node = start(&gw, &dir, &[]);
-    // Let start-up settle, then take the baseline.
+    // Let start-up settle, then take the baseline (one run opens the audit log, which stays open).
     let _ = gw.invoke("system.which", Some(r#"{"bins":["sh"]}"#));
+    assert!(gw.invoke("system.run", Some(&run_params(&["true"]))).ok);
     let fds_before = fd_count(node.pid());
+    let rss_before_kib = rss_kib(node.pid());
 
     let total = 1000;
     let in_flight = 64;
@@ -306,6 +308,13 @@ fn load_every_invoke_is_answered_once_and_nothing_leaks() {
         zombie_children(node.pid()).is_empty(),
         "zombies: {:?}",
         zombie_children(node.pid())
+    );
+    // Back near idle: what stays is the 16 workers' malloc arenas and stacks, touched once.
+    let rss_after_kib = rss_kib(node.pid());
+    eprintln!("load: RSS {rss_before_kib} → {rss_after_kib} KiB, fds {fds_before}");
+    assert!(
+        rss_after_kib < rss_before_kib + 8 * 1024,
+        "RSS {rss_before_kib} → {rss_after_kib} KiB"
     );
     gw.assert_no_violations();
 }
