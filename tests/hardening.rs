@@ -180,14 +180,24 @@ fn oversized_frame_ends_the_connection_and_the_node_reconnects() {
     assert!(reply.ok, "{reply:?}");
 }
 
-/// The node's peak resident memory (`VmHWM`) in KiB.
-fn peak_rss_kib(pid: u32) -> u64 {
+/// A `kB` line of the node's /proc status, in KiB.
+fn proc_status_kib(pid: u32, key: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .find_map(|line| line.strip_prefix(key))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("no VmHWM for {pid}"))
+        .unwrap_or_else(|| panic!("no {key} for {pid}"))
+}
+
+/// The node's peak resident memory (`VmHWM`) in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    proc_status_kib(pid, "VmHWM:")
+}
+
+/// The node's resident memory (`VmRSS`) in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    proc_status_kib(pid, "VmRSS:")
 }
 
 #[test]
@@ -388,16 +398,6 @@ fn a_changed_gateway_password_exits_1_for_the_supervisor() {
         .count();
     assert_eq!(attempts, 1, "{}", gw.describe(10));
     assert!(!node.stderr().contains("old-pass"), "{}", node.stderr());
-}
-
-/// The node's resident memory (`VmRSS`) in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("no VmRSS for {pid}"))
 }
 
 #[test]

@@ -338,16 +338,27 @@ mod tests {
         );
     }
 
-    #[test]
-    fn senders_wait_while_the_queue_is_over_its_byte_budget() {
+    /// A link with a 1000-byte budget that an oversized frame has filled, and a thread trying
+    /// to send one more frame (its outcome is what the thread returns).
+    fn full_link() -> (
+        GatewayLink,
+        crossbeam_channel::Receiver<Outbound>,
+        std::thread::JoinHandle<bool>,
+    ) {
         let (tx, rx) = crossbeam_channel::unbounded();
         let link = GatewayLink::with_budget(tx, "t".into(), 1000);
         // An empty queue takes a frame of any size; then the budget applies.
         assert!(link.send(Outbound::Text("x".repeat(5000))));
-        let blocked = {
+        let sender = {
             let link = link.clone();
             std::thread::spawn(move || link.send(Outbound::Text("y".repeat(100))))
         };
+        (link, rx, sender)
+    }
+
+    #[test]
+    fn senders_wait_while_the_queue_is_over_its_byte_budget() {
+        let (link, rx, blocked) = full_link();
         let first = rx.recv().unwrap();
         assert!(rx.try_recv().is_err(), "the second frame waited for room");
         link.dequeued(&first);
@@ -359,13 +370,7 @@ mod tests {
 
     #[test]
     fn closing_wakes_senders_waiting_for_room() {
-        let (tx, _rx) = crossbeam_channel::unbounded();
-        let link = GatewayLink::with_budget(tx, "t".into(), 1000);
-        assert!(link.send(Outbound::Text("x".repeat(5000))));
-        let blocked = {
-            let link = link.clone();
-            std::thread::spawn(move || link.send(Outbound::Text("y".repeat(100))))
-        };
+        let (link, _rx, blocked) = full_link();
         // Whether it is already waiting or not, it must give up.
         link.close();
         assert!(!blocked.join().unwrap());
