@@ -242,24 +242,45 @@ impl BindError {
 
 struct Unwrapped {
     argv: Vec<String>,
-    base_index: usize,
+    /// Words dropped by the wrappers (`baseIndex`). Negative when `env -S` split one word into
+    /// more words than the wrapper took.
+    base_index: isize,
     opaque_multiplexer: bool,
+}
+
+impl Unwrapped {
+    /// The index in the original `argv` of word `i` of the unwrapped argv: `baseIndex + i` as in
+    /// the TS client, but only when that word is the same text. After `env -S` the words need
+    /// not line up, and then the operand has no argv word of its own: the result is
+    /// `argv.len()` (no word), which `mutable_operand_target` refuses as unstable.
+    fn outer_index(&self, argv: &[String], i: usize) -> usize {
+        let index = isize::try_from(i)
+            .ok()
+            .and_then(|i| self.base_index.checked_add(i))
+            .and_then(|index| usize::try_from(index).ok());
+        match (index, self.argv.get(i)) {
+            (Some(index), Some(word)) if argv.get(index) == Some(word) => index,
+            _ => argv.len(),
+        }
+    }
 }
 
 /// `unwrapArgvForMutableOperand` (without package-manager unwrapping).
 fn unwrap_for_operand(argv: &[String]) -> Unwrapped {
+    // Word counts fit in isize: a Vec never holds more than isize::MAX elements.
+    let dropped = |outer: &[String], inner: &[String]| outer.len() as isize - inner.len() as isize;
     let mut current = argv.to_vec();
-    let mut base_index = 0;
+    let mut base_index: isize = 0;
     let mut opaque = false;
     for _ in 0..16 {
         if let DispatchUnwrap::Unwrapped { argv: inner, .. } = unwrap_dispatch_wrapper(&current) {
-            base_index += current.len() - inner.len();
+            base_index = base_index.saturating_add(dropped(&current, &inner));
             current = inner;
             continue;
         }
         if let DispatchUnwrap::Unwrapped { argv: inner, .. } = unwrap_shell_multiplexer(&current) {
             opaque = true;
-            base_index += current.len() - inner.len();
+            base_index = base_index.saturating_add(dropped(&current, &inner));
             current = inner;
             continue;
         }
@@ -560,12 +581,12 @@ fn mutable_operand_index(argv: &[String], cwd: &Path) -> Option<usize> {
             return None;
         }
         return posix_shell_script_index(&unwrapped.argv, &executable)
-            .map(|i| unwrapped.base_index + i);
+            .map(|i| unwrapped.outer_index(argv, i));
     }
     if is_argv1_interpreter(&executable) {
         let operand = unwrapped.argv.get(1).map(|a| a.trim()).unwrap_or("");
         if !operand.is_empty() && operand != "-" && !operand.starts_with('-') {
-            return Some(unwrapped.base_index + 1);
+            return Some(unwrapped.outer_index(argv, 1));
         }
     }
     if executable == "ruby" && ruby_unsafe(&unwrapped.argv)
@@ -582,7 +603,8 @@ fn mutable_operand_index(argv: &[String], cwd: &Path) -> Option<usize> {
         {
             return None;
         }
-        return path_looks_mutable(&lexical_resolve(cwd, raw)).then_some(unwrapped.base_index);
+        return path_looks_mutable(&lexical_resolve(cwd, raw))
+            .then(|| unwrapped.outer_index(argv, 0));
     }
     if executable == "bun" || executable == "deno" {
         return None;
@@ -592,7 +614,7 @@ fn mutable_operand_index(argv: &[String], cwd: &Path) -> Option<usize> {
         cwd,
         executable == "node" || executable == "nodejs",
     )
-    .map(|i| unwrapped.base_index + i)
+    .map(|i| unwrapped.outer_index(argv, i))
 }
 
 fn is_known_binary_header(header: &[u8]) -> bool {
@@ -886,6 +908,46 @@ mod tests {
         fs::remove_dir(&sub).unwrap();
         fs::create_dir(&sub).unwrap();
         let _ = revalidate_cwd(&snap); // inode reuse is possible; only check it does not panic
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn split_string_env_operand_is_refused_not_an_overflow() {
+        let dir = temp_dir("split-env");
+        let script = dir.join("s.py");
+        fs::write(&script, "print(1)\n").unwrap();
+        let script_s = script.to_string_lossy().into_owned();
+        // `env -S` split one word into three: the unwrapped argv is longer than the original
+        // (the fuzzer's input panicked on `base_index` underflowing).
+        for argv in [
+            v(&["env", &format!("-Spython3 {script_s} x")]),
+            v(&["\tenv", "-sxeh.eeru-----END PUBLIC KEY-----"]),
+        ] {
+            let _ = mutable_operand_index(&argv, &dir);
+        }
+        // The script is inside the split word: no argv word can be pinned.
+        assert_eq!(
+            mutable_operand_target(
+                &v(&["env", &format!("-Spython3 {script_s} x")]),
+                None,
+                &dir,
+                false
+            )
+            .unwrap_err()
+            .message,
+            "SYSTEM_RUN_DENIED: approval requires a stable script operand"
+        );
+        // The script is a word of its own after the split string: it is pinned.
+        assert_eq!(
+            mutable_operand_target(
+                &v(&["env", "-S", "python3 -u", &script_s]),
+                None,
+                &dir,
+                false
+            )
+            .unwrap(),
+            Some(3)
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 
