@@ -31,6 +31,13 @@ use crate::invoke::CancelToken;
 /// One read per readiness; a pipe's default capacity, so a full pipe empties in one read.
 const READ_CHUNK: usize = 64 * 1024;
 
+thread_local! {
+    /// The read buffer of the thread's runs, kept from one run to the next. Allocated afresh,
+    /// 64 KiB is past musl's mmap threshold: every run of the static binary paid an mmap, a
+    /// page fault and a munmap (a TLB shoot-down across the node's threads).
+    static READ_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Without a pidfd the exit is checked this often at most (the interval starts at 1 ms and
 /// doubles): a bounded cost for systems that cannot tell us.
 const MAX_EXIT_CHECK_INTERVAL: Duration = Duration::from_millis(50);
@@ -185,8 +192,16 @@ struct Ready {
 
 impl Supervisor<'_> {
     fn run(&mut self) {
-        // Read through its spare capacity, so the buffer is never zeroed.
-        let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+        // Taken, not borrowed: a run inside a run (none today) would get a buffer of its own.
+        let mut buf = READ_BUFFER.with(|cell| cell.take());
+        buf.clear();
+        buf.reserve(READ_CHUNK);
+        self.supervise(&mut buf);
+        READ_BUFFER.with(|cell| *cell.borrow_mut() = buf);
+    }
+
+    fn supervise(&mut self, buf: &mut Vec<u8>) {
+        // Reads go through the buffer's spare capacity, so it is never zeroed.
         loop {
             let now = Instant::now();
             self.act_on_cancel(now);
@@ -195,7 +210,7 @@ impl Supervisor<'_> {
                 return;
             }
             match self.wait(now) {
-                Ok(ready) => self.handle(ready, &mut buf),
+                Ok(ready) => self.handle(ready, buf),
                 Err(Errno::INTR) => {}
                 Err(err) => {
                     // Only a bug (or ENOMEM) gets here; spinning on it would burn a core.
