@@ -431,20 +431,25 @@ fn latency_throughput_leak(options: &Options) -> Result<(Vec<Row>, Row), String>
     ));
     rows.push(row("  CPU per spawn", split));
 
-    progress(&format!("leak check: {} more runs", options.leak_runs));
+    progress(&format!(
+        "leak check: {} more runs, one at a time",
+        options.leak_runs
+    ));
     let rss_before_leak = proc_status_kib(pid, "VmRSS:");
-    throughput(&gw, pid, 16, options.leak_runs)?;
+    let fds_before = fd_count(pid);
+    throughput(&gw, pid, 1, options.leak_runs)?;
     std::thread::sleep(Duration::from_millis(500));
     let rss_after = proc_status_kib(pid, "VmRSS:");
+    let fds_after = fd_count(pid);
     let hwm = proc_status_kib(pid, "VmHWM:");
     gw.assert_no_violations();
     let leak_row = row(
         format!(
-            "RSS after connect → before → after {} more runs (peak)",
+            "RSS after connect → before → after {} sequential runs (peak); fds",
             options.leak_runs
         ),
         format!(
-            "{} → {} → {} ({})",
+            "{} → {} → {} ({}); {fds_before} → {fds_after}",
             mib(rss_connected),
             mib(rss_before_leak),
             mib(rss_after),
@@ -452,7 +457,10 @@ fn latency_throughput_leak(options: &Options) -> Result<(Vec<Row>, Row), String>
         ),
     )
     // A leak of 100 bytes a run shows as 1 MiB here; allocator arenas settling do not.
-    .goal("≤ +1 MiB (no leak)", rss_after <= rss_before_leak + 1024);
+    .goal(
+        "≤ +1 MiB, no fd (no leak)",
+        rss_after <= rss_before_leak + 1024 && fds_after <= fds_before,
+    );
     Ok((rows, leak_row))
 }
 
@@ -728,6 +736,11 @@ fn cpu_of(pid: u32) -> Cpu {
         ticks,
         roles_ns,
     }
+}
+
+/// Open descriptors of `pid`.
+fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |dir| dir.count())
 }
 
 /// cutime + cstime: CPU of the children the process has waited for.
