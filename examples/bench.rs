@@ -32,7 +32,7 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::node_process::{NodeProcess, NodeSpawn, TempDir};
+use support::node_process::{node_binary_beside_example, NodeProcess, NodeSpawn, TempDir};
 use support::{Dir, FakeGateway, GatewayConfig, Hello, Invoke};
 
 const TOKEN: &str = "bench-shared-token";
@@ -827,22 +827,11 @@ fn print_table(rows: &[Row]) {
 
 /// `target/<profile>/openclaw-node` next to this example, built first when cargo started it.
 fn default_node_binary() -> Result<PathBuf, String> {
-    let exe =
-        std::env::current_exe().map_err(|e| format!("cannot locate the bench binary: {e}"))?;
-    // target/<profile>/examples/bench → target/<profile>
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or_else(|| format!("unexpected location of the bench binary: {}", exe.display()))?;
-    build_if_started_by_cargo(profile_dir);
-    let bin = profile_dir.join("openclaw-node");
-    if profile_dir.file_name().and_then(|n| n.to_str()) != Some("release") {
+    let (bin, profile) = node_binary_beside_example()?;
+    if profile != "release" {
         eprintln!(
             "warning: measuring a {} build; the goals are for `cargo run --release --example bench`",
-            profile_dir
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("non-release")
+            if profile.is_empty() { "non-release" } else { &profile }
         );
     }
     if bin.exists() {
@@ -852,40 +841,5 @@ fn default_node_binary() -> Result<PathBuf, String> {
             "{} not found. Build it with `cargo build --release`, or pass --node-bin.",
             bin.display()
         ))
-    }
-}
-
-/// Runs `cargo build --bin openclaw-node` for the bench's profile when cargo started the bench
-/// (`CARGO` is set), so the node measured is never older than its sources.
-fn build_if_started_by_cargo(profile_dir: &Path) {
-    let Some(cargo) = std::env::var_os("CARGO") else {
-        return;
-    };
-    let (Some(profile), Some(target_dir)) = (
-        profile_dir.file_name().and_then(|n| n.to_str()),
-        profile_dir.parent(),
-    ) else {
-        return;
-    };
-    let mut command = Command::new(cargo);
-    command
-        .args(["build", "--quiet", "--bin", "openclaw-node", "--target-dir"])
-        .arg(target_dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    match profile {
-        "debug" => {}
-        "release" => {
-            command.arg("--release");
-        }
-        other => {
-            command.args(["--profile", other]);
-        }
-    }
-    match command.status() {
-        Ok(status) if status.success() => {}
-        Ok(status) => {
-            eprintln!("cargo build --bin openclaw-node failed ({status}); using what is there")
-        }
-        Err(e) => eprintln!("cannot run cargo to build openclaw-node ({e}); using what is there"),
     }
 }

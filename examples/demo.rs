@@ -17,12 +17,12 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::node_process::{NodeProcess, NodeSpawn, TempDir};
+use support::node_process::{node_binary_beside_example, NodeProcess, NodeSpawn, TempDir};
 use support::{Dir, FakeGateway, GatewayConfig, Invoke, LoggedFrame};
 
 const TOKEN: &str = "demo-shared-token";
@@ -240,14 +240,7 @@ fn node_binary() -> Result<PathBuf, String> {
     if let Some(bin) = std::env::var_os("OPENCLAW_NODE_BIN") {
         return Ok(PathBuf::from(bin));
     }
-    let exe = std::env::current_exe().map_err(|e| format!("cannot locate the demo binary: {e}"))?;
-    // target/<profile>/examples/demo → target/<profile>
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or_else(|| format!("unexpected location of the demo binary: {}", exe.display()))?;
-    let bin = profile_dir.join("openclaw-node");
-    build_if_started_by_cargo(profile_dir);
+    let (bin, _) = node_binary_beside_example()?;
     if bin.exists() {
         Ok(bin)
     } else {
@@ -256,41 +249,5 @@ fn node_binary() -> Result<PathBuf, String> {
              a release demo), or point OPENCLAW_NODE_BIN at an openclaw-node binary.",
             bin.display()
         ))
-    }
-}
-
-/// Runs `cargo build --bin openclaw-node` for the demo's profile and target dir when the demo
-/// was started by cargo (`CARGO` is set), so the node is never older than its sources.
-fn build_if_started_by_cargo(profile_dir: &Path) {
-    let Some(cargo) = std::env::var_os("CARGO") else {
-        return;
-    };
-    let (Some(profile), Some(target_dir)) = (
-        profile_dir.file_name().and_then(|n| n.to_str()),
-        profile_dir.parent(),
-    ) else {
-        return;
-    };
-    let mut command = Command::new(cargo);
-    command
-        .args(["build", "--quiet", "--bin", "openclaw-node", "--target-dir"])
-        .arg(target_dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    match profile {
-        "debug" => {}
-        "release" => {
-            command.arg("--release");
-        }
-        other => {
-            command.args(["--profile", other]);
-        }
-    }
-    eprintln!("(building openclaw-node for the demo …)");
-    match command.status() {
-        Ok(status) if status.success() => {}
-        Ok(status) => {
-            eprintln!("cargo build --bin openclaw-node failed ({status}); using what is there")
-        }
-        Err(e) => eprintln!("cannot run cargo to build openclaw-node ({e}); using what is there"),
     }
 }

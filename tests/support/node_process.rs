@@ -285,3 +285,47 @@ fn spawn_reader(
         }
     });
 }
+
+/// For the examples: `target/<profile>/openclaw-node` beside the running example
+/// (`target/<profile>/examples/<name>`), and the profile's name. When cargo started the example
+/// (`CARGO` is set), the node is built first for the same profile and target dir, so it is never
+/// older than its sources. The binary may still be missing; the caller says what to do.
+pub fn node_binary_beside_example() -> Result<(PathBuf, String), String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot locate this example: {e}"))?;
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or_else(|| format!("unexpected location of this example: {}", exe.display()))?;
+    let profile = profile_dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .to_string();
+    if let (Some(cargo), Some(target_dir)) = (std::env::var_os("CARGO"), profile_dir.parent()) {
+        let mut command = Command::new(cargo);
+        command
+            .args(["build", "--quiet", "--bin", "openclaw-node", "--target-dir"])
+            .arg(target_dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        match profile.as_str() {
+            "debug" => {}
+            "release" => {
+                command.arg("--release");
+            }
+            other => {
+                command.args(["--profile", other]);
+            }
+        }
+        eprintln!("(building openclaw-node …)");
+        match command.status() {
+            Ok(status) if status.success() => {}
+            Ok(status) => {
+                eprintln!("cargo build --bin openclaw-node failed ({status}); using what is there")
+            }
+            Err(e) => {
+                eprintln!("cannot run cargo to build openclaw-node ({e}); using what is there")
+            }
+        }
+    }
+    Ok((profile_dir.join("openclaw-node"), profile))
+}
