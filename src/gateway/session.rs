@@ -657,14 +657,9 @@ impl Watchdog {
     }
     /// How long until the watchdog must look again; `None` when not armed.
     fn time_left(&self) -> Option<Duration> {
-        let tick = self.tick_ms.load(Ordering::Acquire);
-        if tick == 0 {
-            return None;
-        }
-        let deadline = self.last_inbound.load(Ordering::Acquire) + 2 * tick;
-        Some(Duration::from_millis(
-            deadline.saturating_sub(monotonic_ms()),
-        ))
+        let deadline =
+            Duration::from_millis(self.last_inbound.load(Ordering::Acquire)) + self.window()?;
+        Some(deadline.saturating_sub(Duration::from_millis(monotonic_ms())))
     }
     fn fire(&self, reason: &str) {
         *self.fired.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.to_string());
