@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use openclaw_node::cancel::CancelToken;
 use openclaw_node::exec::{run, ExecSpec};
-use openclaw_node::invoke::CancelToken;
 
 fn main() {
     let runs: usize = std::env::args()

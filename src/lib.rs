@@ -33,6 +33,7 @@
 
 pub mod approvals;
 pub mod browser;
+pub mod cancel;
 pub mod commands;
 pub mod config;
 pub mod exec;
@@ -41,6 +42,7 @@ pub mod identity;
 pub mod invoke;
 pub mod node;
 pub mod paths;
+pub mod platform;
 pub mod run;
 pub mod service;
 pub mod state;

@@ -13,8 +13,9 @@ use crate::gateway::reconnect::{LoopExit, NodeLoop};
 use crate::gateway::session::SessionControl;
 use crate::gateway::transport::{self, GatewayUrl};
 use crate::invoke::pool::Pool;
-use crate::node::{effective_path_env, NodeRuntime};
+use crate::node::NodeRuntime;
 use crate::paths::StatePaths;
+use crate::platform::search_path::effective_path_env;
 use crate::state::{self, DeviceAuthStore, GatewayEndpoint, NodeState};
 use crate::status::StatusReporter;
 use crate::CliError;
@@ -163,6 +164,10 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
         "openclaw-node {} starting: gateway {url}, device {device_id}, state {}",
         env!("CARGO_PKG_VERSION"),
         paths.dir().display()
+    );
+    log::info!(
+        "{}",
+        crate::approvals::startup_summary(&runtime.approvals, &runtime.config)
     );
     log::info!(
         "advertising {} commands: {}",

@@ -102,7 +102,7 @@ impl TestNode {
             approvals: ApprovalsStore::new(&paths),
             paths,
             config: Arc::new(config),
-            path_env: openclaw_node::node::effective_path_env(),
+            path_env: openclaw_node::platform::search_path::effective_path_env(),
             secret_env_names: vec!["OPENCLAW_GATEWAY_TOKEN".to_string()],
             secret_values: vec![],
             browser,

@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 
+use openclaw_node::cancel::CancelToken;
 use openclaw_node::exec::{
     launch_error_code, reported_exit_code, run, ExecOutcome, ExecSpec, TRUNCATION_MARKER,
 };
-use openclaw_node::invoke::CancelToken;
 
 /// Long enough never to fire on a working runner; fires instead of hanging on a broken one.
 const GUARD: Duration = Duration::from_secs(60);

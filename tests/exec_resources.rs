@@ -7,8 +7,8 @@ use std::fs;
 use std::thread;
 use std::time::Duration;
 
+use openclaw_node::cancel::CancelToken;
 use openclaw_node::exec::{run, ExecSpec};
-use openclaw_node::invoke::CancelToken;
 
 fn sh(script: &str, timeout_ms: u64) -> ExecSpec {
     ExecSpec {

@@ -25,8 +25,9 @@ use super::regex::Regex;
 use super::store::{ApprovalsStore, StoreError};
 use crate::config::NodeConfig;
 use crate::invoke::{CancelToken, InvokeContext, NoEvents};
-use crate::node::{effective_path_env, NodeRuntime};
+use crate::node::NodeRuntime;
 use crate::paths::StatePaths;
+use crate::platform::search_path::effective_path_env;
 use crate::CliError;
 
 /// Show or edit the local exec approvals (show, allow, remove, check).

@@ -41,17 +41,17 @@ pub mod store;
 
 pub use store::{ApprovalsStore, Snapshot, StoreError};
 
-use crate::node::NodeRuntime;
+use crate::config::NodeConfig;
 
 /// One line for start-up: the effective default policy, where it comes from, and how to change
 /// it. Never fails: a broken document or config is reported in the line itself.
-pub fn startup_summary(node: &NodeRuntime) -> String {
-    let file = node.approvals.file_path();
-    let snapshot = match node.approvals.read() {
+pub fn startup_summary(approvals: &ApprovalsStore, config: &NodeConfig) -> String {
+    let file = approvals.file_path();
+    let snapshot = match approvals.read() {
         Ok(snapshot) => snapshot,
         Err(err) => return format!("exec policy: every command is refused: {err}"),
     };
-    let effective = match policy::effective_policy(&snapshot.doc, &node.config, None) {
+    let effective = match policy::effective_policy(&snapshot.doc, config, None) {
         Ok(effective) => effective,
         Err(err) => return format!("exec policy: every command is refused: {err}"),
     };

@@ -9,7 +9,7 @@
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::invoke::CancelToken;
+use crate::cancel::CancelToken;
 
 use super::cdp::lock;
 

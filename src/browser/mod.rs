@@ -69,7 +69,8 @@ impl BrowserProxy {
     /// and a browser executable or a CDP endpoint is available.
     pub fn from_config(config: &NodeConfig, paths: &StatePaths) -> Option<BrowserProxy> {
         let base_dir = paths.browser_dir();
-        let settings = Settings::from_config(config, &crate::node::effective_path_env())?;
+        let settings =
+            Settings::from_config(config, &crate::platform::search_path::effective_path_env())?;
         let profiles = settings
             .profiles
             .iter()

@@ -383,7 +383,7 @@ fn parse_ipv4_number(part: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::invoke::CancelToken;
+    use crate::cancel::CancelToken;
     use serde_json::json;
 
     fn budget() -> Budget {

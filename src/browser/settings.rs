@@ -285,7 +285,7 @@ mod tests {
             "http://127.0.0.1/",
             &crate::browser::budget::Budget::new(
                 std::time::Duration::from_secs(1),
-                crate::invoke::CancelToken::new()
+                crate::cancel::CancelToken::new()
             )
         ));
         assert_eq!(

@@ -34,7 +34,7 @@ use std::io;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::invoke::CancelToken;
+use crate::cancel::CancelToken;
 
 /// The combined stdout+stderr bytes `system.run` keeps (`OUTPUT_CAP` in the TS host).
 pub const DEFAULT_OUTPUT_CAP: usize = 200_000;

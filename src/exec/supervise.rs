@@ -26,7 +26,7 @@ use rustix::process::{
 
 use super::capture::{Capture, Stream};
 use super::{ExecSpec, EXIT_DRAIN_MAX, EXIT_QUIET, KILL_GRACE};
-use crate::invoke::CancelToken;
+use crate::cancel::CancelToken;
 
 /// One read per readiness; a pipe's default capacity, so a full pipe empties in one read.
 const READ_CHUNK: usize = 64 * 1024;

@@ -4,12 +4,11 @@
 //! calls the command's handler with an [`InvokeContext`] and sends exactly one
 //! `node.invoke.result` (or nothing, when the invocation was cancelled).
 
-mod cancel;
 pub mod pool;
 
 use std::sync::Arc;
 
-pub use cancel::CancelToken;
+pub use crate::cancel::CancelToken;
 
 use crate::node::NodeRuntime;
 

@@ -1,0 +1,3 @@
+//! What differs between operating systems, one small module per concern.
+
+pub mod search_path;
