@@ -34,13 +34,13 @@
 pub mod approvals;
 pub mod browser;
 pub mod cancel;
+pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod exec;
 pub mod gateway;
 pub mod identity;
 pub mod invoke;
-pub mod node;
 pub mod paths;
 pub mod platform;
 pub mod run;

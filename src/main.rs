@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use argh::FromArgs;
-use openclaw_node::{approvals, run, service, CliError};
+use openclaw_node::{cli, run, service, CliError};
 
 /// openclaw-node: a small, static OpenClaw headless node host.
 #[derive(FromArgs, Debug)]
@@ -24,7 +24,7 @@ enum Command {
     Restart(service::RestartArgs),
     Uninstall(service::UninstallArgs),
     Identity(service::IdentityArgs),
-    Approvals(approvals::cli::ApprovalsArgs),
+    Approvals(cli::approvals::ApprovalsArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,7 +49,7 @@ fn try_main(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Restart(args) => service::restart(args),
         Command::Uninstall(args) => service::uninstall(args),
         Command::Identity(args) => service::identity(args),
-        Command::Approvals(args) => approvals::cli::main(args),
+        Command::Approvals(args) => cli::approvals::main(args),
     }
 }
 

@@ -7,13 +7,14 @@ use std::time::Duration;
 use argh::FromArgs;
 
 use crate::browser::BrowserProxy;
+use crate::commands::{CommandSurface, NodeRuntime};
 use crate::config::NodeConfig;
 use crate::gateway::connect::ClientDescription;
 use crate::gateway::reconnect::{LoopExit, NodeLoop};
 use crate::gateway::session::SessionControl;
 use crate::gateway::transport::{self, GatewayUrl};
 use crate::invoke::pool::Pool;
-use crate::node::NodeRuntime;
+use crate::invoke::Dispatcher;
 use crate::paths::StatePaths;
 use crate::platform::search_path::effective_path_env;
 use crate::state::{self, DeviceAuthStore, GatewayEndpoint, NodeState};
@@ -136,22 +137,30 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
         .or_else(|| config.gateway_password().map(str::to_string));
 
     let path_env = effective_path_env();
+    let secret_env_names: Vec<String> = vec![
+        "OPENCLAW_GATEWAY_TOKEN".into(),
+        "OPENCLAW_GATEWAY_PASSWORD".into(),
+    ];
+    let secret_values: Vec<String> = [token.clone(), password.clone()]
+        .into_iter()
+        .flatten()
+        .collect();
     let runtime = Arc::new(NodeRuntime {
         paths: paths.clone(),
         config: config.clone(),
         path_env: path_env.clone(),
-        secret_env_names: vec![
-            "OPENCLAW_GATEWAY_TOKEN".into(),
-            "OPENCLAW_GATEWAY_PASSWORD".into(),
-        ],
-        secret_values: [token.clone(), password.clone()]
-            .into_iter()
-            .flatten()
-            .collect(),
         approvals: crate::approvals::ApprovalsStore::new(&paths),
-        browser: BrowserProxy::from_config(&config, &paths),
+        browser: BrowserProxy::from_config(
+            &config,
+            &paths,
+            secret_env_names.clone(),
+            secret_values.clone(),
+        ),
+        secret_env_names,
+        secret_values,
     });
-    let (caps, commands) = crate::commands::advertised(&runtime);
+    let surface = CommandSurface::new(runtime.clone());
+    let (caps, commands) = surface.advertised();
 
     let status = StatusReporter::new(&paths);
     status.started(
@@ -177,7 +186,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
 
     let control = Arc::new(SessionControl::default());
     let shutdown = install_signal_handlers(control.clone())?;
-    let pool = Pool::from_env();
+    let dispatcher = Dispatcher::new(Arc::new(surface), Pool::from_env());
     let node_loop = NodeLoop {
         url,
         pin: node_state.gateway.tls_fingerprint.clone(),
@@ -194,8 +203,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
         token,
         password,
         device_auth: DeviceAuthStore::new(&paths),
-        runtime: runtime.clone(),
-        pool: &pool,
+        dispatcher: &dispatcher,
         status: &status,
         control: &control,
         shutdown,

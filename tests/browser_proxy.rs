@@ -16,9 +16,10 @@ use serde_json::{json, Value};
 
 use openclaw_node::approvals::ApprovalsStore;
 use openclaw_node::browser::BrowserProxy;
+use openclaw_node::cancel::CancelToken;
+use openclaw_node::commands::{InvokeContext, NodeRuntime};
 use openclaw_node::config::NodeConfig;
-use openclaw_node::invoke::{CancelToken, InvokeContext, InvokeError, NoEvents};
-use openclaw_node::node::NodeRuntime;
+use openclaw_node::invoke::{InvokeError, NoEvents};
 use openclaw_node::paths::StatePaths;
 
 const INDEX: &str = r#"<!doctype html><html><head><title>BP Test Page</title></head><body>
@@ -97,7 +98,12 @@ impl TestNode {
         std::fs::create_dir_all(&dir).expect("create the state directory");
         let paths = StatePaths::at(&dir);
         let config = NodeConfig::from_value(config);
-        let browser = BrowserProxy::from_config(&config, &paths);
+        let browser = BrowserProxy::from_config(
+            &config,
+            &paths,
+            vec!["OPENCLAW_GATEWAY_TOKEN".to_string()],
+            vec![],
+        );
         let node = NodeRuntime {
             approvals: ApprovalsStore::new(&paths),
             paths,
@@ -130,7 +136,7 @@ impl TestNode {
             .as_ref()
             .expect("browser proxy configured");
         proxy
-            .handle(&self.ctx, params)
+            .handle(&self.ctx.cancel, params)
             .map(|payload| serde_json::from_str(&payload).expect("payload is JSON"))
     }
 

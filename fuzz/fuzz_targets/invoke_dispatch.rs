@@ -87,7 +87,7 @@ fn check_which(payload: &Value) {
 
 /// A get/set reply describes the stored document: its hash, no socket token, and a second get
 /// agrees.
-fn check_approvals_reply(ctx: &openclaw_node::invoke::InvokeContext, payload: &Value) {
+fn check_approvals_reply(ctx: &openclaw_node::commands::InvokeContext, payload: &Value) {
     assert_eq!(payload["exists"], Value::Bool(true));
     assert!(
         payload["file"]["socket"].get("token").is_none(),

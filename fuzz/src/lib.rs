@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use openclaw_node::approvals::ApprovalsStore;
+use openclaw_node::cancel::CancelToken;
+use openclaw_node::commands::{InvokeContext, NodeRuntime};
 use openclaw_node::config::NodeConfig;
-use openclaw_node::invoke::{CancelToken, InvokeContext, NoEvents};
-use openclaw_node::node::NodeRuntime;
+use openclaw_node::invoke::NoEvents;
 use openclaw_node::paths::StatePaths;
 
 /// A directory only this fuzzing process uses, created on first use: under

@@ -20,13 +20,11 @@
 //! - [`prepare`]: `system.run.prepare` plans and allow-always coverage.
 //! - [`allow_always`]: persisting allow-always grants and usage metadata.
 //! - [`audit`]: the audit log.
-//! - [`cli`]: `openclaw-node approvals ...`.
 
 pub mod allow_always;
 pub mod allowlist;
 pub mod audit;
 pub mod binding;
-pub mod cli;
 pub mod command;
 pub mod decision;
 pub mod document;

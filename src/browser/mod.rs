@@ -39,8 +39,9 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
+use crate::cancel::CancelToken;
 use crate::config::NodeConfig;
-use crate::invoke::{InvokeContext, InvokeError, InvokeResult};
+use crate::invoke::{InvokeError, InvokeResult};
 use crate::paths::StatePaths;
 
 use budget::{Budget, Interrupt};
@@ -62,12 +63,21 @@ pub struct BrowserProxy {
     settings: Settings,
     profiles: Vec<Arc<Profile>>,
     media_dir: PathBuf,
+    /// Names of the environment variables that hold the node's secrets.
+    secret_env_names: Vec<String>,
+    /// The node's secret values, kept out of Chromium's environment whatever they are named.
+    secret_values: Vec<String>,
 }
 
 impl BrowserProxy {
     /// The proxy, when enabled by config (`browser.enabled`, `nodeHost.browserProxy.enabled`)
     /// and a browser executable or a CDP endpoint is available.
-    pub fn from_config(config: &NodeConfig, paths: &StatePaths) -> Option<BrowserProxy> {
+    pub fn from_config(
+        config: &NodeConfig,
+        paths: &StatePaths,
+        secret_env_names: Vec<String>,
+        secret_values: Vec<String>,
+    ) -> Option<BrowserProxy> {
         let base_dir = paths.browser_dir();
         let settings =
             Settings::from_config(config, &crate::platform::search_path::effective_path_env())?;
@@ -80,12 +90,14 @@ impl BrowserProxy {
             settings,
             profiles,
             media_dir: base_dir.join("media"),
+            secret_env_names,
+            secret_values,
         })
     }
 
     /// Serves one `browser.proxy` invocation: the processing order of spec §3.2, then the
     /// reply `{result, files?, route?}`.
-    pub fn handle(&self, ctx: &InvokeContext, params: Value) -> InvokeResult {
+    pub fn handle(&self, cancel: &CancelToken, params: Value) -> InvokeResult {
         let fail = |message: String| Err(InvokeError::invalid(format!("Error: {message}")));
         let empty = Map::new();
         let params_map = params.as_object().unwrap_or(&empty);
@@ -169,7 +181,7 @@ impl BrowserProxy {
             return fail("INVALID_REQUEST: browser profile not allowed".into());
         }
         let timeout_ms = request_timeout_ms(params_map.get("timeoutMs"));
-        let budget = Budget::new(Duration::from_millis(timeout_ms), ctx.cancel.clone());
+        let budget = Budget::new(Duration::from_millis(timeout_ms), cancel.clone());
         let mut query = Map::new();
         for (key, value) in query_in {
             match value {
@@ -203,7 +215,7 @@ impl BrowserProxy {
         }
 
         let request = routes::Request { query, body };
-        let launch = self.launch_options(ctx);
+        let launch = self.launch_options();
         let outcome = match routes::match_route(&method, &path) {
             None => Err(RouteError::new(404, "Not Found")),
             Some(Err(err)) => Err(err),
@@ -243,7 +255,7 @@ impl BrowserProxy {
                     timeout_ms,
                     &requested,
                     status_profile,
-                    ctx,
+                    cancel,
                 ));
             }
             Err(RouteError::Http { status, body }) => {
@@ -311,14 +323,13 @@ impl BrowserProxy {
     }
 
     /// The node's secrets stay out of Chromium's environment, by name and by value.
-    fn launch_options(&self, ctx: &InvokeContext) -> LaunchOptions {
-        let node = &ctx.node;
-        let mut remove_env = node.secret_env_names.clone();
+    fn launch_options(&self) -> LaunchOptions {
+        let mut remove_env = self.secret_env_names.clone();
         for (name, value) in std::env::vars_os() {
             let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else {
                 continue;
             };
-            if node
+            if self
                 .secret_values
                 .iter()
                 .any(|secret| !secret.is_empty() && secret == value)
@@ -339,7 +350,7 @@ impl BrowserProxy {
         timeout_ms: u64,
         requested: &str,
         profile: Option<&Arc<Profile>>,
-        ctx: &InvokeContext,
+        cancel: &CancelToken,
     ) -> String {
         let mut parts = vec![
             format!("browser proxy timed out for {method} {path} after {timeout_ms}ms"),
@@ -359,7 +370,7 @@ impl BrowserProxy {
             parts.push(format!("profile={name}"));
         }
         if let Some(profile) = profile {
-            let budget = Budget::new(STATUS_TIMEOUT, ctx.cancel.clone());
+            let budget = Budget::new(STATUS_TIMEOUT, cancel.clone());
             let launch = LaunchOptions::default();
             let env = routes::Env {
                 settings: &self.settings,

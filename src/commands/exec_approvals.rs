@@ -7,10 +7,11 @@
 
 use serde_json::{Map, Value};
 
+use super::InvokeContext;
 use crate::approvals::document::{normalize, redact, with_socket};
 use crate::approvals::policy::resolved_defaults;
 use crate::approvals::{Snapshot, StoreError};
-use crate::invoke::{optional_params, require_params, InvokeContext, InvokeError, InvokeResult};
+use crate::invoke::{optional_params, require_params, InvokeError, InvokeResult};
 
 fn snapshot_payload(
     ctx: &InvokeContext,

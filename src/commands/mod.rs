@@ -1,51 +1,248 @@
-//! The commands this node executes, and the table that routes an invocation to its handler.
+//! The commands this node executes, and the one table that routes an invocation to its handler.
 //!
-//! One module per command family. [`advertised`] and [`dispatch`] read the same table, so the
-//! node never declares a command it cannot run, nor runs one it did not declare.
+//! One module per command family. [`COMMANDS`] is read by advertising (`connect.caps` and
+//! `connect.commands`), by the command surface a node serves, and by dispatch, so the node never
+//! declares a command it cannot run, nor runs one it did not declare. Adding a command means
+//! adding one entry. Anything not in the table is answered `command not supported`.
 
+mod context;
 pub mod exec_approvals;
 pub mod system_run;
 pub mod system_which;
 
-use crate::invoke::{InvokeContext, InvokeError, InvokeResult};
-use crate::node::NodeRuntime;
+use std::sync::Arc;
 
-/// The capability and command surface sent in `connect`: `(caps, commands)`, each sorted.
-pub fn advertised(node: &NodeRuntime) -> (Vec<String>, Vec<String>) {
-    let mut caps = vec!["system".to_string()];
-    let mut commands: Vec<String> = SYSTEM_COMMANDS.iter().map(|c| c.to_string()).collect();
-    if node.browser.is_some() {
-        caps.push("browser".to_string());
-        commands.push("browser.proxy".to_string());
-    }
-    caps.sort();
-    commands.sort();
-    (caps, commands)
+pub use context::{InvokeContext, NodeRuntime};
+
+use crate::invoke::{require_params, Call, CommandSet, InvokeError, InvokeResult};
+
+/// One command: its wire name, the capability it belongs to, its handler, and whether this
+/// host can serve it.
+pub struct Command {
+    pub name: &'static str,
+    pub cap: &'static str,
+    handler: fn(&InvokeContext, Option<&str>) -> InvokeResult,
+    /// Whether the command is offered on this host (a browser was found, for example).
+    available: fn(&NodeRuntime) -> bool,
 }
 
-const SYSTEM_COMMANDS: [&str; 5] = [
-    "system.execApprovals.get",
-    "system.execApprovals.set",
-    "system.run",
-    "system.run.prepare",
-    "system.which",
+fn always(_: &NodeRuntime) -> bool {
+    true
+}
+
+/// Every command this build implements.
+pub const COMMANDS: &[Command] = &[
+    Command {
+        name: "system.execApprovals.get",
+        cap: "system",
+        handler: exec_approvals::handle_get,
+        available: always,
+    },
+    Command {
+        name: "system.execApprovals.set",
+        cap: "system",
+        handler: exec_approvals::handle_set,
+        available: always,
+    },
+    Command {
+        name: "system.run",
+        cap: "system",
+        handler: system_run::handle_run,
+        available: always,
+    },
+    Command {
+        name: "system.run.prepare",
+        cap: "system",
+        handler: system_run::handle_prepare,
+        available: always,
+    },
+    Command {
+        name: "system.which",
+        cap: "system",
+        handler: system_which::handle,
+        available: always,
+    },
+    Command {
+        name: "browser.proxy",
+        cap: "browser",
+        handler: browser_proxy,
+        available: |node| node.browser.is_some(),
+    },
 ];
 
-/// Runs one invocation's handler. Unknown commands get the protocol's `command not supported`.
-pub fn dispatch(ctx: &InvokeContext, command: &str, params_json: Option<&str>) -> InvokeResult {
-    match command {
-        "system.execApprovals.get" => exec_approvals::handle_get(ctx, params_json),
-        "system.execApprovals.set" => exec_approvals::handle_set(ctx, params_json),
-        "system.which" => system_which::handle(ctx, params_json),
-        "system.run.prepare" => system_run::handle_prepare(ctx, params_json),
-        "system.run" => system_run::handle_run(ctx, params_json),
-        "browser.proxy" => match &ctx.node.browser {
-            Some(browser) => {
-                let params = crate::invoke::require_params(params_json)?;
-                browser.handle(ctx, params)
+fn browser_proxy(ctx: &InvokeContext, params_json: Option<&str>) -> InvokeResult {
+    let Some(browser) = &ctx.node.browser else {
+        return Err(not_supported());
+    };
+    let params = require_params(params_json)?;
+    browser.handle(&ctx.cancel, params)
+}
+
+fn not_supported() -> InvokeError {
+    InvokeError::unavailable("command not supported")
+}
+
+/// The commands this node serves: the table's entries that are available on this host, bound
+/// to the node's runtime.
+pub struct CommandSurface {
+    node: Arc<NodeRuntime>,
+    served: Vec<&'static Command>,
+}
+
+impl CommandSurface {
+    /// Every command of [`COMMANDS`] this host can serve.
+    pub fn new(node: Arc<NodeRuntime>) -> CommandSurface {
+        let served = COMMANDS
+            .iter()
+            .filter(|command| (command.available)(&node))
+            .collect();
+        CommandSurface { node, served }
+    }
+
+    pub fn node(&self) -> &Arc<NodeRuntime> {
+        &self.node
+    }
+
+    /// The capability and command surface sent in `connect`: `(caps, commands)`, each sorted.
+    pub fn advertised(&self) -> (Vec<String>, Vec<String>) {
+        let mut caps: Vec<String> = Vec::new();
+        let mut commands: Vec<String> = Vec::new();
+        for command in &self.served {
+            if !caps.iter().any(|cap| cap == command.cap) {
+                caps.push(command.cap.to_string());
             }
-            None => Err(InvokeError::unavailable("command not supported")),
-        },
-        _ => Err(InvokeError::unavailable("command not supported")),
+            commands.push(command.name.to_string());
+        }
+        caps.sort();
+        commands.sort();
+        (caps, commands)
+    }
+
+    fn find(&self, name: &str) -> Option<&'static Command> {
+        self.served
+            .iter()
+            .copied()
+            .find(|command| command.name == name)
+    }
+}
+
+impl CommandSet for CommandSurface {
+    fn run(&self, call: Call, command: &str, params_json: Option<&str>) -> InvokeResult {
+        match self.find(command) {
+            Some(command) => {
+                (command.handler)(&InvokeContext::new(call, self.node.clone()), params_json)
+            }
+            None => Err(not_supported()),
+        }
+    }
+}
+
+/// Runs one invocation's handler against every command available on `ctx.node` (local checks,
+/// tests and fuzzing, where no session exists). Unknown commands get `command not supported`.
+pub fn dispatch(ctx: &InvokeContext, command: &str, params_json: Option<&str>) -> InvokeResult {
+    match COMMANDS
+        .iter()
+        .find(|entry| entry.name == command && (entry.available)(&ctx.node))
+    {
+        Some(entry) => (entry.handler)(ctx, params_json),
+        None => Err(not_supported()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::invoke::pool::Pool;
+    use std::sync::mpsc;
+
+    #[test]
+    fn the_table_names_each_command_once() {
+        let mut names: Vec<&str> = COMMANDS.iter().map(|c| c.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), COMMANDS.len());
+        for command in COMMANDS {
+            assert!(
+                command.name.starts_with(command.cap),
+                "{} is not under its cap {}",
+                command.name,
+                command.cap
+            );
+        }
+    }
+
+    #[test]
+    fn without_a_browser_the_surface_has_no_browser_and_refuses_it() {
+        use crate::commands::system_run::tests::support::context;
+        let (ctx, _events, _dir) = context("surface-no-browser", serde_json::json!({}));
+        assert!(ctx.node.browser.is_none());
+        let surface = CommandSurface::new(ctx.node.clone());
+        let (caps, commands) = surface.advertised();
+        assert_eq!(caps, ["system"]);
+        assert_eq!(
+            commands,
+            [
+                "system.execApprovals.get",
+                "system.execApprovals.set",
+                "system.run",
+                "system.run.prepare",
+                "system.which"
+            ]
+        );
+        let call = Call {
+            invoke_id: "i".into(),
+            node_id: "n".into(),
+            cancel: ctx.cancel.clone(),
+            events: ctx.events.clone(),
+        };
+        for command in ["browser.proxy", "system.nope", ""] {
+            assert_eq!(
+                surface.run(call.clone(), command, Some("{}")).unwrap_err(),
+                not_supported()
+            );
+            assert_eq!(
+                dispatch(&ctx, command, Some("{}")).unwrap_err(),
+                not_supported()
+            );
+        }
+        assert!(surface
+            .run(call, "system.which", Some(r#"{"bins":["sh"]}"#))
+            .is_ok());
+    }
+
+    /// Fuzz finding: params nested close to serde_json's 128-level limit overflowed the old
+    /// 256 KiB worker stack (in debug builds; release had little margin), killing the node.
+    #[test]
+    fn deeply_nested_params_fit_the_worker_stack() {
+        use crate::commands::system_run::tests::support::context;
+        let (ctx, _events, _dir) = context("pool-deep-params", serde_json::json!({}));
+        let nested = |levels: usize| format!("{}1{}", "[".repeat(levels), "]".repeat(levels));
+        let jobs = [
+            (
+                "system.execApprovals.set",
+                format!(
+                    r#"{{"file":{{"version":1,"agents":{{"main":{{"x":{}}}}}}}}}"#,
+                    nested(123)
+                ),
+            ),
+            (
+                "system.run.prepare",
+                format!(r#"{{"command":["true"],"env":{}}}"#, nested(126)),
+            ),
+            ("system.which", format!(r#"{{"bins":{}}}"#, nested(126))),
+        ];
+        let pool = Pool::new(1, 4);
+        let (tx, rx) = mpsc::channel();
+        pool.try_submit(Box::new(move || {
+            for (command, params) in jobs {
+                let answer = crate::commands::dispatch(&ctx, command, Some(&params));
+                tx.send((command, answer.is_ok())).unwrap();
+            }
+        }))
+        .ok()
+        .unwrap();
+        assert_eq!(rx.recv().unwrap(), ("system.execApprovals.set", true));
+        assert_eq!(rx.recv().unwrap().0, "system.run.prepare");
+        assert_eq!(rx.recv().unwrap(), ("system.which", true));
     }
 }

@@ -18,6 +18,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::InvokeContext;
 use crate::approvals::allow_always::{self, AllowAlwaysGrant, Commit, CommitError};
 use crate::approvals::allowlist::{
     evaluate_segment, flatten_nested_shells, SafeBins, Segment, SegmentVerdict,
@@ -46,7 +47,7 @@ use crate::approvals::prepare::{
 use crate::approvals::resolve::{resolve_command, trust_path, ResolveContext};
 use crate::approvals::StoreError;
 use crate::exec::{self, ExecOutcome, ExecSpec};
-use crate::invoke::{require_params, InvokeContext, InvokeError, InvokeResult};
+use crate::invoke::{require_params, InvokeError, InvokeResult};
 
 /// Combined stdout+stderr bytes kept from a run.
 pub const OUTPUT_CAP: usize = exec::DEFAULT_OUTPUT_CAP;

@@ -4,7 +4,8 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::invoke::{require_params, InvokeContext, InvokeError, InvokeResult};
+use super::InvokeContext;
+use crate::invoke::{require_params, InvokeError, InvokeResult};
 
 pub fn handle(ctx: &InvokeContext, params_json: Option<&str>) -> InvokeResult {
     let params = require_params(params_json)?;

@@ -20,7 +20,7 @@ use crossbeam_channel::{bounded, Sender};
 use serde::Serialize;
 
 use super::frames::{self, InvokeResultParams, NodeEventParams, ReqFrame, ResFrame, ResultError};
-use crate::invoke::{EventSink, InvokeError, InvokeResult};
+use crate::invoke::{EventSink, InvokeError, InvokeResult, ResultSink};
 
 /// What the writer thread is asked to do.
 #[derive(Debug)]
@@ -274,6 +274,12 @@ fn result_frame(request_id: &str, invoke_id: &str, node_id: &str, result: &Invok
         },
     };
     ReqFrame::new(request_id, "node.invoke.result", params).to_text()
+}
+
+impl ResultSink for GatewayLink {
+    fn send_result(&self, invoke_id: &str, node_id: &str, result: InvokeResult) {
+        self.send_invoke_result(invoke_id, node_id, result);
+    }
 }
 
 impl EventSink for GatewayLink {

@@ -10,7 +10,6 @@
 //! - Credential failures a retry cannot fix (wrong token or password, missing token) end the
 //!   process with status 1, so a supervisor notices and restarts it.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{select, Receiver};
@@ -21,8 +20,7 @@ use super::connect::{
 use super::frames::{GatewayError, HelloOk};
 use super::session::{self, SessionControl, SessionEnd, SessionSetup};
 use super::transport::GatewayUrl;
-use crate::invoke::pool::Pool;
-use crate::node::NodeRuntime;
+use crate::invoke::Dispatcher;
 use crate::state::DeviceAuthStore;
 use crate::status::StatusReporter;
 
@@ -43,8 +41,7 @@ pub struct NodeLoop<'a> {
     pub token: Option<String>,
     pub password: Option<String>,
     pub device_auth: DeviceAuthStore,
-    pub runtime: Arc<NodeRuntime>,
-    pub pool: &'a Pool,
+    pub dispatcher: &'a Dispatcher,
     pub status: &'a StatusReporter,
     pub control: &'a SessionControl,
     /// Disconnected (its sender dropped) when the node must stop.
@@ -117,8 +114,7 @@ impl NodeLoop<'_> {
                 url: &self.url,
                 pin: self.pin.as_deref(),
                 connect_frame: &connect_frame,
-                runtime: &self.runtime,
-                pool: self.pool,
+                dispatcher: self.dispatcher,
                 handshake_timeout: self.handshake_timeout,
                 control: self.control,
                 on_hello: &on_hello,

@@ -26,7 +26,6 @@
 //! nothing is sent for them, as the TS host does: the gateway has already failed those
 //! invokes), and every request still waiting for a response fails at once.
 
-use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -44,9 +43,7 @@ use super::frames::{
 };
 use super::link::{GatewayLink, Outbound};
 use super::transport::{self, GatewayUrl, ReadHalf, WriteHalf};
-use crate::invoke::pool::Pool;
-use crate::invoke::{CancelToken, EventSink, InvokeContext, InvokeError, InvokeRequest};
-use crate::node::NodeRuntime;
+use crate::invoke::{Dispatcher, EventSink, Invocations, InvokeRequest, ResultSink};
 
 /// Everything a session needs to connect and serve.
 pub struct SessionSetup<'a> {
@@ -54,8 +51,8 @@ pub struct SessionSetup<'a> {
     pub pin: Option<&'a str>,
     /// Builds the `connect` params text for a challenge (nonce, ts).
     pub connect_frame: &'a dyn Fn(&str, u64) -> String,
-    pub runtime: &'a Arc<NodeRuntime>,
-    pub pool: &'a Pool,
+    /// Runs the invocations the gateway sends.
+    pub dispatcher: &'a Dispatcher,
     /// How long to wait for `connect.challenge`, and then for the connect response.
     pub handshake_timeout: Duration,
     /// Where the current session's writer can be told to close (node shutdown).
@@ -80,14 +77,14 @@ pub enum SessionEnd {
 /// Lets another thread (the signal handler) end the active session.
 #[derive(Default)]
 pub struct SessionControl {
-    current: Mutex<Option<(GatewayLink, Arc<InFlight>)>>,
+    current: Mutex<Option<(GatewayLink, Arc<Invocations>)>>,
 }
 
 /// How long a shutdown waits for terminated invocations to report before closing the socket.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 impl SessionControl {
-    fn set(&self, current: Option<(GatewayLink, Arc<InFlight>)>) {
+    fn set(&self, current: Option<(GatewayLink, Arc<Invocations>)>) {
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) = current;
     }
 
@@ -100,9 +97,9 @@ impl SessionControl {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        if let Some((link, in_flight)) = current {
-            in_flight.terminate_all();
-            if !in_flight.wait_empty(SHUTDOWN_GRACE) {
+        if let Some((link, invocations)) = current {
+            invocations.terminate_all();
+            if !invocations.wait_idle(SHUTDOWN_GRACE) {
                 log::warn!("some invocations did not finish within {SHUTDOWN_GRACE:?} of shutdown");
             }
             link.send(Outbound::Close(code, reason.to_string()));
@@ -184,13 +181,16 @@ pub fn run(setup: SessionSetup<'_>) -> SessionEnd {
         Ok(handle) => handle,
         Err(err) => return SessionEnd::Failed(format!("cannot start the writer thread: {err}")),
     };
-    let in_flight = Arc::new(InFlight::default());
-    setup.control.set(Some((link.clone(), in_flight.clone())));
-    let end = serve(&setup, read_half, &link, &watchdog, &in_flight);
+    let invocations = setup.dispatcher.session(
+        Arc::new(link.clone()) as Arc<dyn ResultSink>,
+        Arc::new(link.clone()) as Arc<dyn EventSink>,
+    );
+    setup.control.set(Some((link.clone(), invocations.clone())));
+    let end = serve(&setup, read_half, &link, &watchdog, &invocations);
     // Order matters: stop accepting invoke results, cancel the running ones, then stop the writer.
     setup.control.set(None);
     link.close();
-    in_flight.cancel_all();
+    invocations.cancel_all();
     let _ = reader_done_tx.send(());
     let _ = writer.join();
     end
@@ -208,7 +208,7 @@ fn serve(
     read_half: ReadHalf,
     link: &GatewayLink,
     watchdog: &Watchdog,
-    in_flight: &Arc<InFlight>,
+    invocations: &Arc<Invocations>,
 ) -> SessionEnd {
     let _ = read_half.set_read_timeout(Some(setup.handshake_timeout));
     let io = ReaderIo {
@@ -273,7 +273,7 @@ fn serve(
     watchdog.arm(frames::tick_interval_ms(&hello));
 
     // 4. Serve until the connection ends.
-    let reason = read_loop(setup, &mut ws, link, watchdog, in_flight);
+    let reason = read_loop(&mut ws, link, watchdog, invocations);
     SessionEnd::Ended { reason }
 }
 
@@ -364,11 +364,10 @@ fn describe_close(frame: Option<&CloseFrame>) -> String {
 }
 
 fn read_loop(
-    setup: &SessionSetup<'_>,
     ws: &mut WebSocket<ReaderIo>,
     link: &GatewayLink,
     watchdog: &Watchdog,
-    in_flight: &Arc<InFlight>,
+    invocations: &Arc<Invocations>,
 ) -> String {
     loop {
         let text = match ws.read() {
@@ -393,7 +392,7 @@ fn read_loop(
         watchdog.saw_inbound();
         match serde_json::from_str::<Inbound>(text.as_str()) {
             Ok(Inbound::Res(res)) => link.route_response(res),
-            Ok(Inbound::Event(event)) => handle_event(setup, event, link, in_flight),
+            Ok(Inbound::Event(event)) => handle_event(event, invocations),
             Ok(Inbound::Req(_)) => log::debug!("ignoring a request frame from the gateway"),
             Err(err) => log::debug!(
                 "ignoring an undecodable frame ({} bytes): {err}",
@@ -403,16 +402,11 @@ fn read_loop(
     }
 }
 
-fn handle_event(
-    setup: &SessionSetup<'_>,
-    event: EventFrame,
-    link: &GatewayLink,
-    in_flight: &Arc<InFlight>,
-) {
+fn handle_event(event: EventFrame, invocations: &Arc<Invocations>) {
     match event.event.as_str() {
         "tick" => {}
         "node.invoke.request" => match parse_invoke(event.payload) {
-            Some(request) => start_invoke(setup, request, link, in_flight),
+            Some(request) => invocations.start(request),
             None => log::warn!("dropped a node.invoke.request without id, nodeId or command"),
         },
         "node.invoke.cancel" => {
@@ -421,7 +415,7 @@ fn handle_event(
                 .get("invokeId")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            if in_flight.cancel(id) {
+            if invocations.cancel(id) {
                 log::info!("invoke {id} cancelled by the gateway");
             }
         }
@@ -471,142 +465,6 @@ pub fn parse_invoke(payload: Value) -> Option<InvokeRequest> {
         params_json,
         timeout_ms: payload.timeout_ms.as_ref().and_then(Value::as_u64),
     })
-}
-
-fn start_invoke(
-    setup: &SessionSetup<'_>,
-    request: InvokeRequest,
-    link: &GatewayLink,
-    in_flight: &Arc<InFlight>,
-) {
-    let cancel = in_flight.start(&request.id);
-    let ctx = InvokeContext {
-        invoke_id: request.id.clone(),
-        node_id: request.node_id.clone(),
-        cancel: cancel.clone(),
-        events: Arc::new(link.clone()) as Arc<dyn EventSink>,
-        node: setup.runtime.clone(),
-    };
-    log::debug!("invoke {} {}", request.id, request.command);
-    let job = {
-        let link = link.clone();
-        let in_flight = in_flight.clone();
-        let request = request.clone();
-        Box::new(move || run_invoke(ctx, request, link, in_flight))
-    };
-    if setup.pool.try_submit(job).is_err() {
-        in_flight.finish(&request.id, &cancel);
-        log::warn!(
-            "invoke {} {} refused: all {} workers busy",
-            request.id,
-            request.command,
-            setup.pool.workers()
-        );
-        let busy = InvokeError::unavailable(format!(
-            "node is busy: {} invocations are running and {} are queued; retry shortly",
-            setup.pool.workers(),
-            setup.pool.queue_capacity()
-        ));
-        link.send_invoke_result(&request.id, &request.node_id, Err(busy));
-    }
-}
-
-/// A worker's whole job for one invocation: run the handler, send one result unless cancelled.
-fn run_invoke(
-    ctx: InvokeContext,
-    request: InvokeRequest,
-    link: GatewayLink,
-    in_flight: Arc<InFlight>,
-) {
-    let started = Instant::now();
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        crate::commands::dispatch(&ctx, &request.command, request.params_json.as_deref())
-    }))
-    .unwrap_or_else(|_| Err(InvokeError::unavailable("node invocation failed")));
-    if !ctx.cancel.should_report() {
-        in_flight.finish(&request.id, &ctx.cancel);
-        log::debug!(
-            "invoke {} {} cancelled; no result sent",
-            request.id,
-            request.command
-        );
-        return;
-    }
-    log::debug!(
-        "invoke {} {} → {} in {:?}",
-        request.id,
-        request.command,
-        if result.is_ok() { "ok" } else { "error" },
-        started.elapsed()
-    );
-    link.send_invoke_result(&request.id, &request.node_id, result);
-    // Finished only once the result is queued, so a shutdown that waits for in-flight work
-    // closes the socket after it.
-    in_flight.finish(&request.id, &ctx.cancel);
-}
-
-/// The invocations a session is running, by invoke id, for cancellation.
-#[derive(Default)]
-struct InFlight {
-    running: Mutex<HashMap<String, CancelToken>>,
-    emptied: std::sync::Condvar,
-}
-
-impl InFlight {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancelToken>> {
-        self.running.lock().unwrap_or_else(|p| p.into_inner())
-    }
-    /// Registers an invocation. A duplicate id still running is cancelled first (§4.3).
-    fn start(&self, id: &str) -> CancelToken {
-        let token = CancelToken::new();
-        if let Some(previous) = self.lock().insert(id.to_string(), token.clone()) {
-            log::info!("invoke {id} sent again while running; the earlier one is cancelled");
-            previous.cancel();
-        }
-        token
-    }
-    fn finish(&self, id: &str, token: &CancelToken) {
-        let mut running = self.lock();
-        if running
-            .get(id)
-            .map(|current| current.same_as(token))
-            .unwrap_or(false)
-        {
-            running.remove(id);
-        }
-        if running.is_empty() {
-            self.emptied.notify_all();
-        }
-    }
-    /// Stops every running invocation but lets each report its result.
-    fn terminate_all(&self) {
-        for token in self.lock().values() {
-            token.terminate();
-        }
-    }
-    /// Waits until nothing runs, at most `limit`. Returns whether that happened.
-    fn wait_empty(&self, limit: Duration) -> bool {
-        let running = self.lock();
-        let (running, _) = self
-            .emptied
-            .wait_timeout_while(running, limit, |running| !running.is_empty())
-            .unwrap_or_else(|p| p.into_inner());
-        running.is_empty()
-    }
-    fn cancel(&self, id: &str) -> bool {
-        match self.lock().get(id) {
-            Some(token) => {
-                token.cancel();
-                true
-            }
-            None => false,
-        }
-    }
-    fn cancel_all(&self) {
-        for (_, token) in self.lock().drain() {
-            token.cancel();
-        }
-    }
 }
 
 /// The tick watchdog's state, shared by reader (who feeds it) and writer (who checks it).
@@ -786,16 +644,5 @@ mod tests {
         assert!(parse_invoke(json!({"id":"","nodeId":"n","command":"c"})).is_none());
         assert!(parse_invoke(json!({"id":"a","nodeId":"n","command":7})).is_none());
         assert!(parse_invoke(json!("x")).is_none());
-    }
-
-    #[test]
-    fn duplicate_invoke_cancels_the_earlier_one() {
-        let in_flight = InFlight::default();
-        let first = in_flight.start("x");
-        let second = in_flight.start("x");
-        assert!(first.is_cancelled() && !second.is_cancelled());
-        in_flight.finish("x", &first);
-        assert!(in_flight.cancel("x"));
-        assert!(second.is_cancelled());
     }
 }

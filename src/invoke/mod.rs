@@ -1,16 +1,16 @@
 //! Invocations: what a command handler sees of a `node.invoke.request`, and what it answers.
 //!
-//! The session's reader thread decodes the request; [`pool`] hands it to a worker; the worker
-//! calls the command's handler with an [`InvokeContext`] and sends exactly one
-//! `node.invoke.result` (or nothing, when the invocation was cancelled).
+//! The session's reader thread decodes the request; the [`dispatch`]er registers it and hands
+//! it to a [`pool`] worker; the worker runs it through the node's [`CommandSet`] and sends
+//! exactly one `node.invoke.result` (or nothing, when the invocation was cancelled).
+//!
+//! This layer knows no command: it depends only on [`crate::cancel`].
 
+pub mod dispatch;
 pub mod pool;
 
-use std::sync::Arc;
-
 pub use crate::cancel::CancelToken;
-
-use crate::node::NodeRuntime;
+pub use dispatch::{Call, CommandSet, Dispatcher, Invocations, ResultSink};
 
 /// An invocation as the gateway sent it, already checked for the non-empty `id`, `nodeId` and
 /// `command` the protocol requires.
@@ -72,22 +72,6 @@ pub trait EventSink: Send + Sync {
 pub struct NoEvents;
 impl EventSink for NoEvents {
     fn node_event(&self, _event: &str, _payload_json: String) {}
-}
-
-/// Everything a handler may use while it serves one invocation.
-#[derive(Clone)]
-pub struct InvokeContext {
-    pub invoke_id: String,
-    pub node_id: String,
-    pub cancel: CancelToken,
-    pub events: Arc<dyn EventSink>,
-    pub node: Arc<NodeRuntime>,
-}
-
-impl InvokeContext {
-    pub fn is_cancelled(&self) -> bool {
-        self.cancel.is_cancelled()
-    }
 }
 
 /// The rules shared by every command for `paramsJSON` (protocol §5, general rules): missing →

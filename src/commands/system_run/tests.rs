@@ -12,8 +12,8 @@ use crate::invoke::{CancelToken, EventSink};
 pub(crate) mod support {
     use super::*;
     use crate::approvals::ApprovalsStore;
+    use crate::commands::NodeRuntime;
     use crate::config::NodeConfig;
-    use crate::node::NodeRuntime;
     use crate::paths::StatePaths;
 
     /// Records every `node.event` in order.

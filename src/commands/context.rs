@@ -1,10 +1,12 @@
-//! The node's long-lived runtime: what every invocation may read, built once at start-up.
+//! What a command handler sees: the node's long-lived runtime, and the invocation it serves.
 
 use std::sync::Arc;
 
 use crate::approvals::ApprovalsStore;
 use crate::browser::BrowserProxy;
+use crate::cancel::CancelToken;
 use crate::config::NodeConfig;
+use crate::invoke::{Call, EventSink};
 use crate::paths::StatePaths;
 
 /// Shared, read-mostly state for command handlers. Built once by `run`, kept across reconnects.
@@ -22,4 +24,31 @@ pub struct NodeRuntime {
     pub approvals: ApprovalsStore,
     /// Present when the browser proxy is enabled and a browser or CDP endpoint was found.
     pub browser: Option<BrowserProxy>,
+}
+
+/// Everything a handler may use while it serves one invocation.
+#[derive(Clone)]
+pub struct InvokeContext {
+    pub invoke_id: String,
+    pub node_id: String,
+    pub cancel: CancelToken,
+    pub events: Arc<dyn EventSink>,
+    pub node: Arc<NodeRuntime>,
+}
+
+impl InvokeContext {
+    /// The context of `call`, served with `node`'s state.
+    pub fn new(call: Call, node: Arc<NodeRuntime>) -> InvokeContext {
+        InvokeContext {
+            invoke_id: call.invoke_id,
+            node_id: call.node_id,
+            cancel: call.cancel,
+            events: call.events,
+            node,
+        }
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
 }

@@ -19,13 +19,14 @@ use std::sync::Arc;
 use argh::FromArgs;
 use serde_json::{json, Map, Value};
 
-use super::document::random_uuid;
-use super::policy::{effective_policy, EffectivePolicy};
-use super::regex::Regex;
-use super::store::{ApprovalsStore, StoreError};
+use crate::approvals::document::random_uuid;
+use crate::approvals::policy::{effective_policy, EffectivePolicy};
+use crate::approvals::regex::Regex;
+use crate::approvals::store::{ApprovalsStore, StoreError};
+use crate::cancel::CancelToken;
+use crate::commands::{InvokeContext, NodeRuntime};
 use crate::config::NodeConfig;
-use crate::invoke::{CancelToken, InvokeContext, NoEvents};
-use crate::node::NodeRuntime;
+use crate::invoke::NoEvents;
 use crate::paths::StatePaths;
 use crate::platform::search_path::effective_path_env;
 use crate::CliError;
@@ -151,7 +152,7 @@ fn show(
     let agent = agent_key(&args.agent);
     let effective: EffectivePolicy =
         effective_policy(&snapshot.doc, config, agent.as_deref()).map_err(CliError::new)?;
-    let sources = super::describe_sources(&effective, snapshot.exists);
+    let sources = crate::approvals::describe_sources(&effective, snapshot.exists);
     let entries: Vec<Value> = effective
         .approvals
         .allowlist
@@ -264,8 +265,8 @@ fn allow(store: &ApprovalsStore, args: &AllowArgs) -> Result<ExitCode, CliError>
         .map(str::to_string)
         .filter(|a| !a.is_empty());
     if let Some(arg) = &arg_pattern {
-        if arg.starts_with(super::pattern::CWD_BOUND_HASH_PREFIX)
-            || arg.starts_with(super::pattern::LEGACY_HASH_PREFIX)
+        if arg.starts_with(crate::approvals::pattern::CWD_BOUND_HASH_PREFIX)
+            || arg.starts_with(crate::approvals::pattern::LEGACY_HASH_PREFIX)
         {
             return Err(CliError::new(
                 "hash argPatterns are written by allow-always approvals, not by hand",
@@ -284,7 +285,7 @@ fn allow(store: &ApprovalsStore, args: &AllowArgs) -> Result<ExitCode, CliError>
     let mut added = false;
     let result = store
         .update::<StoreError>(Some(&base.hash), |snapshot| {
-            let mut doc = super::store::ensure_socket_doc(store, &snapshot.doc);
+            let mut doc = crate::approvals::store::ensure_socket_doc(store, &snapshot.doc);
             let agents = doc.get_mut("agents").and_then(Value::as_object_mut);
             let Some(agents) = agents else {
                 return Ok(None);
@@ -440,7 +441,10 @@ fn check(paths: StatePaths, config: NodeConfig, args: &CheckArgs) -> Result<Exit
             report.ask.unwrap_or("?")
         );
         if let Some(argv) = &report.exec_argv {
-            println!("  executes: {}", super::command::format_exec_command(argv));
+            println!(
+                "  executes: {}",
+                crate::approvals::command::format_exec_command(argv)
+            );
         }
         if let Some(cwd) = &report.cwd {
             println!("  in:       {cwd}");
