@@ -174,10 +174,8 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
         env!("CARGO_PKG_VERSION"),
         paths.dir().display()
     );
-    log::info!(
-        "{}",
-        crate::approvals::startup_summary(&runtime.approvals, &runtime.config)
-    );
+    let policy = crate::approvals::startup_notice(&runtime.approvals, &runtime.config);
+    log::log!(policy.level, "{}", policy.message);
     log::info!(
         "advertising {} commands: {}",
         commands.len(),

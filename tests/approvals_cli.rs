@@ -123,3 +123,113 @@ fn malformed_document_is_reported_and_left_alone() {
     );
     std::fs::remove_dir_all(&state).unwrap();
 }
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn a_broken_document_is_reported_once_by_check() {
+    let state = state_dir("broken-once");
+    std::fs::write(state.join("exec-approvals.json"), "{not json").unwrap();
+    let output = approvals(&state, &["check", "--", "true"]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert_eq!(
+        err.matches("exec-approvals.json").count(),
+        1,
+        "one message, not a log line and a denial: {err}"
+    );
+    assert!(err.contains("every system.run is denied"), "{err}");
+    assert!(
+        !err.contains("security=deny") && output.stdout.is_empty(),
+        "no made-up security=deny: {err}"
+    );
+    std::fs::remove_dir_all(&state).unwrap();
+}
+
+#[test]
+fn set_switches_the_policy_and_check_follows_it() {
+    let state = state_dir("set");
+    let set = json(&approvals(
+        &state,
+        &["set", "--security", "allowlist", "--json"],
+    ));
+    assert_eq!(set["scope"], "defaults");
+    assert_eq!(set["effective"]["security"], "allowlist");
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(state.join("exec-approvals.json")).unwrap())
+            .unwrap();
+    assert_eq!(doc["defaults"]["security"], "allowlist");
+    // Allowlist mode with an empty allowlist: nothing runs.
+    let denied = approvals(&state, &["check", "--json", "--", "uname"]);
+    assert_eq!(denied.status.code(), Some(1));
+    // One agent may be stricter; values are checked before anything is written.
+    let agent = json(&approvals(
+        &state,
+        &[
+            "set",
+            "--agent",
+            "ci",
+            "--security",
+            "deny",
+            "--ask",
+            "always",
+            "--json",
+        ],
+    ));
+    assert_eq!(agent["scope"], "agents[\"ci\"]");
+    assert_eq!(agent["effective"]["security"], "deny");
+    let before = std::fs::read_to_string(state.join("exec-approvals.json")).unwrap();
+    for bad in [
+        &["set", "--security", "sometimes"][..],
+        &["set", "--ask", "maybe"][..],
+        &["set"][..],
+    ] {
+        let output = approvals(&state, bad);
+        assert_eq!(output.status.code(), Some(1), "{bad:?}");
+        assert!(
+            stderr(&output).contains("openclaw-node") || stderr(&output).contains("use "),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(state.join("exec-approvals.json")).unwrap(),
+        before,
+        "a refused set writes nothing"
+    );
+    std::fs::remove_dir_all(&state).unwrap();
+}
+
+#[test]
+fn relative_patterns_are_refused_and_hints_paste_safely() {
+    let state = state_dir("relative");
+    for pattern in ["./build.sh", "bin/tool"] {
+        let output = approvals(&state, &["allow", pattern]);
+        assert_eq!(output.status.code(), Some(1), "{pattern}");
+        assert!(
+            stderr(&output).contains("relative path"),
+            "{pattern}: {}",
+            stderr(&output)
+        );
+    }
+    assert!(
+        !state.join("exec-approvals.json").exists(),
+        "nothing was written for a pattern that can never match"
+    );
+    // Globs and bare names are fine.
+    for pattern in ["rg", "/usr/bin/*", "~/bin/tool", "**/git"] {
+        assert!(
+            approvals(&state, &["allow", pattern]).status.success(),
+            "{pattern}"
+        );
+    }
+    // The hint after a miss names agent `*` quoted, so the shell does not expand it.
+    let output = approvals(&state, &["remove", "nope"]);
+    assert!(
+        stderr(&output).contains("approvals show --agent '*'"),
+        "{}",
+        stderr(&output)
+    );
+    std::fs::remove_dir_all(&state).unwrap();
+}

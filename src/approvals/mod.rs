@@ -41,17 +41,35 @@ pub use store::{ApprovalsStore, Snapshot, StoreError};
 
 use crate::config::NodeConfig;
 
-/// One line for start-up: the effective default policy, where it comes from, and how to change
-/// it. Never fails: a broken document or config is reported in the line itself.
-pub fn startup_summary(approvals: &ApprovalsStore, config: &NodeConfig) -> String {
+/// What `run` says about the exec policy at start-up: one line, at a level that matches what
+/// it means for the machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyNotice {
+    pub level: log::Level,
+    pub message: String,
+}
+
+/// The effective default policy, where it comes from, and how to change it. Never fails: a
+/// broken document or config is reported in the notice itself, at ERROR, because every run is
+/// then denied. `security=full` that nobody chose (no document value, no config value) is a
+/// WARN: every command the gateway sends runs.
+pub fn startup_notice(approvals: &ApprovalsStore, config: &NodeConfig) -> PolicyNotice {
     let file = approvals.file_path();
+    let broken = |err: &dyn std::fmt::Display| PolicyNotice {
+        level: log::Level::Error,
+        message: format!(
+            "exec policy: {} cannot be used ({err}); every system.run is denied until it is \
+             fixed. `openclaw-node approvals show` shows the problem",
+            file.display()
+        ),
+    };
     let snapshot = match approvals.read() {
         Ok(snapshot) => snapshot,
-        Err(err) => return format!("exec policy: every command is refused: {err}"),
+        Err(err) => return broken(&err),
     };
     let effective = match policy::effective_policy(&snapshot.doc, config, None) {
         Ok(effective) => effective,
-        Err(err) => return format!("exec policy: every command is refused: {err}"),
+        Err(err) => return broken(&err),
     };
     let sources = describe_sources(&effective, snapshot.exists);
     let agents = snapshot
@@ -60,17 +78,38 @@ pub fn startup_summary(approvals: &ApprovalsStore, config: &NodeConfig) -> Strin
         .and_then(serde_json::Value::as_object)
         .map(|a| a.len())
         .unwrap_or(0);
-    format!(
-        "exec policy: security={} ask={} askFallback={} ({sources}; {} agent entr{}); change it with \
-         `openclaw-node approvals` or in {}",
+    let summary = format!(
+        "exec policy: security={} ask={} askFallback={} ({sources}; {} agent entr{})",
         effective.security.as_str(),
         effective.ask.as_str(),
         effective.approvals.ask_fallback.as_str(),
         agents,
         if agents == 1 { "y" } else { "ies" },
-        file.display()
-    )
+    );
+    let chosen_by_nobody =
+        effective.approvals.sources[0].is_none() && effective.config.source == BUILT_IN_SOURCE;
+    if effective.security == policy::Security::Full && chosen_by_nobody {
+        PolicyNotice {
+            level: log::Level::Warn,
+            message: format!(
+                "{summary}: every command the gateway sends runs on this machine. To run only \
+                 what you allow: `openclaw-node approvals set --security allowlist` and \
+                 `openclaw-node approvals allow '/usr/bin/git'`"
+            ),
+        }
+    } else {
+        PolicyNotice {
+            level: log::Level::Info,
+            message: format!(
+                "{summary}; change it with `openclaw-node approvals` or in {}",
+                file.display()
+            ),
+        }
+    }
 }
+
+/// [`policy::ConfigPolicy::source`] when no config value set the policy.
+pub(crate) const BUILT_IN_SOURCE: &str = "built-in default";
 
 /// Where the effective security and ask came from, in words.
 pub fn describe_sources(effective: &policy::EffectivePolicy, document_exists: bool) -> String {
@@ -94,4 +133,64 @@ pub fn describe_sources(effective: &policy::EffectivePolicy, document_exists: bo
         doc_label(&effective.approvals.sources[1])
     };
     format!("security from {security_from}, ask from {ask_from}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::paths::StatePaths;
+    use serde_json::json;
+
+    fn notice(name: &str, doc: Option<&str>, config: serde_json::Value) -> PolicyNotice {
+        let dir = std::env::temp_dir().join(format!("oc-notice-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let paths = StatePaths::at(&dir);
+        if let Some(doc) = doc {
+            std::fs::write(dir.join("exec-approvals.json"), doc).unwrap();
+        }
+        let store = ApprovalsStore::new(&paths);
+        let notice = startup_notice(&store, &NodeConfig::from_value(config));
+        let _ = std::fs::remove_dir_all(&dir);
+        notice
+    }
+
+    #[test]
+    fn full_that_nobody_chose_is_a_warning_with_the_way_out() {
+        let n = notice("default", None, json!({}));
+        assert_eq!(n.level, log::Level::Warn, "{}", n.message);
+        assert!(n.message.contains("security=full"), "{}", n.message);
+        assert!(
+            n.message
+                .contains("`openclaw-node approvals set --security allowlist`"),
+            "{}",
+            n.message
+        );
+    }
+
+    #[test]
+    fn a_chosen_policy_is_information() {
+        let doc = r#"{"version":1,"defaults":{"security":"full"},"agents":{}}"#;
+        let n = notice("chosen-full", Some(doc), json!({}));
+        assert_eq!(n.level, log::Level::Info, "{}", n.message);
+        let n = notice(
+            "config-allowlist",
+            None,
+            json!({"tools":{"exec":{"security":"allowlist"}}}),
+        );
+        assert_eq!(n.level, log::Level::Info, "{}", n.message);
+        assert!(n.message.contains("security=allowlist"), "{}", n.message);
+    }
+
+    #[test]
+    fn a_broken_document_is_an_error_that_says_every_run_is_denied() {
+        let n = notice("broken", Some("{not json"), json!({}));
+        assert_eq!(n.level, log::Level::Error, "{}", n.message);
+        assert!(n.message.contains("exec-approvals.json"), "{}", n.message);
+        assert!(
+            n.message.contains("every system.run is denied"),
+            "{}",
+            n.message
+        );
+    }
 }

@@ -136,7 +136,7 @@ pub fn config_policy(config: &NodeConfig, agent_id: Option<&str>) -> Result<Conf
         ask: Ask::Off,
         auto_review: false,
         strict_inline_eval: false,
-        source: "built-in default".to_string(),
+        source: super::BUILT_IN_SOURCE.to_string(),
         safe_bins: None,
         safe_bin_trusted_dirs: Vec::new(),
     };

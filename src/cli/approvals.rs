@@ -20,7 +20,7 @@ use argh::FromArgs;
 use serde_json::{json, Map, Value};
 
 use crate::approvals::document::random_uuid;
-use crate::approvals::policy::{effective_policy, EffectivePolicy};
+use crate::approvals::policy::{effective_policy, Ask, EffectivePolicy, Security};
 use crate::approvals::regex::Regex;
 use crate::approvals::store::{ApprovalsStore, StoreError};
 use crate::cancel::CancelToken;
@@ -43,6 +43,7 @@ pub struct ApprovalsArgs {
 #[argh(subcommand)]
 pub enum ApprovalsAction {
     Show(ShowArgs),
+    Set(SetArgs),
     Allow(AllowArgs),
     Remove(RemoveArgs),
     Check(CheckArgs),
@@ -53,6 +54,27 @@ pub enum ApprovalsAction {
 #[argh(subcommand, name = "show")]
 pub struct ShowArgs {
     /// the agent id to resolve the policy for (default: requests without an agent id)
+    #[argh(option)]
+    pub agent: Option<String>,
+    /// machine-readable output
+    #[argh(switch)]
+    pub json: bool,
+}
+
+/// Set the exec policy: security (deny, allowlist, full), ask, askFallback.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "set")]
+pub struct SetArgs {
+    /// deny (nothing runs), allowlist (only allowlisted executables), or full (everything)
+    #[argh(option)]
+    pub security: Option<String>,
+    /// when to ask an operator: off, on-miss, or always
+    #[argh(option)]
+    pub ask: Option<String>,
+    /// what an unanswered ask falls back to: deny, allowlist, or full
+    #[argh(option)]
+    pub ask_fallback: Option<String>,
+    /// the agent whose policy to set (default: the defaults every agent inherits)
     #[argh(option)]
     pub agent: Option<String>,
     /// machine-readable output
@@ -118,6 +140,7 @@ pub fn main(args: &ApprovalsArgs) -> Result<ExitCode, CliError> {
     let store = ApprovalsStore::new(&paths);
     match &args.action {
         ApprovalsAction::Show(show_args) => show(&store, &config, show_args),
+        ApprovalsAction::Set(set_args) => set(&store, &config, set_args),
         ApprovalsAction::Allow(allow_args) => allow(&store, allow_args),
         ApprovalsAction::Remove(remove_args) => remove(&store, remove_args),
         ApprovalsAction::Check(check_args) => check(paths, config, check_args),
@@ -252,13 +275,168 @@ fn show(
     Ok(ExitCode::SUCCESS)
 }
 
-fn allow(store: &ApprovalsStore, args: &AllowArgs) -> Result<ExitCode, CliError> {
-    let pattern = args.pattern.trim().to_string();
+/// `approvals set`: writes `defaults.<field>` (or `agents[ID].<field>`) for each value given.
+fn set(store: &ApprovalsStore, config: &NodeConfig, args: &SetArgs) -> Result<ExitCode, CliError> {
+    let mut fields: Vec<(&str, &'static str)> = Vec::new();
+    if let Some(value) = &args.security {
+        let parsed = Security::parse(value.trim()).ok_or_else(|| {
+            CliError::new(format!(
+                "--security {value:?} is not a policy; use deny, allowlist or full"
+            ))
+        })?;
+        fields.push(("security", parsed.as_str()));
+    }
+    if let Some(value) = &args.ask {
+        let parsed = Ask::parse(value.trim()).ok_or_else(|| {
+            CliError::new(format!(
+                "--ask {value:?} is not an ask mode; use off, on-miss or always"
+            ))
+        })?;
+        fields.push(("ask", parsed.as_str()));
+    }
+    if let Some(value) = &args.ask_fallback {
+        let parsed = Security::parse(value.trim()).ok_or_else(|| {
+            CliError::new(format!(
+                "--ask-fallback {value:?} is not a policy; use deny, allowlist or full"
+            ))
+        })?;
+        fields.push(("askFallback", parsed.as_str()));
+    }
+    if fields.is_empty() {
+        return Err(CliError::new(
+            "nothing to set: give --security, --ask or --ask-fallback, e.g. \
+             `openclaw-node approvals set --security allowlist`",
+        ));
+    }
+    let agent = agent_key(&args.agent);
+    let base = store.read().map_err(store_error)?;
+    let result = store
+        .update::<StoreError>(Some(&base.hash), |snapshot| {
+            let mut doc = crate::approvals::store::ensure_socket_doc(store, &snapshot.doc);
+            let Some(root) = doc.as_object_mut() else {
+                return Ok(None);
+            };
+            let target = match &agent {
+                None => root.entry("defaults").or_insert_with(|| json!({})),
+                Some(agent) => {
+                    let Some(agents) = root
+                        .entry("agents")
+                        .or_insert_with(|| json!({}))
+                        .as_object_mut()
+                    else {
+                        return Ok(None);
+                    };
+                    agents.entry(agent.clone()).or_insert_with(|| json!({}))
+                }
+            };
+            let Some(target) = target.as_object_mut() else {
+                return Ok(None);
+            };
+            for (field, value) in &fields {
+                target.insert((*field).to_string(), json!(value));
+            }
+            Ok(Some(doc))
+        })
+        .map_err(store_error)?;
+    let Some(snapshot) = result else {
+        return Err(CliError::new("the approvals document changed while it was being edited (the node may have recorded a run); run the command again"));
+    };
+    let effective =
+        effective_policy(&snapshot.doc, config, agent.as_deref()).map_err(CliError::new)?;
+    let scope = match &agent {
+        None => "defaults".to_string(),
+        Some(agent) => format!("agents[{agent:?}]"),
+    };
+    if args.json {
+        let set: Map<String, Value> = fields
+            .iter()
+            .map(|(field, value)| ((*field).to_string(), json!(value)))
+            .collect();
+        print_json(&json!({
+            "scope": scope,
+            "set": set,
+            "effective": {"security": effective.security.as_str(), "ask": effective.ask.as_str()},
+            "hash": snapshot.hash,
+        }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let written: Vec<String> = fields
+        .iter()
+        .map(|(field, value)| format!("{field}={value}"))
+        .collect();
+    println!(
+        "set {} in {} of {}",
+        written.join(" "),
+        scope,
+        store.file_path().display()
+    );
+    println!(
+        "effective for {}: security={} ask={} (a running node applies it to the next system.run)",
+        agent.as_deref().unwrap_or("requests without an agent id"),
+        effective.security.as_str(),
+        effective.ask.as_str()
+    );
+    if effective.security == Security::Allowlist && effective.approvals.allowlist.is_empty() {
+        println!(
+            "note: the allowlist is empty, so nothing runs yet; add entries with \
+             `openclaw-node approvals allow '/usr/bin/git'`"
+        );
+    }
+    if let Some(wanted) = args.security.as_deref().and_then(Security::parse) {
+        if effective.security != wanted {
+            println!(
+                "note: the effective security is {} because {} sets a stricter floor",
+                effective.security.as_str(),
+                effective.config.source
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The pattern given to `allow` when it can be used: non-empty, and not a relative path (the
+/// node matches patterns against resolved absolute paths, so `./x` or `bin/x` never match).
+fn allow_pattern(raw: &str) -> Result<String, CliError> {
+    let pattern = raw.trim().to_string();
     if pattern.is_empty() {
         return Err(CliError::new(
             "the pattern is empty; give a path glob (/usr/bin/git) or a bare name (rg)",
         ));
     }
+    let relative = pattern.contains('/') && !pattern.starts_with(['/', '~', '*', '?']);
+    if relative {
+        let suggestion = std::fs::canonicalize(&pattern)
+            .map(|path| {
+                format!(
+                    "; did you mean `openclaw-node approvals allow {}`?",
+                    shell_word(&path.to_string_lossy())
+                )
+            })
+            .unwrap_or_default();
+        return Err(CliError::new(format!(
+            "{pattern:?} is a relative path, and the node matches patterns against absolute \
+             resolved paths, so it could never match; give the absolute path{suggestion}"
+        )));
+    }
+    Ok(pattern)
+}
+
+/// `word` as one shell word, quoted only when it needs to be, so a printed hint pastes safely
+/// (`--agent '*'`, not a glob the shell expands).
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./:@%+=,".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+fn allow(store: &ApprovalsStore, args: &AllowArgs) -> Result<ExitCode, CliError> {
+    let pattern = allow_pattern(&args.pattern)?;
     let arg_pattern = args
         .arg_pattern
         .as_deref()
@@ -385,7 +563,7 @@ fn remove(store: &ApprovalsStore, args: &RemoveArgs) -> Result<ExitCode, CliErro
         return Err(CliError::new("the approvals document changed while it was being edited (the node may have recorded a run); run the command again"));
     };
     if removed == 0 {
-        return Err(CliError::new(format!("no entry with pattern {pattern:?} in agents[{agent:?}].allowlist; see `openclaw-node approvals show --agent {agent}`")));
+        return Err(CliError::new(format!("no entry with pattern {pattern:?} in agents[{agent:?}].allowlist; see `openclaw-node approvals show --agent {}`", shell_word(&agent))));
     }
     if args.json {
         print_json(
@@ -404,8 +582,22 @@ fn check(paths: StatePaths, config: NodeConfig, args: &CheckArgs) -> Result<Exit
     if args.argv.is_empty() {
         return Err(CliError::new("give the command to check after `--`, e.g. `openclaw-node approvals check -- git status`"));
     }
+    // A document or config that cannot be used denies every run: say that once, as the
+    // answer, rather than as a denial with a `security=deny` that nobody configured.
+    let store = ApprovalsStore::new(&paths);
+    let unusable = match store.read() {
+        Err(err) => Some(err.to_string()),
+        Ok(snapshot) => {
+            effective_policy(&snapshot.doc, &config, agent_key(&args.agent).as_deref()).err()
+        }
+    };
+    if let Some(err) = unusable {
+        return Err(CliError::new(format!(
+            "every system.run is denied, this one too: {err}"
+        )));
+    }
     let node = NodeRuntime {
-        approvals: ApprovalsStore::new(&paths),
+        approvals: store,
         paths,
         config: Arc::new(config),
         path_env: effective_path_env(),
