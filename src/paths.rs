@@ -68,6 +68,11 @@ impl StatePaths {
         self.dir.join("openclaw-node")
     }
     /// `openclaw-node/status.json`: the running node's live connection state, read by `status`.
+    /// Held by a running `run` (see `state::run_lock`).
+    pub fn run_lock_file(&self) -> PathBuf {
+        self.node_dir().join("run.lock")
+    }
+
     pub fn status_file(&self) -> PathBuf {
         self.node_dir().join("status.json")
     }

@@ -17,6 +17,7 @@ use crate::invoke::pool::Pool;
 use crate::invoke::Dispatcher;
 use crate::paths::StatePaths;
 use crate::platform::search_path::effective_path_env;
+use crate::state::run_lock::RunLock;
 use crate::state::{self, DeviceAuthStore, GatewayEndpoint, NodeState};
 use crate::status::StatusReporter;
 use crate::CliError;
@@ -80,6 +81,9 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
         ));
     }
     let paths = StatePaths::from_env().map_err(CliError::new)?;
+    // Before anything is read or written: a second run would share this node's identity.
+    let _run_lock =
+        RunLock::acquire(&paths.run_lock_file()).map_err(|err| CliError::new(err.to_string()))?;
     let config = Arc::new(NodeConfig::load(&paths.config_file())?);
     let saved = NodeState::load(&paths)?;
 

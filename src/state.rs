@@ -965,5 +965,7 @@ impl DeviceAuthStore {
     }
 }
 
+pub mod run_lock;
+
 #[cfg(test)]
 mod tests;

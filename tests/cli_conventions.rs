@@ -126,3 +126,28 @@ fn run_logs_at_info_without_dependency_debug_lines() {
         "nothing below info by default (tungstenite's `Client handshake done.` was):\n{log}"
     );
 }
+
+#[test]
+fn a_second_run_on_the_same_state_dir_is_refused() {
+    let gw = FakeGateway::start(GatewayConfig::default());
+    let dir = TempDir::new("cli-run-lock");
+    let spec = NodeSpawn::new(PathBuf::from(BIN), gw.port(), dir.path());
+    let mut first = NodeProcess::spawn(&spec);
+    assert!(gw.wait_for_hello(WAIT).is_some(), "{}", first.all_output());
+    let mut second = NodeProcess::spawn(&spec);
+    let status = second
+        .wait_exit(WAIT)
+        .expect("the second run exits instead of connecting");
+    assert_eq!(status.code(), Some(1), "{}", second.all_output());
+    let expected = format!("already running (pid {})", first.pid());
+    assert!(
+        second.stderr().contains(&expected),
+        "{expected:?} in:\n{}",
+        second.stderr()
+    );
+    assert!(first.is_running(), "the first run is untouched");
+    first.terminate();
+    first
+        .wait_exit(WAIT)
+        .expect("the first run stops on SIGTERM");
+}
