@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use openclaw_node::approvals::allowlist::{self, SafeBins, Segment};
-use openclaw_node::approvals::command;
+use openclaw_node::approvals::argv;
 use openclaw_node::approvals::resolve::ResolveContext;
 use openclaw_node::approvals::shell;
 use openclaw_node_fuzz::fuzz_path_env;
@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(payload) = std::str::from_utf8(data) else {
         return;
     };
-    let _ = command::split_shell_args(payload);
+    let _ = argv::split_shell_args(payload);
     let Ok(segments) = shell::analyze_payload(payload) else {
         return;
     };

@@ -32,7 +32,7 @@
 use std::cell::OnceCell;
 use std::path::Path;
 
-use super::command::{is_shell_wrapper_executable, normalize_executable_token, posix_inline_match};
+use super::argv::{is_shell_wrapper_executable, normalize_executable_token, posix_inline_match};
 use super::pattern::{
     arg_pattern_matches, cwd_bound_hash_pattern, glob_matches, is_cwd_bound_hash_pattern,
     LEGACY_HASH_PREFIX,
@@ -145,7 +145,7 @@ pub fn flatten_nested_shells(
                 let shell = normalize_executable_token(
                     r.effective_argv.first().map(String::as_str).unwrap_or(""),
                 );
-                super::shell::ANALYSABLE_SHELLS.contains(&shell.as_str())
+                super::shells::is_analysable_shell(&shell)
             })
             .and_then(|r| r.plan.shell_inline_command.as_deref())
             .and_then(|payload| super::shell::analyze_payload(payload).ok());
@@ -709,7 +709,7 @@ fn carries_command_in_args(argv: &[String]) -> bool {
 /// `None` for `-c`, `-s`, startup-file options and shells this port does not parse.
 fn shell_script_path(argv: &[String], ctx: &ResolveContext) -> Option<String> {
     let wrapper = normalize_executable_token(argv.first()?);
-    if !super::command::is_parseable_posix_shell(&wrapper) || wrapper == "fish" || argv.len() < 2 {
+    if !super::shells::is_parseable_posix_shell(&wrapper) || wrapper == "fish" || argv.len() < 2 {
         return None;
     }
     if posix_inline_match(argv).value_token_index.is_some() {
@@ -740,7 +740,7 @@ fn shell_script_path(argv: &[String], ctx: &ResolveContext) -> Option<String> {
             {
                 return None;
             }
-            idx += super::command::advance_posix_option_scan(token);
+            idx += super::argv::advance_posix_option_scan(token);
             continue;
         }
         break;

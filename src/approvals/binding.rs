@@ -12,13 +12,14 @@ use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::command::{
-    advance_posix_option_scan, has_dispatch_cwd_option, is_parseable_posix_shell, is_posix_shell,
-    normalize_executable_token, posix_inline_match, split_inline_option, split_shell_args,
-    unwrap_dispatch_wrapper, unwrap_shell_multiplexer, DispatchUnwrap,
+use super::argv::{
+    advance_posix_option_scan, has_dispatch_cwd_option, normalize_executable_token,
+    posix_inline_match, split_inline_option, split_shell_args, unwrap_dispatch_wrapper,
+    unwrap_shell_multiplexer, DispatchUnwrap,
 };
 use super::pattern::sha256_hex;
 use super::resolve::{lexical_resolve, realpath, resolve_executable, ResolveContext};
+use super::shells::{is_parseable_posix_shell, is_posix_shell, takes_plus_options};
 
 pub const MSG_CWD_DRIFT: &str = "SYSTEM_RUN_DENIED: approval cwd changed before execution";
 pub const MSG_CWD_MISSING: &str = "SYSTEM_RUN_DENIED: approval requires an existing canonical cwd";
@@ -394,10 +395,7 @@ fn posix_shell_script_index(argv: &[String], executable: &str) -> Option<usize> 
     if posix_inline_match(argv).value_token_index.is_some() {
         return None;
     }
-    let plus = [
-        "ash", "bash", "dash", "ksh", "mksh", "osh", "sh", "yash", "zsh",
-    ]
-    .contains(&executable);
+    let plus = takes_plus_options(executable);
     let mut after_dd = false;
     let mut i = 1;
     while i < argv.len() {

@@ -24,6 +24,7 @@
 
 pub mod allow_always;
 pub mod allowlist;
+pub mod argv;
 pub mod audit;
 pub mod binding;
 pub mod cli;
@@ -37,6 +38,7 @@ pub mod prepare;
 pub mod regex;
 pub mod resolve;
 pub mod shell;
+pub mod shells;
 pub mod store;
 
 pub use store::{ApprovalsStore, Snapshot, StoreError};

@@ -19,18 +19,19 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use super::allowlist::Segment;
+use super::argv::{
+    extract_shell_wrapper_command, format_exec_command, is_blocked_shell_wrapper_command,
+    is_shell_wrapper_invocation, js_trim, normalize_executable_token,
+};
 use super::binding::{
     capture_cwd, mutable_operand_snapshot, BindError, FileOperand, MSG_STABLE_EXECUTABLE,
 };
-use super::command::{
-    extract_shell_wrapper_command, format_exec_command, is_blocked_shell_wrapper_command,
-    is_shell_wrapper_invocation, js_trim, normalize_executable_token, resolve_command_request,
-};
+use super::command::resolve_command_request;
 use super::decision::detect_inline_eval;
 use super::pattern::cwd_bound_hash_pattern;
 use super::policy::{Ask, PolicySnapshot, Security};
 use super::resolve::{lexical_resolve, realpath, resolve_command, trust_path, ResolveContext};
-use super::shell::{analyze_payload, ANALYSABLE_SHELLS};
+use super::shell::analyze_payload;
 
 /// The long explanation the gateway shows for an unsupported shape.
 pub const UNSUPPORTED_SHAPE_SUFFIX: &str = "\nNo approval request was created for this attempt; this is not a user denial. Retry a supported single executable with an absolute path through the normal approval flow. This node approval path cannot bind script/interpreter payloads nested in its shell wrapper.";
@@ -407,7 +408,7 @@ fn collect_patterns(
 
 fn shell_script_for_patterns(argv: &[String], ctx: &ResolveContext) -> Option<String> {
     let wrapper = normalize_executable_token(argv.first()?);
-    if !super::command::is_parseable_posix_shell(&wrapper) {
+    if !super::shells::is_parseable_posix_shell(&wrapper) {
         return None;
     }
     let mut idx = 1;
@@ -428,7 +429,7 @@ fn shell_script_for_patterns(argv: &[String], ctx: &ResolveContext) -> Option<St
             {
                 return None;
             }
-            idx += super::command::advance_posix_option_scan(token);
+            idx += super::argv::advance_posix_option_scan(token);
             continue;
         }
         break;
@@ -520,9 +521,9 @@ pub fn analysable_payload_segments(
     payload: &str,
     ctx: &ResolveContext,
 ) -> Option<Vec<Segment>> {
-    let (transport, _, kind) = super::command::shell_wrapper_transport(argv)?;
+    let (transport, _, kind) = super::argv::shell_wrapper_transport(argv)?;
     let shell = normalize_executable_token(transport.first()?);
-    if kind != super::command::ShellKind::Posix || !ANALYSABLE_SHELLS.contains(&shell.as_str()) {
+    if kind != super::shells::ShellKind::Posix || !super::shells::is_analysable_shell(&shell) {
         return None;
     }
     let parsed = analyze_payload(payload).ok()?;

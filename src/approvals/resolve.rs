@@ -8,7 +8,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
-use super::command::{wrapper_trust_plan, WrapperTrustPlan};
+use super::argv::{wrapper_trust_plan, WrapperTrustPlan};
 
 /// How one executable word resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,15 +22,14 @@ use crate::approvals::allow_always::{self, AllowAlwaysGrant, Commit, CommitError
 use crate::approvals::allowlist::{
     evaluate_segment, flatten_nested_shells, SafeBins, Segment, SegmentVerdict,
 };
+use crate::approvals::argv::{is_shell_wrapper_invocation, js_trim, split_shell_args};
 use crate::approvals::audit::{self, AuditRecord};
 use crate::approvals::binding::{
     self, bind_executables, capture_cwd, mutable_operand_snapshot, revalidate_cwd,
     revalidate_executables, revalidate_operand, BoundExecutable, CwdSnapshot, MSG_CWD_DRIFT,
     MSG_OPERAND_DRIFT, MSG_OPERAND_MISSING_BINDING, MSG_STABLE_EXECUTABLE,
 };
-use crate::approvals::command::{
-    is_shell_wrapper_invocation, js_trim, resolve_command_request, split_shell_args, CommandRequest,
-};
+use crate::approvals::command::{resolve_command_request, CommandRequest};
 use crate::approvals::decision::{
     self, detect_inline_eval, requires_suppression_approval, Denial, DenyReason, PolicyInputs,
     MSG_APPROVAL_CHANGED, MSG_APPROVAL_REQUIRED, MSG_EXPLICIT_APPROVAL_REQUIRED, MSG_PLAN_MISS,
@@ -246,7 +245,7 @@ fn parse_phase(params: &Value) -> Result<Parsed, Stop> {
         ));
     }
     let assignment_keys =
-        crate::approvals::command::env_assignment_keys_from_dispatch_wrappers(&request.argv);
+        crate::approvals::argv::env_assignment_keys_from_dispatch_wrappers(&request.argv);
     exec_env::validate_assignment_keys(&assignment_keys).map_err(invalid)?;
     let mut overrides = exec_env::validate_overrides(params.get("env")).map_err(invalid)?;
     if is_shell_wrapper_invocation(&request.argv) {
