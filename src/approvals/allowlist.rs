@@ -32,7 +32,10 @@
 use std::cell::OnceCell;
 use std::path::Path;
 
-use super::argv::{is_shell_wrapper_executable, normalize_executable_token, posix_inline_match};
+use super::argv::{
+    is_shell_wrapper_executable, normalize_executable_token, posix_inline_match,
+    posix_script_operand, ScriptOperandScan,
+};
 use super::pattern::{
     arg_pattern_matches, cwd_bound_hash_pattern, glob_matches, is_cwd_bound_hash_pattern,
     LEGACY_HASH_PREFIX,
@@ -705,6 +708,13 @@ fn carries_command_in_args(argv: &[String]) -> bool {
             .any(|a| ["-exec", "-execdir", "-ok", "-okdir"].contains(&a.trim()))
 }
 
+/// The matcher gives up on stdin (`s`), payload (`c`) and interactive (`i`) clusters, and on
+/// startup-file options.
+const MATCH_SCRIPT_SCAN: ScriptOperandScan = ScriptOperandScan {
+    refuse_letters: &['s', 'c', 'i'],
+    refuse_startup_files: true,
+};
+
 /// `resolveShellWrapperScriptCandidatePath`: the script a POSIX shell runs (`sh ./x.sh`), or
 /// `None` for `-c`, `-s`, startup-file options and shells this port does not parse.
 fn shell_script_path(argv: &[String], ctx: &ResolveContext) -> Option<String> {
@@ -715,40 +725,7 @@ fn shell_script_path(argv: &[String], ctx: &ResolveContext) -> Option<String> {
     if posix_inline_match(argv).value_token_index.is_some() {
         return None;
     }
-    let mut idx = 1;
-    while idx < argv.len() {
-        let token = argv[idx].trim();
-        if token.is_empty() {
-            idx += 1;
-            continue;
-        }
-        if token == "--" {
-            idx += 1;
-            break;
-        }
-        if token.starts_with('-') || token.starts_with('+') {
-            let letters = &token[1..];
-            if token == "-s"
-                || (!token.starts_with("--")
-                    && (letters.contains('s') || letters.contains('c') || letters.contains('i')))
-            {
-                return None;
-            }
-            if ["--rcfile", "--init-file", "--startup-file"]
-                .iter()
-                .any(|o| token == *o || token.starts_with(&format!("{o}=")))
-            {
-                return None;
-            }
-            idx += super::argv::advance_posix_option_scan(token);
-            continue;
-        }
-        break;
-    }
-    let script = argv.get(idx)?.trim();
-    if script.is_empty() {
-        return None;
-    }
+    let script = posix_script_operand(argv, &MATCH_SCRIPT_SCAN)?;
     let expanded = match script.strip_prefix("~/") {
         Some(rest) => format!("{}/{rest}", ctx.home.as_deref()?),
         None => script.to_string(),

@@ -13,13 +13,13 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::argv::{
-    advance_posix_option_scan, has_dispatch_cwd_option, normalize_executable_token,
-    posix_inline_match, split_inline_option, split_shell_args, unwrap_dispatch_wrapper,
-    unwrap_shell_multiplexer, DispatchUnwrap,
+    has_dispatch_cwd_option, normalize_executable_token, posix_script_operand_index,
+    split_inline_option, split_shell_args, unwrap_dispatch_wrapper, unwrap_shell_multiplexer,
+    DispatchUnwrap,
 };
 use super::pattern::sha256_hex;
 use super::resolve::{lexical_resolve, realpath, resolve_executable, ResolveContext};
-use super::shells::{is_parseable_posix_shell, is_posix_shell, takes_plus_options};
+use super::shells::{is_parseable_posix_shell, is_posix_shell};
 
 pub const MSG_CWD_DRIFT: &str = "SYSTEM_RUN_DENIED: approval cwd changed before execution";
 pub const MSG_CWD_MISSING: &str = "SYSTEM_RUN_DENIED: approval requires an existing canonical cwd";
@@ -391,43 +391,6 @@ fn resolves_to_existing_file(operand: &str, cwd: &Path) -> bool {
     !operand.is_empty() && fs::metadata(lexical_resolve(cwd, operand)).is_ok_and(|m| m.is_file())
 }
 
-fn posix_shell_script_index(argv: &[String], executable: &str) -> Option<usize> {
-    if posix_inline_match(argv).value_token_index.is_some() {
-        return None;
-    }
-    let plus = takes_plus_options(executable);
-    let mut after_dd = false;
-    let mut i = 1;
-    while i < argv.len() {
-        let token = argv[i].trim();
-        if token.is_empty() {
-            i += 1;
-            continue;
-        }
-        if token == "-" || (!after_dd && token == "-s") {
-            return None;
-        }
-        if !after_dd && token == "--" {
-            after_dd = true;
-            i += 1;
-            continue;
-        }
-        if !after_dd && (token.starts_with('-') || (plus && token.starts_with('+'))) {
-            let (flag, _) = split_inline_option(token);
-            let flag = flag.to_lowercase();
-            if ["--init-file", "--rcfile", "--startup-script", "-o", "+o"].contains(&flag.as_str())
-            {
-                i += if token.contains('=') { 1 } else { 2 };
-                continue;
-            }
-            i += advance_posix_option_scan(token);
-            continue;
-        }
-        return Some(i);
-    }
-    None
-}
-
 fn has_shell_code_loading_option(argv: &[String], executable: &str) -> bool {
     if !is_posix_shell(executable) {
         return false;
@@ -578,7 +541,7 @@ fn mutable_operand_index(argv: &[String], cwd: &Path) -> Option<usize> {
         if !is_parseable_posix_shell(&executable) {
             return None;
         }
-        return posix_shell_script_index(&unwrapped.argv, &executable)
+        return posix_script_operand_index(&unwrapped.argv, &executable)
             .map(|i| unwrapped.outer_index(argv, i));
     }
     if is_argv1_interpreter(&executable) {

@@ -21,7 +21,8 @@ use serde_json::{Map, Value};
 use super::allowlist::Segment;
 use super::argv::{
     extract_shell_wrapper_command, format_exec_command, is_blocked_shell_wrapper_command,
-    is_shell_wrapper_invocation, js_trim, normalize_executable_token,
+    is_shell_wrapper_invocation, js_trim, normalize_executable_token, posix_script_operand,
+    ScriptOperandScan,
 };
 use super::binding::{
     capture_cwd, mutable_operand_snapshot, BindError, FileOperand, MSG_STABLE_EXECUTABLE,
@@ -406,40 +407,26 @@ fn collect_patterns(
     }
 }
 
+/// The pattern builder gives up on stdin (`s`) and payload (`c`) clusters only: it is looser
+/// than the matcher's [`super::allowlist`] scan (no `i`, no startup-file options, and it also
+/// runs for `fish`). A pattern built for a shape the matcher refuses never matches anything, so
+/// the difference cannot widen what runs; it is kept as the TS host has it.
+const PATTERN_SCRIPT_SCAN: ScriptOperandScan = ScriptOperandScan {
+    refuse_letters: &['s', 'c'],
+    refuse_startup_files: false,
+};
+
 fn shell_script_for_patterns(argv: &[String], ctx: &ResolveContext) -> Option<String> {
     let wrapper = normalize_executable_token(argv.first()?);
     if !super::shells::is_parseable_posix_shell(&wrapper) {
         return None;
     }
-    let mut idx = 1;
-    while idx < argv.len() {
-        let token = argv[idx].trim();
-        if token.is_empty() {
-            idx += 1;
-            continue;
-        }
-        if token == "--" {
-            idx += 1;
-            break;
-        }
-        if token.starts_with('-') || token.starts_with('+') {
-            if token == "-s"
-                || (!token.starts_with("--")
-                    && (token[1..].contains('s') || token[1..].contains('c')))
-            {
-                return None;
-            }
-            idx += super::argv::advance_posix_option_scan(token);
-            continue;
-        }
-        break;
-    }
-    let script = argv.get(idx)?.trim();
-    (!script.is_empty()).then(|| {
+    let script = posix_script_operand(argv, &PATTERN_SCRIPT_SCAN)?;
+    Some(
         lexical_resolve(&ctx.cwd, script)
             .to_string_lossy()
-            .into_owned()
-    })
+            .into_owned(),
+    )
 }
 
 /// `resolveAllowAlwaysPatternCoverage`.

@@ -24,7 +24,8 @@ pub use shell_payload::{
     extract_shell_wrapper_command, has_env_manipulation_before_shell_wrapper,
     has_posix_startup_before_inline_command, has_trailing_positional_argv_after_inline_command,
     is_blocked_shell_wrapper_command, is_shell_wrapper_executable, is_shell_wrapper_invocation,
-    posix_inline_match, shell_wrapper_inline_command, shell_wrapper_transport, InlineMatch,
+    posix_inline_match, posix_script_operand, posix_script_operand_index,
+    shell_wrapper_inline_command, shell_wrapper_transport, InlineMatch, ScriptOperandScan,
     ShellWrapperCommand,
 };
 pub use tokens::{

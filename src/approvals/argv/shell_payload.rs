@@ -5,8 +5,12 @@
 //! Ported from the TS host's `shell-wrapper-resolution.ts` (openclaw 2026.9.6). Which names are
 //! shells, and of which kind, is [`crate::approvals::shells`]'s one table.
 
-use super::super::shells::{has_opaque_startup_files, is_posix_shell, shell_kind, ShellKind};
-use super::tokens::{format_exec_command, js_trim, normalize_executable_token};
+use super::super::shells::{
+    has_opaque_startup_files, is_posix_shell, shell_kind, takes_plus_options, ShellKind,
+};
+use super::tokens::{
+    format_exec_command, js_trim, normalize_executable_token, split_inline_option,
+};
 use super::unwrap::unwrap_shell_multiplexer;
 use super::unwrap_dispatch_wrappers;
 use super::wrappers::{env_uses_modifiers, unwrap_dispatch_wrapper, DispatchUnwrap};
@@ -878,6 +882,111 @@ fn nushell_value_token_index(argv: &[String]) -> Option<usize> {
     nushell_inline_match(argv).value_token_index
 }
 
+// ---------------------------------------------------------------------------------------------
+// Script operands (`sh ./x.sh`)
+//
+// Two scanners look for the script a POSIX shell runs, and they differ on purpose: they are
+// ports of two different TS functions with different contracts, and merging them would change
+// verdicts.
+// * [`posix_script_operand_index`] (binding, `resolveMutableFileOperandIndex`) finds the argv
+//   word to pin by content. It keeps scanning after `--` (skipping blank words), refuses `-`,
+//   skips the values of `--rcfile`/`--init-file`/`--startup-script`/`-o`/`+o`, and does not
+//   refuse `-i` or `-c` clusters (the binding refuses those shapes by its own checks first).
+// * [`posix_script_operand`] (matching and allow-always patterns) takes the word right after
+//   `--`, skips a lone `-` as an option, and gives up on short-option clusters with the letters
+//   its caller names. The allowlist matcher (`resolveShellWrapperScriptCandidatePath`) and the
+//   allow-always pattern builder used to carry one hand-written copy each; they differ only in
+//   the [`ScriptOperandScan`] they pass.
+
+/// What makes [`posix_script_operand`] answer "no script operand".
+#[derive(Debug, Clone, Copy)]
+pub struct ScriptOperandScan {
+    /// Letters that, anywhere in a short-option cluster (`-xs`, `+c`), mean the shell does not
+    /// run a script operand: `s` (stdin), `c` (a payload), `i` (interactive).
+    pub refuse_letters: &'static [char],
+    /// `--rcfile`, `--init-file` or `--startup-file` (alone or `=value`) also mean "none".
+    pub refuse_startup_files: bool,
+}
+
+/// The script word (trimmed, non-empty) a POSIX shell argv runs after its options, or `None`
+/// for `-s`, a refused option (see [`ScriptOperandScan`]), or no word after the options.
+/// `argv[0]` is the shell; the caller decides which shells qualify.
+pub fn posix_script_operand<'a>(argv: &'a [String], scan: &ScriptOperandScan) -> Option<&'a str> {
+    let mut idx = 1;
+    while idx < argv.len() {
+        let token = argv[idx].trim();
+        if token.is_empty() {
+            idx += 1;
+            continue;
+        }
+        if token == "--" {
+            idx += 1;
+            break;
+        }
+        if token.starts_with('-') || token.starts_with('+') {
+            // `-` and `+` are one byte: the slice is on a char boundary.
+            let letters = &token[1..];
+            if token == "-s"
+                || (!token.starts_with("--")
+                    && scan.refuse_letters.iter().any(|c| letters.contains(*c)))
+            {
+                return None;
+            }
+            if scan.refuse_startup_files
+                && ["--rcfile", "--init-file", "--startup-file"]
+                    .iter()
+                    .any(|o| token == *o || token.starts_with(&format!("{o}=")))
+            {
+                return None;
+            }
+            idx += advance_posix_option_scan(token);
+            continue;
+        }
+        break;
+    }
+    let script = argv.get(idx)?.trim();
+    (!script.is_empty()).then_some(script)
+}
+
+/// The index of the script operand a POSIX shell argv runs, for pinning it by content; `None`
+/// for a `-c` payload, stdin (`-`, `-s`) or no operand. `executable` is the normalised shell.
+pub fn posix_script_operand_index(argv: &[String], executable: &str) -> Option<usize> {
+    if posix_inline_match(argv).value_token_index.is_some() {
+        return None;
+    }
+    let plus = takes_plus_options(executable);
+    let mut after_dd = false;
+    let mut i = 1;
+    while i < argv.len() {
+        let token = argv[i].trim();
+        if token.is_empty() {
+            i += 1;
+            continue;
+        }
+        if token == "-" || (!after_dd && token == "-s") {
+            return None;
+        }
+        if !after_dd && token == "--" {
+            after_dd = true;
+            i += 1;
+            continue;
+        }
+        if !after_dd && (token.starts_with('-') || (plus && token.starts_with('+'))) {
+            let (flag, _) = split_inline_option(token);
+            let flag = flag.to_lowercase();
+            if ["--init-file", "--rcfile", "--startup-script", "-o", "+o"].contains(&flag.as_str())
+            {
+                i += if token.contains('=') { 1 } else { 2 };
+                continue;
+            }
+            i += advance_posix_option_scan(token);
+            continue;
+        }
+        return Some(i);
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -917,5 +1026,149 @@ mod tests {
                 .as_deref(),
             Some("Get-Date -x")
         );
+    }
+
+    /// The allowlist matcher's and the pattern builder's hand-written scanners, verbatim but for
+    /// returning the script word: the shared [`posix_script_operand`] must answer as each did.
+    fn old_match_scan(argv: &[String]) -> Option<&str> {
+        let mut idx = 1;
+        while idx < argv.len() {
+            let token = argv[idx].trim();
+            if token.is_empty() {
+                idx += 1;
+                continue;
+            }
+            if token == "--" {
+                idx += 1;
+                break;
+            }
+            if token.starts_with('-') || token.starts_with('+') {
+                let letters = &token[1..];
+                if token == "-s"
+                    || (!token.starts_with("--")
+                        && (letters.contains('s')
+                            || letters.contains('c')
+                            || letters.contains('i')))
+                {
+                    return None;
+                }
+                if ["--rcfile", "--init-file", "--startup-file"]
+                    .iter()
+                    .any(|o| token == *o || token.starts_with(&format!("{o}=")))
+                {
+                    return None;
+                }
+                idx += advance_posix_option_scan(token);
+                continue;
+            }
+            break;
+        }
+        let script = argv.get(idx)?.trim();
+        if script.is_empty() {
+            return None;
+        }
+        Some(script)
+    }
+
+    fn old_pattern_scan(argv: &[String]) -> Option<&str> {
+        let mut idx = 1;
+        while idx < argv.len() {
+            let token = argv[idx].trim();
+            if token.is_empty() {
+                idx += 1;
+                continue;
+            }
+            if token == "--" {
+                idx += 1;
+                break;
+            }
+            if token.starts_with('-') || token.starts_with('+') {
+                if token == "-s"
+                    || (!token.starts_with("--")
+                        && (token[1..].contains('s') || token[1..].contains('c')))
+                {
+                    return None;
+                }
+                idx += advance_posix_option_scan(token);
+                continue;
+            }
+            break;
+        }
+        let script = argv.get(idx)?.trim();
+        (!script.is_empty()).then_some(script)
+    }
+
+    #[test]
+    fn shared_script_scan_answers_as_both_old_scanners() {
+        let matcher = ScriptOperandScan {
+            refuse_letters: &['s', 'c', 'i'],
+            refuse_startup_files: true,
+        };
+        let patterns = ScriptOperandScan {
+            refuse_letters: &['s', 'c'],
+            refuse_startup_files: false,
+        };
+        let words = [
+            "",
+            " ",
+            "--",
+            "-",
+            "+",
+            "-s",
+            "-c",
+            "-i",
+            "-e",
+            "-xc",
+            "+o",
+            "-o",
+            "-O",
+            "+s",
+            "pipefail",
+            "--rcfile",
+            "--rcfile=x",
+            "--init-file",
+            "--startup-file=y",
+            "--login",
+            "-euo",
+            "x.sh",
+            " y.sh ",
+        ];
+        let mut argv = vec!["sh".to_string()];
+        let mut checked = 0;
+        let mut check = |argv: &[String]| {
+            assert_eq!(
+                posix_script_operand(argv, &matcher),
+                old_match_scan(argv),
+                "{argv:?}"
+            );
+            assert_eq!(
+                posix_script_operand(argv, &patterns),
+                old_pattern_scan(argv),
+                "{argv:?}"
+            );
+            checked += 1;
+        };
+        check(&argv);
+        for a in words {
+            argv.truncate(1);
+            argv.push(a.to_string());
+            check(&argv);
+            for b in words {
+                argv.truncate(2);
+                argv.push(b.to_string());
+                check(&argv);
+                for c in words {
+                    argv.truncate(3);
+                    argv.push(c.to_string());
+                    check(&argv);
+                    for d in ["", "--", "-", "-o", "x.sh", "-c", "--rcfile"] {
+                        argv.truncate(4);
+                        argv.push(d.to_string());
+                        check(&argv);
+                    }
+                }
+            }
+        }
+        assert!(checked > 90_000);
     }
 }
