@@ -312,16 +312,17 @@ fn load_policy(
             format!("{}: {err}", decision::MSG_SECURITY_DENY),
         )
     })?;
-    let effective = effective_policy(&snapshot.doc, &ctx.node.config, agent_id).map_err(|err| {
-        log::error!("exec policy: {err}");
-        deny(
-            DenyReason::SecurityDeny,
-            format!(
-                "{}: {err}; fix the config (the node refuses every command until then)",
-                decision::MSG_SECURITY_DENY
-            ),
-        )
-    })?;
+    let effective =
+        effective_policy(&snapshot.doc, ctx.node.config.as_ref(), agent_id).map_err(|err| {
+            log::error!("exec policy: {err}");
+            deny(
+                DenyReason::SecurityDeny,
+                format!(
+                    "{}: {err}; fix the config (the node refuses every command until then)",
+                    decision::MSG_SECURITY_DENY
+                ),
+            )
+        })?;
     Ok((snapshot, effective))
 }
 
@@ -1107,7 +1108,8 @@ pub fn handle_prepare(ctx: &InvokeContext, params_json: Option<&str>) -> InvokeR
     // A broken document or config prepares as "deny": the run itself reports the details.
     let (doc, effective) = match ctx.node.approvals.read() {
         Ok(snapshot) => {
-            let effective = effective_policy(&snapshot.doc, &ctx.node.config, agent_id.as_deref());
+            let effective =
+                effective_policy(&snapshot.doc, ctx.node.config.as_ref(), agent_id.as_deref());
             (snapshot.doc, effective.ok())
         }
         Err(err) => {
