@@ -756,7 +756,7 @@ pub struct BoundExecutable {
 
 /// `prepareSystemRunExecutableIdentityBinding`: the files behind every wrapper and segment.
 pub fn bind_executables(
-    segments: &[super::allowlist::Segment],
+    segments: &[super::resolve::Segment],
     ctx: &ResolveContext,
     shell_command: bool,
 ) -> Result<Vec<BoundExecutable>, &'static str> {

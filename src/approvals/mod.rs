@@ -37,6 +37,7 @@ pub mod policy;
 pub mod prepare;
 pub mod regex;
 pub mod resolve;
+pub mod safe_bins;
 pub mod shell;
 pub mod shells;
 pub mod store;

@@ -18,7 +18,6 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::allowlist::Segment;
 use super::argv::{
     extract_shell_wrapper_command, format_exec_command, is_blocked_shell_wrapper_command,
     is_shell_wrapper_invocation, js_trim, normalize_executable_token, posix_script_operand,
@@ -31,8 +30,10 @@ use super::command::resolve_command_request;
 use super::decision::detect_inline_eval;
 use super::pattern::cwd_bound_hash_pattern;
 use super::policy::{Ask, PolicySnapshot, Security};
-use super::resolve::{lexical_resolve, realpath, resolve_command, trust_path, ResolveContext};
-use super::shell::analyze_payload;
+use super::resolve::{
+    analysable_payload_segments, lexical_resolve, realpath, resolve_command, trust_path,
+    ResolveContext, Segment,
+};
 
 /// The long explanation the gateway shows for an unsupported shape.
 pub const UNSUPPORTED_SHAPE_SUFFIX: &str = "\nNo approval request was created for this attempt; this is not a user denial. Retry a supported single executable with an absolute path through the normal approval flow. This node approval path cannot bind script/interpreter payloads nested in its shell wrapper.";
@@ -500,21 +501,6 @@ pub fn plan_coverage(
         Some(segment) => segments_coverage(&[segment], ctx, strict_inline_eval),
         None => Coverage::none(),
     }
-}
-
-/// The segments of a shell payload when the wrapper's shell is one this port analyses.
-pub fn analysable_payload_segments(
-    argv: &[String],
-    payload: &str,
-    ctx: &ResolveContext,
-) -> Option<Vec<Segment>> {
-    let (transport, _, kind) = super::argv::shell_wrapper_transport(argv)?;
-    let shell = normalize_executable_token(transport.first()?);
-    if kind != super::shells::ShellKind::Posix || !super::shells::is_analysable_shell(&shell) {
-        return None;
-    }
-    let parsed = analyze_payload(payload).ok()?;
-    Some(parsed.iter().map(|s| Segment::from_shell(s, ctx)).collect())
 }
 
 #[cfg(test)]

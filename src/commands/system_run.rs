@@ -19,9 +19,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::approvals::allow_always::{self, AllowAlwaysGrant, Commit, CommitError};
-use crate::approvals::allowlist::{
-    evaluate_segment, flatten_nested_shells, SafeBins, Segment, SegmentVerdict,
-};
+use crate::approvals::allowlist::{evaluate_segment, SegmentVerdict};
 use crate::approvals::argv::{is_shell_wrapper_invocation, js_trim, split_shell_args};
 use crate::approvals::audit::{self, AuditRecord};
 use crate::approvals::binding::{
@@ -39,10 +37,14 @@ use crate::approvals::env::{self as exec_env, Secrets};
 use crate::approvals::pattern::durable_command_marker;
 use crate::approvals::policy::{effective_policy, Ask, EffectivePolicy, PolicySnapshot, Security};
 use crate::approvals::prepare::{
-    analysable_payload_segments, bind_mode, build_plan, command_argv, non_empty_string,
-    plan_coverage, segments_coverage, Coverage, RunPlan,
+    bind_mode, build_plan, command_argv, non_empty_string, plan_coverage, segments_coverage,
+    Coverage, RunPlan,
 };
-use crate::approvals::resolve::{resolve_command, trust_path, ResolveContext};
+use crate::approvals::resolve::{
+    analysable_payload_segments, flatten_nested_shells, resolve_command, trust_path,
+    ResolveContext, Segment,
+};
+use crate::approvals::safe_bins::SafeBins;
 use crate::approvals::StoreError;
 use crate::exec::{self, ExecOutcome, ExecSpec};
 use crate::invoke::{require_params, InvokeContext, InvokeError, InvokeResult};
