@@ -11,6 +11,17 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+/// The parts the exec policy reads (`tools.exec`, `agents.list`, and the file for its messages).
+impl<'a> From<&'a NodeConfig> for crate::approvals::policy::ExecConfig<'a> {
+    fn from(config: &'a NodeConfig) -> Self {
+        crate::approvals::policy::ExecConfig {
+            file: config.source(),
+            tools_exec: config.get(&["tools", "exec"]),
+            agents_list: config.get(&["agents", "list"]),
+        }
+    }
+}
+
 /// The parsed config file. Missing file = empty config.
 #[derive(Debug, Clone, Default)]
 pub struct NodeConfig {

@@ -5,11 +5,12 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use openclaw_node::approvals::allowlist::{self, SafeBins, Segment};
+use openclaw_node::approvals::allowlist;
+use openclaw_node::approvals::safe_bins::SafeBins;
 use openclaw_node::approvals::pattern;
 use openclaw_node::approvals::policy::AllowlistEntry;
 use openclaw_node::approvals::regex::Regex;
-use openclaw_node::approvals::resolve::{self, ResolveContext};
+use openclaw_node::approvals::resolve::{self, ResolveContext, Segment};
 use openclaw_node::approvals::shell;
 use openclaw_node_fuzz::{fuzz_path_env, nul_words};
 
@@ -88,7 +89,7 @@ fuzz_target!(|data: &[u8]| {
             .iter()
             .map(|s| Segment::from_shell(s, &ctx))
             .collect();
-        for segment in allowlist::flatten_nested_shells(segments, &ctx, 0) {
+        for segment in resolve::flatten_nested_shells(segments, &ctx, 0) {
             let _ = allowlist::evaluate_segment(&segment, &entries, &safe_bins, &ctx);
         }
     }

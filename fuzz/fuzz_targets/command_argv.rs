@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use openclaw_node::approvals::{command, decision, prepare};
+use openclaw_node::approvals::{argv, command, decision, prepare};
 use openclaw_node_fuzz::{fuzz_path_env, nul_words};
 use serde_json::{json, Value};
 
@@ -18,38 +18,38 @@ fuzz_target!(|data: &[u8]| {
     };
     let argv = nul_words(argv_text);
 
-    let _ = command::format_exec_command(&argv);
-    let _ = command::unwrap_dispatch_wrappers(&argv);
-    let _ = command::unwrap_dispatch_wrapper(&argv);
-    let _ = command::dispatch_trust_plan(&argv, 8);
-    let _ = command::wrapper_trust_plan(&argv);
-    let _ = command::env_assignment_keys_from_dispatch_wrappers(&argv);
-    let _ = command::has_dispatch_cwd_option(&argv);
-    let _ = command::unwrap_shell_multiplexer(&argv);
-    let _ = command::posix_inline_match(&argv);
-    let _ = command::has_posix_startup_before_inline_command(&argv);
-    let _ = command::extract_shell_wrapper_command(&argv, raw);
-    let _ = command::bindable_shell_wrapper_inline_command(&argv, raw);
-    let _ = command::shell_wrapper_transport(&argv);
-    let _ = command::shell_wrapper_inline_command(&argv);
-    let _ = command::is_shell_wrapper_invocation(&argv);
-    let _ = command::has_env_manipulation_before_shell_wrapper(&argv);
-    let _ = command::is_blocked_shell_wrapper_command(&argv, raw);
-    let _ = command::has_trailing_positional_argv_after_inline_command(&argv);
-    let _ = command::parse_env_prelude(&argv, 0);
+    let _ = argv::format_exec_command(&argv);
+    let _ = argv::unwrap_dispatch_wrappers(&argv);
+    let _ = argv::unwrap_dispatch_wrapper(&argv);
+    let _ = argv::dispatch_trust_plan(&argv, 8);
+    let _ = argv::wrapper_trust_plan(&argv);
+    let _ = argv::env_assignment_keys_from_dispatch_wrappers(&argv);
+    let _ = argv::has_dispatch_cwd_option(&argv);
+    let _ = argv::unwrap_shell_multiplexer(&argv);
+    let _ = argv::posix_inline_match(&argv);
+    let _ = argv::has_posix_startup_before_inline_command(&argv);
+    let _ = argv::extract_shell_wrapper_command(&argv, raw);
+    let _ = argv::bindable_shell_wrapper_inline_command(&argv, raw);
+    let _ = argv::shell_wrapper_transport(&argv);
+    let _ = argv::shell_wrapper_inline_command(&argv);
+    let _ = argv::is_shell_wrapper_invocation(&argv);
+    let _ = argv::has_env_manipulation_before_shell_wrapper(&argv);
+    let _ = argv::is_blocked_shell_wrapper_command(&argv, raw);
+    let _ = argv::has_trailing_positional_argv_after_inline_command(&argv);
+    let _ = argv::parse_env_prelude(&argv, 0);
     let _ = decision::detect_inline_eval(&argv).map(|hit| hit.describe());
     let _ = decision::is_read_only_suppression_inspection(&argv);
     let _ = decision::mentions_security_audit_suppressions(argv_text);
     for word in argv.iter().take(4) {
-        let _ = command::normalize_executable_token(word);
-        let _ = command::split_inline_option(word);
-        let _ = command::advance_posix_option_scan(word);
+        let _ = argv::normalize_executable_token(word);
+        let _ = argv::split_inline_option(word);
+        let _ = argv::advance_posix_option_scan(word);
         let _ = prepare::is_interpreter_pattern(word);
     }
 
     if let Ok(request) = command::resolve_command_request(argv.clone(), raw) {
         assert_eq!(request.argv, argv);
-        assert_eq!(request.command_text, command::format_exec_command(&argv));
+        assert_eq!(request.command_text, argv::format_exec_command(&argv));
     }
 
     // The plan prepare would offer, bound and unbound; a plan reads back from its JSON.

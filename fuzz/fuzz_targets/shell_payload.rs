@@ -4,9 +4,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use openclaw_node::approvals::allowlist::{self, SafeBins, Segment};
-use openclaw_node::approvals::command;
-use openclaw_node::approvals::resolve::ResolveContext;
+use openclaw_node::approvals::allowlist;
+use openclaw_node::approvals::safe_bins::SafeBins;
+use openclaw_node::approvals::argv;
+use openclaw_node::approvals::resolve::{self, ResolveContext, Segment};
 use openclaw_node::approvals::shell;
 use openclaw_node_fuzz::fuzz_path_env;
 
@@ -14,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(payload) = std::str::from_utf8(data) else {
         return;
     };
-    let _ = command::split_shell_args(payload);
+    let _ = argv::split_shell_args(payload);
     let Ok(segments) = shell::analyze_payload(payload) else {
         return;
     };
@@ -42,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = shell::is_safe_builtin_segment(segment);
         converted.push(Segment::from_shell(segment, &ctx));
     }
-    for segment in allowlist::flatten_nested_shells(converted, &ctx, 0) {
+    for segment in resolve::flatten_nested_shells(converted, &ctx, 0) {
         let _ = segment.planned_argv();
         let verdict = allowlist::evaluate_segment(&segment, &[], &safe_bins, &ctx);
         assert!(verdict.entry.is_none(), "an empty allowlist matched");

@@ -23,143 +23,26 @@
 //!   path-only entries or `*`, never by argument-bound entries or safe bins.
 //! * `autoAllowSkills` grants nothing: this node does not fetch the gateway's skill bins.
 //!
-//! Safe bins: `cut uniq head tail tr wc` by default (`tools.exec.safeBins` may choose among
-//! `jq grep cut sort uniq head tail tr wc`; other names have no profile and are never safe),
-//! resolving inside `/bin`, `/usr/bin` or `tools.exec.safeBinTrustedDirs`, with an argv that
-//! passes the bin's profile: known flags only, no denied flags, no path-like, glob or `$`
-//! tokens, and a bounded number of positional (stdin-only) operands.
+//! Safe bins are [`super::safe_bins`]; the segments come from the resolve stage
+//! ([`super::resolve::resolve_request`]).
 
-use std::cell::OnceCell;
 use std::path::Path;
 
-use super::command::{is_shell_wrapper_executable, normalize_executable_token, posix_inline_match};
+use super::argv::{
+    is_shell_wrapper_executable, normalize_executable_token, posix_inline_match,
+    posix_script_operand, ScriptOperandScan,
+};
 use super::pattern::{
     arg_pattern_matches, cwd_bound_hash_pattern, glob_matches, is_cwd_bound_hash_pattern,
     LEGACY_HASH_PREFIX,
 };
 use super::policy::AllowlistEntry;
 use super::resolve::{
-    candidate_path, lexical_resolve, realpath, trust_path, CommandResolution, ExecutableResolution,
-    ResolveContext,
+    candidate_path, lexical_resolve, realpath, trust_path, ExecutableResolution, ResolveContext,
+    ResolvedSegments, Segment,
 };
+use super::safe_bins::{is_safe_bin_usage, SafeBins};
 use super::shell::{is_safe_builtin_segment, ShellSegment};
-
-/// One command the policy must authorise.
-#[derive(Debug, Clone)]
-pub struct Segment {
-    /// The words as given (direct argv with blank entries removed, or a parsed shell segment).
-    pub argv: Vec<String>,
-    pub raw: String,
-    /// False when the shell may expand an argument.
-    pub exact_argv: bool,
-    /// From a shell payload: safe builtins apply.
-    pub in_shell: bool,
-    pub resolution: Option<CommandResolution>,
-}
-
-impl Segment {
-    /// `analyzeArgvCommand`: a direct argv (blank entries dropped, as the TS host does).
-    pub fn from_argv(argv: &[String], ctx: &ResolveContext) -> Option<Segment> {
-        let argv: Vec<String> = argv
-            .iter()
-            .filter(|a| !a.trim().is_empty())
-            .cloned()
-            .collect();
-        if argv.is_empty() {
-            return None;
-        }
-        let resolution = super::resolve::resolve_command(&argv, ctx);
-        Some(Segment {
-            raw: argv.join(" "),
-            argv,
-            exact_argv: true,
-            in_shell: false,
-            resolution,
-        })
-    }
-
-    /// A segment of an analysed shell payload.
-    pub fn from_shell(segment: &ShellSegment, ctx: &ResolveContext) -> Segment {
-        let resolution = super::resolve::resolve_command(&segment.argv, ctx);
-        Segment {
-            argv: segment.argv.clone(),
-            raw: segment.raw.clone(),
-            exact_argv: segment.exact_argv,
-            in_shell: true,
-            resolution,
-        }
-    }
-
-    /// The argv that runs (dispatch wrappers removed).
-    pub fn effective_argv(&self) -> &[String] {
-        match &self.resolution {
-            Some(r) if !r.effective_argv.is_empty() => &r.effective_argv,
-            _ => &self.argv,
-        }
-    }
-
-    pub fn policy_blocked(&self) -> bool {
-        self.resolution.as_ref().is_some_and(|r| r.policy_blocked())
-    }
-
-    /// `resolvePlannedSegmentArgv`: the effective argv with argv[0] pinned to the resolved real
-    /// path; `None` when the segment is blocked.
-    pub fn planned_argv(&self) -> Option<Vec<String>> {
-        if self.policy_blocked() {
-            return None;
-        }
-        let mut argv = self.effective_argv().to_vec();
-        if argv.is_empty() {
-            return None;
-        }
-        if let Some(resolution) = &self.resolution {
-            let exec = &resolution.execution;
-            if let Some(path) = exec
-                .resolved_real_path
-                .clone()
-                .or_else(|| exec.resolved_path.clone())
-            {
-                argv[0] = path;
-            }
-        }
-        Some(argv)
-    }
-}
-
-/// Replaces each segment that runs an analysable shell with a bindable payload (`sh -c
-/// 'uname'`, also behind transparent wrappers) by the segments of that payload, up to three
-/// levels deep, as the TS host evaluates nested shell wrappers. A nested payload that cannot be
-/// analysed keeps its wrapper segment, which then needs an argv-bound entry or `*`.
-pub fn flatten_nested_shells(
-    segments: Vec<Segment>,
-    ctx: &ResolveContext,
-    depth: usize,
-) -> Vec<Segment> {
-    let mut out = Vec::new();
-    for segment in segments {
-        let nested = (depth < 3)
-            .then_some(segment.resolution.as_ref())
-            .flatten()
-            .filter(|r| !r.policy_blocked() && r.plan.shell_wrapper_executable)
-            .filter(|r| {
-                let shell = normalize_executable_token(
-                    r.effective_argv.first().map(String::as_str).unwrap_or(""),
-                );
-                super::shell::ANALYSABLE_SHELLS.contains(&shell.as_str())
-            })
-            .and_then(|r| r.plan.shell_inline_command.as_deref())
-            .and_then(|payload| super::shell::analyze_payload(payload).ok());
-        match nested {
-            Some(inner) if !inner.is_empty() => {
-                let inner: Vec<Segment> =
-                    inner.iter().map(|s| Segment::from_shell(s, ctx)).collect();
-                out.extend(flatten_nested_shells(inner, ctx, depth + 1));
-            }
-            _ => out.push(segment),
-        }
-    }
-    out
-}
 
 /// How a segment was authorised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,431 +67,6 @@ impl SatisfiedBy {
 pub struct SegmentVerdict {
     pub entry: Option<AllowlistEntry>,
     pub satisfied_by: Option<SatisfiedBy>,
-}
-
-/// Safe-bin settings from the node config.
-#[derive(Debug, Clone)]
-pub struct SafeBins {
-    pub bins: Vec<String>,
-    /// `/bin`, `/usr/bin` and the configured `safeBinTrustedDirs`, as given.
-    dirs: Vec<String>,
-    /// The trusted dirs with the real directories of their bins added, resolved on first use:
-    /// only a command named like a safe bin needs them, and resolving them costs a `realpath`
-    /// per bin and dir, a dozen filesystem walks that every `system.run` paid before.
-    trusted: OnceCell<Vec<String>>,
-}
-
-impl SafeBins {
-    pub fn new(configured: Option<&[String]>, extra_trusted_dirs: &[String]) -> SafeBins {
-        let bins = match configured {
-            Some(list) => list
-                .iter()
-                .map(|b| b.trim().to_lowercase())
-                .filter(|b| !b.is_empty())
-                .collect(),
-            None => DEFAULT_SAFE_BINS.iter().map(|s| s.to_string()).collect(),
-        };
-        let mut dirs: Vec<String> = ["/bin", "/usr/bin"].iter().map(|s| s.to_string()).collect();
-        dirs.extend(
-            extra_trusted_dirs
-                .iter()
-                .map(|d| d.trim().to_string())
-                .filter(|d| d.starts_with('/')),
-        );
-        SafeBins {
-            bins,
-            dirs,
-            trusted: OnceCell::new(),
-        }
-    }
-
-    /// The directories a safe bin must resolve into.
-    pub fn trusted_dirs(&self) -> &[String] {
-        self.trusted.get_or_init(|| {
-            // A trusted dir's bins may be symlinks (merged /usr): trust their real directories too.
-            let mut trusted: Vec<String> = Vec::new();
-            for dir in &self.dirs {
-                trusted.push(
-                    lexical_resolve(Path::new("/"), dir)
-                        .to_string_lossy()
-                        .into_owned(),
-                );
-                for bin in &self.bins {
-                    let candidate = Path::new(dir).join(bin);
-                    if let Some(real) = realpath(&candidate) {
-                        if let Some(parent) = Path::new(&real).parent() {
-                            trusted.push(parent.to_string_lossy().into_owned());
-                        }
-                    }
-                }
-            }
-            trusted.sort();
-            trusted.dedup();
-            trusted
-        })
-    }
-}
-
-/// The default safe bins.
-pub const DEFAULT_SAFE_BINS: &[&str] = &["cut", "uniq", "head", "tail", "tr", "wc"];
-
-struct Profile {
-    min_positional: usize,
-    max_positional: Option<usize>,
-    value_flags: &'static [&'static str],
-    boolean_flags: &'static [&'static str],
-    denied_flags: &'static [&'static str],
-}
-
-fn profile(name: &str) -> Option<Profile> {
-    Some(match name {
-        "grep" => Profile {
-            min_positional: 0,
-            max_positional: Some(0),
-            value_flags: &[
-                "--regexp",
-                "--max-count",
-                "--after-context",
-                "--before-context",
-                "--context",
-                "--devices",
-                "--binary-files",
-                "--exclude",
-                "--include",
-                "--label",
-                "-e",
-                "-m",
-                "-A",
-                "-B",
-                "-C",
-                "-D",
-            ],
-            boolean_flags: &[],
-            denied_flags: &[
-                "--file",
-                "--exclude-from",
-                "--dereference-recursive",
-                "--directories",
-                "--recursive",
-                "-f",
-                "-d",
-                "-r",
-                "-R",
-            ],
-        },
-        "cut" => Profile {
-            min_positional: 0,
-            max_positional: Some(0),
-            value_flags: &[
-                "--bytes",
-                "--characters",
-                "--fields",
-                "--delimiter",
-                "--output-delimiter",
-                "-b",
-                "-c",
-                "-f",
-                "-d",
-            ],
-            boolean_flags: &[
-                "--complement",
-                "--only-delimited",
-                "--zero-terminated",
-                "-n",
-                "-s",
-                "-z",
-            ],
-            denied_flags: &[],
-        },
-        "sort" => Profile {
-            min_positional: 0,
-            max_positional: Some(0),
-            value_flags: &[
-                "--key",
-                "--field-separator",
-                "--buffer-size",
-                "--parallel",
-                "--batch-size",
-                "-k",
-                "-t",
-                "-S",
-            ],
-            boolean_flags: &[],
-            denied_flags: &[
-                "--compress-program",
-                "--files0-from",
-                "--output",
-                "--random-source",
-                "--temporary-directory",
-                "-T",
-                "-o",
-            ],
-        },
-        "uniq" => Profile {
-            min_positional: 0,
-            max_positional: Some(0),
-            value_flags: &[
-                "--skip-fields",
-                "--skip-chars",
-                "--check-chars",
-                "--group",
-                "-f",
-                "-s",
-                "-w",
-            ],
-            boolean_flags: &[
-                "--count",
-                "--repeated",
-                "--unique",
-                "--ignore-case",
-                "--zero-terminated",
-                "-c",
-                "-d",
-                "-u",
-                "-i",
-                "-z",
-            ],
-            denied_flags: &[],
-        },
-        "head" => Profile {
-            min_positional: 0,
-            max_positional: Some(0),
-            value_flags: &["--lines", "--bytes", "-n", "-c"],
-            boolean_flags: &[
-                "--quiet",
-                "--silent",
-                "--verbose",
-                "--zero-terminated",
-                "-q",
-                "-v",
-                "-z",
-            ],
-            denied_flags: &[],
-        },
-        "tail" => Profile {
-            min_positional: 0,
-            max_positional: Some(0),
-            value_flags: &[
-                "--lines",
-                "--bytes",
-                "--sleep-interval",
-                "--max-unchanged-stats",
-                "--pid",
-                "-n",
-                "-c",
-            ],
-            boolean_flags: &[
-                "--quiet",
-                "--silent",
-                "--verbose",
-                "--zero-terminated",
-                "-q",
-                "-v",
-                "-z",
-            ],
-            denied_flags: &["--follow", "--retry", "-F", "-f"],
-        },
-        "tr" => Profile {
-            min_positional: 1,
-            max_positional: Some(2),
-            value_flags: &[],
-            boolean_flags: &[
-                "--complement",
-                "--delete",
-                "--squeeze-repeats",
-                "--truncate-set1",
-                "-C",
-                "-c",
-                "-d",
-                "-s",
-                "-t",
-            ],
-            denied_flags: &[],
-        },
-        "wc" => Profile {
-            min_positional: 0,
-            max_positional: Some(0),
-            value_flags: &[],
-            boolean_flags: &[
-                "--bytes",
-                "--chars",
-                "--lines",
-                "--max-line-length",
-                "--words",
-                "-L",
-                "-c",
-                "-l",
-                "-m",
-                "-w",
-            ],
-            denied_flags: &["--files0-from"],
-        },
-        _ => return None,
-    })
-}
-
-fn is_safe_literal(value: &str) -> bool {
-    if value.is_empty() || value == "-" {
-        return true;
-    }
-    let trimmed = value.trim();
-    let path_like = trimmed.starts_with("./")
-        || trimmed.starts_with("../")
-        || trimmed.starts_with('~')
-        || trimmed.starts_with('/')
-        || (trimmed.len() >= 3
-            && trimmed.as_bytes()[0].is_ascii_alphabetic()
-            && trimmed.as_bytes()[1] == b':'
-            && (trimmed.as_bytes()[2] == b'/' || trimmed.as_bytes()[2] == b'\\'));
-    let glob = value.contains(['*', '?', '[', ']']);
-    let expansion = value.contains('$');
-    !path_like && !glob && !expansion
-}
-
-fn canonical_long_flag<'a>(flag: &str, known: &[&'a str]) -> Option<&'a str> {
-    if let Some(exact) = known.iter().find(|k| **k == flag) {
-        return Some(exact);
-    }
-    if flag.len() < 3 {
-        return None;
-    }
-    let candidates: Vec<&&str> = known.iter().filter(|k| k.starts_with(flag)).collect();
-    (candidates.len() == 1).then(|| *candidates[0])
-}
-
-/// `validateSafeBinArgv` for the arguments after the executable.
-fn safe_bin_argv_ok(args: &[String], profile: &Profile) -> bool {
-    let known_long: Vec<&str> = profile
-        .value_flags
-        .iter()
-        .chain(profile.boolean_flags)
-        .chain(profile.denied_flags)
-        .copied()
-        .filter(|f| f.starts_with("--"))
-        .collect();
-    let mut positional = 0usize;
-    let mut i = 0;
-    while i < args.len() {
-        let token = args[i].as_str();
-        if token.is_empty() || token == "-" {
-            i += 1;
-            continue;
-        }
-        if token == "--" {
-            for rest in &args[i + 1..] {
-                if rest.is_empty() || rest == "-" {
-                    continue;
-                }
-                if !is_safe_literal(rest) {
-                    return false;
-                }
-                positional += 1;
-            }
-            break;
-        }
-        if !token.starts_with('-') {
-            if !is_safe_literal(token) {
-                return false;
-            }
-            positional += 1;
-            i += 1;
-            continue;
-        }
-        if token.starts_with("--") {
-            let (flag, inline) = match token.find('=') {
-                Some(eq) if eq > 0 => (&token[..eq], Some(&token[eq + 1..])),
-                _ => (token, None),
-            };
-            let Some(canonical) = canonical_long_flag(flag, &known_long) else {
-                return false;
-            };
-            if profile.denied_flags.contains(&canonical) {
-                return false;
-            }
-            let expects_value = profile.value_flags.contains(&canonical);
-            match inline {
-                Some(value) => {
-                    if !expects_value || !is_safe_literal(value) {
-                        return false;
-                    }
-                    i += 1;
-                }
-                None if !expects_value => i += 1,
-                None => {
-                    match args.get(i + 1) {
-                        Some(next) if !next.is_empty() && is_safe_literal(next) => {}
-                        _ => return false,
-                    }
-                    i += 2;
-                }
-            }
-            continue;
-        }
-        // A short-option cluster.
-        let cluster: Vec<char> = token[1..].chars().collect();
-        let mut next_index = i + 1;
-        for (j, c) in cluster.iter().enumerate() {
-            let flag = format!("-{c}");
-            if profile.denied_flags.contains(&flag.as_str()) {
-                return false;
-            }
-            if profile.value_flags.contains(&flag.as_str()) {
-                let inline: String = cluster[j + 1..].iter().collect();
-                if !inline.is_empty() {
-                    if !is_safe_literal(&inline) {
-                        return false;
-                    }
-                } else {
-                    match args.get(i + 1) {
-                        Some(next) if !next.is_empty() && is_safe_literal(next) => {
-                            next_index = i + 2
-                        }
-                        _ => return false,
-                    }
-                }
-                break;
-            }
-            if !profile.boolean_flags.contains(&flag.as_str()) {
-                return false;
-            }
-        }
-        i = next_index;
-    }
-    positional >= profile.min_positional
-        && profile.max_positional.map_or(true, |max| positional <= max)
-}
-
-/// `isSafeBinUsage`.
-fn is_safe_bin_usage(
-    argv: &[String],
-    execution: &ExecutableResolution,
-    safe_bins: &SafeBins,
-    ctx: &ResolveContext,
-) -> bool {
-    let name = execution.executable_name.trim().to_lowercase();
-    if name.is_empty() || !safe_bins.bins.contains(&name) {
-        return false;
-    }
-    // jq, awk and sed can run code: never safe, whatever the config says.
-    if ["jq", "awk", "gawk", "mawk", "nawk", "sed", "gsed"].contains(&name.as_str()) {
-        return false;
-    }
-    let Some(trust) = trust_path(execution, ctx) else {
-        return false;
-    };
-    let Some(dir) = Path::new(&trust)
-        .parent()
-        .map(|p| p.to_string_lossy().into_owned())
-    else {
-        return false;
-    };
-    if !safe_bins.trusted_dirs().contains(&dir) {
-        return false;
-    }
-    match profile(&name) {
-        Some(profile) => safe_bin_argv_ok(argv.get(1..).unwrap_or(&[]), &profile),
-        None => false,
-    }
 }
 
 fn has_path_selector(value: &str) -> bool {
@@ -705,50 +163,24 @@ fn carries_command_in_args(argv: &[String]) -> bool {
             .any(|a| ["-exec", "-execdir", "-ok", "-okdir"].contains(&a.trim()))
 }
 
+/// The matcher gives up on stdin (`s`), payload (`c`) and interactive (`i`) clusters, and on
+/// startup-file options.
+const MATCH_SCRIPT_SCAN: ScriptOperandScan = ScriptOperandScan {
+    refuse_letters: &['s', 'c', 'i'],
+    refuse_startup_files: true,
+};
+
 /// `resolveShellWrapperScriptCandidatePath`: the script a POSIX shell runs (`sh ./x.sh`), or
 /// `None` for `-c`, `-s`, startup-file options and shells this port does not parse.
 fn shell_script_path(argv: &[String], ctx: &ResolveContext) -> Option<String> {
     let wrapper = normalize_executable_token(argv.first()?);
-    if !super::command::is_parseable_posix_shell(&wrapper) || wrapper == "fish" || argv.len() < 2 {
+    if !super::shells::is_parseable_posix_shell(&wrapper) || wrapper == "fish" || argv.len() < 2 {
         return None;
     }
     if posix_inline_match(argv).value_token_index.is_some() {
         return None;
     }
-    let mut idx = 1;
-    while idx < argv.len() {
-        let token = argv[idx].trim();
-        if token.is_empty() {
-            idx += 1;
-            continue;
-        }
-        if token == "--" {
-            idx += 1;
-            break;
-        }
-        if token.starts_with('-') || token.starts_with('+') {
-            let letters = &token[1..];
-            if token == "-s"
-                || (!token.starts_with("--")
-                    && (letters.contains('s') || letters.contains('c') || letters.contains('i')))
-            {
-                return None;
-            }
-            if ["--rcfile", "--init-file", "--startup-file"]
-                .iter()
-                .any(|o| token == *o || token.starts_with(&format!("{o}=")))
-            {
-                return None;
-            }
-            idx += super::command::advance_posix_option_scan(token);
-            continue;
-        }
-        break;
-    }
-    let script = argv.get(idx)?.trim();
-    if script.is_empty() {
-        return None;
-    }
+    let script = posix_script_operand(argv, &MATCH_SCRIPT_SCAN)?;
     let expanded = match script.strip_prefix("~/") {
         Some(rest) => format!("{}/{rest}", ctx.home.as_deref()?),
         None => script.to_string(),
@@ -864,9 +296,40 @@ pub fn evaluate_segment(
     unsatisfied
 }
 
+/// The match stage's value: one verdict per resolved segment, and whether all are satisfied.
+#[derive(Debug, Clone)]
+pub struct Matches {
+    pub verdicts: Vec<SegmentVerdict>,
+    /// The analysis succeeded, found at least one segment, and every segment is satisfied.
+    pub all_satisfied: bool,
+}
+
+/// The match stage: each resolved segment against the allowlist entries and safe bins.
+pub fn match_segments(
+    resolved: &ResolvedSegments,
+    entries: &[AllowlistEntry],
+    safe_bins: &SafeBins,
+    ctx: &ResolveContext,
+) -> Matches {
+    let verdicts: Vec<SegmentVerdict> = resolved
+        .segments
+        .iter()
+        .map(|segment| evaluate_segment(segment, entries, safe_bins, ctx))
+        .collect();
+    let all_satisfied = resolved.analysis_ok
+        && !verdicts.is_empty()
+        && verdicts.iter().all(|v| v.satisfied_by.is_some());
+    Matches {
+        verdicts,
+        all_satisfied,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::approvals::command::resolve_command_request;
+    use crate::approvals::resolve::{flatten_nested_shells, resolve_request};
     use std::path::PathBuf;
 
     fn v(items: &[&str]) -> Vec<String> {
@@ -1100,24 +563,6 @@ mod tests {
     }
 
     #[test]
-    fn trusted_dirs_are_resolved_only_for_a_safe_bin_name() {
-        let ctx = ctx();
-        let bins = SafeBins::new(None, &[]);
-        let uname = Segment::from_argv(&v(&["uname", "-s"]), &ctx).unwrap();
-        assert_eq!(
-            evaluate_segment(&uname, &[], &bins, &ctx).satisfied_by,
-            None
-        );
-        assert!(bins.trusted.get().is_none(), "no realpaths for uname");
-        let head = Segment::from_argv(&v(&["head", "-n", "1"]), &ctx).unwrap();
-        assert_eq!(
-            evaluate_segment(&head, &[], &bins, &ctx).satisfied_by,
-            Some(SatisfiedBy::SafeBins)
-        );
-        assert!(bins.trusted_dirs().iter().any(|d| d == "/usr/bin"));
-    }
-
-    #[test]
     fn inexact_shell_segments_only_match_path_only_entries() {
         let ctx = ctx();
         let parsed = super::super::shell::analyze_payload("uname *").unwrap();
@@ -1150,5 +595,26 @@ mod tests {
         assert!(evaluate_segment(&segment, &[], &bins, &ctx)
             .satisfied_by
             .is_some());
+    }
+
+    #[test]
+    fn match_stage_needs_every_segment() {
+        let ctx = ctx();
+        let bins = SafeBins::new(None, &[]);
+        let request = resolve_command_request(v(&["sh", "-c", "uname -s && id"]), None).unwrap();
+        let resolved = resolve_request(&request, &ctx);
+        assert!(resolved.analysis_ok);
+        let uname = entry(&real("uname"), None, false);
+        let matches = match_segments(&resolved, std::slice::from_ref(&uname), &bins, &ctx);
+        assert_eq!(matches.verdicts.len(), 2);
+        assert!(!matches.all_satisfied, "id is not allowed");
+        let both = [uname, entry(&real("id"), None, false)];
+        assert!(match_segments(&resolved, &both, &bins, &ctx).all_satisfied);
+        // A failed analysis is never satisfied, not even by `*`.
+        let request = resolve_command_request(v(&["sh", "-c", "uname $(id)"]), None).unwrap();
+        let resolved = resolve_request(&request, &ctx);
+        let matches = match_segments(&resolved, &[entry("*", None, false)], &bins, &ctx);
+        assert!(matches.verdicts.is_empty());
+        assert!(!matches.all_satisfied);
     }
 }

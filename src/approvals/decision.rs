@@ -12,7 +12,7 @@
 //!
 //! The node never prompts: `approval-required` is a denial, and the gateway asks the operator.
 
-use super::command::{normalize_executable_token, split_inline_option};
+use super::argv::{normalize_executable_token, split_inline_option};
 use super::policy::{Ask, Security};
 
 /// Why a run was denied (`exec.denied.reason`).

@@ -23,6 +23,7 @@
 
 pub mod allow_always;
 pub mod allowlist;
+pub mod argv;
 pub mod audit;
 pub mod binding;
 pub mod command;
@@ -34,7 +35,9 @@ pub mod policy;
 pub mod prepare;
 pub mod regex;
 pub mod resolve;
+pub mod safe_bins;
 pub mod shell;
+pub mod shells;
 pub mod store;
 
 pub use store::{ApprovalsStore, Snapshot, StoreError};

@@ -14,9 +14,22 @@
 //! Out of the box (no config, no document) the policy is full/off with askFallback deny. An
 //! invalid config value is an error (the run fails closed), never silently ignored.
 
+use std::path::Path;
+
 use serde_json::{Map, Value};
 
-use crate::config::NodeConfig;
+/// The three parts of the node config (`openclaw.json`) the exec policy reads, so that this
+/// library does not depend on the application's config type. `&NodeConfig` converts into it
+/// (`impl From` in `crate::config`), so callers pass either.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExecConfig<'a> {
+    /// The file the config was read from, named in error messages; `None` says `openclaw.json`.
+    pub file: Option<&'a Path>,
+    /// `tools.exec`.
+    pub tools_exec: Option<&'a Value>,
+    /// `agents.list`.
+    pub agents_list: Option<&'a Value>,
+}
 
 /// `security`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -98,11 +111,11 @@ fn mode_policy(mode: &str) -> Option<(Security, Ask, bool)> {
 }
 
 fn agent_exec_config<'a>(
-    config: &'a NodeConfig,
+    config: &ExecConfig<'a>,
     agent_id: Option<&str>,
 ) -> Option<&'a Map<String, Value>> {
     let agent_id = agent_id?.trim().to_lowercase();
-    let list = config.get(&["agents", "list"])?.as_array()?;
+    let list = config.agents_list?.as_array()?;
     list.iter()
         .find(|entry| {
             entry
@@ -126,9 +139,13 @@ fn string_list(value: Option<&Value>) -> Option<Vec<String>> {
 }
 
 /// `resolveNodeExecConfigPolicy`. `Err` names the bad config value.
-pub fn config_policy(config: &NodeConfig, agent_id: Option<&str>) -> Result<ConfigPolicy, String> {
+pub fn config_policy<'a>(
+    config: impl Into<ExecConfig<'a>>,
+    agent_id: Option<&str>,
+) -> Result<ConfigPolicy, String> {
+    let config: ExecConfig<'a> = config.into();
     let file = config
-        .source()
+        .file
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "openclaw.json".to_string());
     let mut policy = ConfigPolicy {
@@ -140,8 +157,8 @@ pub fn config_policy(config: &NodeConfig, agent_id: Option<&str>) -> Result<Conf
         safe_bins: None,
         safe_bin_trusted_dirs: Vec::new(),
     };
-    let global = config.get(&["tools", "exec"]).and_then(Value::as_object);
-    let agent = agent_exec_config(config, agent_id);
+    let global = config.tools_exec.and_then(Value::as_object);
+    let agent = agent_exec_config(&config, agent_id);
     for (layer, label) in [
         (global, "tools.exec".to_string()),
         (
@@ -461,9 +478,9 @@ pub struct EffectivePolicy {
 }
 
 /// `resolveEffectiveSystemRunExecPolicy` over an already loaded document.
-pub fn effective_policy(
+pub fn effective_policy<'a>(
     doc: &Value,
-    config: &NodeConfig,
+    config: impl Into<ExecConfig<'a>>,
     agent_id: Option<&str>,
 ) -> Result<EffectivePolicy, String> {
     let config = config_policy(config, agent_id)?;
@@ -479,6 +496,7 @@ pub fn effective_policy(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::NodeConfig;
     use serde_json::json;
 
     fn doc(value: Value) -> Value {
@@ -570,5 +588,25 @@ mod tests {
         removed.rules.pop();
         assert!(!snapshot.is_current(&removed));
         assert!(PolicySnapshot::from_json(&json!({"security": "full"})).is_none());
+    }
+
+    #[test]
+    fn exec_config_alone_is_enough() {
+        let exec = json!({"security": "allowlist", "safeBins": ["wc"]});
+        let agents = json!([{"id": "Ops", "tools": {"exec": {"ask": "always"}}}]);
+        let config = ExecConfig {
+            file: None,
+            tools_exec: Some(&exec),
+            agents_list: Some(&agents),
+        };
+        let policy = config_policy(config, Some("ops")).unwrap();
+        assert_eq!(policy.security, Security::Allowlist);
+        assert_eq!(policy.ask, Ask::Always);
+        assert_eq!(policy.source, "openclaw.json agents.list[ops].tools.exec");
+        assert_eq!(policy.safe_bins, Some(vec!["wc".to_string()]));
+        // The same answer as through the whole config.
+        let whole =
+            NodeConfig::from_value(json!({"tools": {"exec": exec}, "agents": {"list": agents}}));
+        assert_eq!(config_policy(&whole, Some("ops")).unwrap(), policy);
     }
 }

@@ -18,19 +18,22 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::allowlist::Segment;
+use super::argv::{
+    extract_shell_wrapper_command, format_exec_command, is_blocked_shell_wrapper_command,
+    is_shell_wrapper_invocation, js_trim, normalize_executable_token, posix_script_operand,
+    ScriptOperandScan,
+};
 use super::binding::{
     capture_cwd, mutable_operand_snapshot, BindError, FileOperand, MSG_STABLE_EXECUTABLE,
 };
-use super::command::{
-    extract_shell_wrapper_command, format_exec_command, is_blocked_shell_wrapper_command,
-    is_shell_wrapper_invocation, js_trim, normalize_executable_token, resolve_command_request,
-};
+use super::command::resolve_command_request;
 use super::decision::detect_inline_eval;
 use super::pattern::cwd_bound_hash_pattern;
 use super::policy::{Ask, PolicySnapshot, Security};
-use super::resolve::{lexical_resolve, realpath, resolve_command, trust_path, ResolveContext};
-use super::shell::{analyze_payload, ANALYSABLE_SHELLS};
+use super::resolve::{
+    analysable_payload_segments, lexical_resolve, realpath, resolve_command, trust_path,
+    ResolveContext, Segment,
+};
 
 /// The long explanation the gateway shows for an unsupported shape.
 pub const UNSUPPORTED_SHAPE_SUFFIX: &str = "\nNo approval request was created for this attempt; this is not a user denial. Retry a supported single executable with an absolute path through the normal approval flow. This node approval path cannot bind script/interpreter payloads nested in its shell wrapper.";
@@ -405,40 +408,26 @@ fn collect_patterns(
     }
 }
 
+/// The pattern builder gives up on stdin (`s`) and payload (`c`) clusters only: it is looser
+/// than the matcher's [`super::allowlist`] scan (no `i`, no startup-file options, and it also
+/// runs for `fish`). A pattern built for a shape the matcher refuses never matches anything, so
+/// the difference cannot widen what runs; it is kept as the TS host has it.
+const PATTERN_SCRIPT_SCAN: ScriptOperandScan = ScriptOperandScan {
+    refuse_letters: &['s', 'c'],
+    refuse_startup_files: false,
+};
+
 fn shell_script_for_patterns(argv: &[String], ctx: &ResolveContext) -> Option<String> {
     let wrapper = normalize_executable_token(argv.first()?);
-    if !super::command::is_parseable_posix_shell(&wrapper) {
+    if !super::shells::is_parseable_posix_shell(&wrapper) {
         return None;
     }
-    let mut idx = 1;
-    while idx < argv.len() {
-        let token = argv[idx].trim();
-        if token.is_empty() {
-            idx += 1;
-            continue;
-        }
-        if token == "--" {
-            idx += 1;
-            break;
-        }
-        if token.starts_with('-') || token.starts_with('+') {
-            if token == "-s"
-                || (!token.starts_with("--")
-                    && (token[1..].contains('s') || token[1..].contains('c')))
-            {
-                return None;
-            }
-            idx += super::command::advance_posix_option_scan(token);
-            continue;
-        }
-        break;
-    }
-    let script = argv.get(idx)?.trim();
-    (!script.is_empty()).then(|| {
+    let script = posix_script_operand(argv, &PATTERN_SCRIPT_SCAN)?;
+    Some(
         lexical_resolve(&ctx.cwd, script)
             .to_string_lossy()
-            .into_owned()
-    })
+            .into_owned(),
+    )
 }
 
 /// `resolveAllowAlwaysPatternCoverage`.
@@ -512,21 +501,6 @@ pub fn plan_coverage(
         Some(segment) => segments_coverage(&[segment], ctx, strict_inline_eval),
         None => Coverage::none(),
     }
-}
-
-/// The segments of a shell payload when the wrapper's shell is one this port analyses.
-pub fn analysable_payload_segments(
-    argv: &[String],
-    payload: &str,
-    ctx: &ResolveContext,
-) -> Option<Vec<Segment>> {
-    let (transport, _, kind) = super::command::shell_wrapper_transport(argv)?;
-    let shell = normalize_executable_token(transport.first()?);
-    if kind != super::command::ShellKind::Posix || !ANALYSABLE_SHELLS.contains(&shell.as_str()) {
-        return None;
-    }
-    let parsed = analyze_payload(payload).ok()?;
-    Some(parsed.iter().map(|s| Segment::from_shell(s, ctx)).collect())
 }
 
 #[cfg(test)]

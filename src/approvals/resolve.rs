@@ -8,7 +8,12 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
-use super::command::{wrapper_trust_plan, WrapperTrustPlan};
+use super::argv::{
+    normalize_executable_token, shell_wrapper_transport, wrapper_trust_plan, WrapperTrustPlan,
+};
+use super::command::CommandRequest;
+use super::shell::{analyze_payload, ShellSegment};
+use super::shells::{is_analysable_shell, ShellKind};
 
 /// How one executable word resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,6 +261,168 @@ pub fn candidate_path(resolution: &ExecutableResolution, ctx: &ResolveContext) -
     }
 }
 
+/// One command the policy must authorise.
+#[derive(Debug, Clone)]
+pub struct Segment {
+    /// The words as given (direct argv with blank entries removed, or a parsed shell segment).
+    pub argv: Vec<String>,
+    pub raw: String,
+    /// False when the shell may expand an argument.
+    pub exact_argv: bool,
+    /// From a shell payload: safe builtins apply.
+    pub in_shell: bool,
+    pub resolution: Option<CommandResolution>,
+}
+
+impl Segment {
+    /// `analyzeArgvCommand`: a direct argv (blank entries dropped, as the TS host does).
+    pub fn from_argv(argv: &[String], ctx: &ResolveContext) -> Option<Segment> {
+        let argv: Vec<String> = argv
+            .iter()
+            .filter(|a| !a.trim().is_empty())
+            .cloned()
+            .collect();
+        if argv.is_empty() {
+            return None;
+        }
+        let resolution = resolve_command(&argv, ctx);
+        Some(Segment {
+            raw: argv.join(" "),
+            argv,
+            exact_argv: true,
+            in_shell: false,
+            resolution,
+        })
+    }
+
+    /// A segment of an analysed shell payload.
+    pub fn from_shell(segment: &ShellSegment, ctx: &ResolveContext) -> Segment {
+        let resolution = resolve_command(&segment.argv, ctx);
+        Segment {
+            argv: segment.argv.clone(),
+            raw: segment.raw.clone(),
+            exact_argv: segment.exact_argv,
+            in_shell: true,
+            resolution,
+        }
+    }
+
+    /// The argv that runs (dispatch wrappers removed).
+    pub fn effective_argv(&self) -> &[String] {
+        match &self.resolution {
+            Some(r) if !r.effective_argv.is_empty() => &r.effective_argv,
+            _ => &self.argv,
+        }
+    }
+
+    pub fn policy_blocked(&self) -> bool {
+        self.resolution.as_ref().is_some_and(|r| r.policy_blocked())
+    }
+
+    /// `resolvePlannedSegmentArgv`: the effective argv with argv[0] pinned to the resolved real
+    /// path; `None` when the segment is blocked.
+    pub fn planned_argv(&self) -> Option<Vec<String>> {
+        if self.policy_blocked() {
+            return None;
+        }
+        let mut argv = self.effective_argv().to_vec();
+        if argv.is_empty() {
+            return None;
+        }
+        if let Some(resolution) = &self.resolution {
+            let exec = &resolution.execution;
+            if let Some(path) = exec
+                .resolved_real_path
+                .clone()
+                .or_else(|| exec.resolved_path.clone())
+            {
+                argv[0] = path;
+            }
+        }
+        Some(argv)
+    }
+}
+
+/// Replaces each segment that runs an analysable shell with a bindable payload (`sh -c
+/// 'uname'`, also behind transparent wrappers) by the segments of that payload, up to three
+/// levels deep, as the TS host evaluates nested shell wrappers. A nested payload that cannot be
+/// analysed keeps its wrapper segment, which then needs an argv-bound entry or `*`.
+pub fn flatten_nested_shells(
+    segments: Vec<Segment>,
+    ctx: &ResolveContext,
+    depth: usize,
+) -> Vec<Segment> {
+    let mut out = Vec::new();
+    for segment in segments {
+        let nested = (depth < 3)
+            .then_some(segment.resolution.as_ref())
+            .flatten()
+            .filter(|r| !r.policy_blocked() && r.plan.shell_wrapper_executable)
+            .filter(|r| {
+                let shell = normalize_executable_token(
+                    r.effective_argv.first().map(String::as_str).unwrap_or(""),
+                );
+                is_analysable_shell(&shell)
+            })
+            .and_then(|r| r.plan.shell_inline_command.as_deref())
+            .and_then(|payload| analyze_payload(payload).ok());
+        match nested {
+            Some(inner) if !inner.is_empty() => {
+                let inner: Vec<Segment> =
+                    inner.iter().map(|s| Segment::from_shell(s, ctx)).collect();
+                out.extend(flatten_nested_shells(inner, ctx, depth + 1));
+            }
+            _ => out.push(segment),
+        }
+    }
+    out
+}
+
+/// The segments of a shell payload when the wrapper's shell is one this port analyses.
+pub fn analysable_payload_segments(
+    argv: &[String],
+    payload: &str,
+    ctx: &ResolveContext,
+) -> Option<Vec<Segment>> {
+    let (transport, _, kind) = shell_wrapper_transport(argv)?;
+    let shell = normalize_executable_token(transport.first()?);
+    if kind != ShellKind::Posix || !is_analysable_shell(&shell) {
+        return None;
+    }
+    let parsed = analyze_payload(payload).ok()?;
+    Some(parsed.iter().map(|s| Segment::from_shell(s, ctx)).collect())
+}
+
+/// The resolve stage's value: every simple command a request runs, resolved, or a failed
+/// analysis (`analysis_ok == false`, no segments), which no allowlist can satisfy.
+#[derive(Debug, Clone)]
+pub struct ResolvedSegments {
+    pub analysis_ok: bool,
+    pub segments: Vec<Segment>,
+}
+
+/// The resolve stage: a checked request's segments, each resolved against `ctx`. A shell
+/// payload is split by the fail-closed analysis (and nested shells flattened); a direct argv is
+/// one segment.
+pub fn resolve_request(request: &CommandRequest, ctx: &ResolveContext) -> ResolvedSegments {
+    let (analysis_ok, segments) = match &request.shell_payload {
+        Some(payload) => match analysable_payload_segments(&request.argv, payload, ctx) {
+            Some(segments) if !segments.is_empty() => {
+                (true, flatten_nested_shells(segments, ctx, 0))
+            }
+            _ => (false, Vec::new()),
+        },
+        None => match Segment::from_argv(&request.argv, ctx) {
+            Some(segment) => (true, vec![segment]),
+            None => (false, Vec::new()),
+        },
+    };
+    ResolvedSegments {
+        analysis_ok,
+        segments,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,5 +450,41 @@ mod tests {
         assert_eq!(missing.executable_name, "definitely-not-a-binary-xyz");
         let dir = resolve_executable("/usr/bin", &ctx);
         assert_eq!(dir.resolved_path, None, "a directory is not an executable");
+    }
+
+    #[test]
+    fn resolve_stage_yields_the_segments_a_request_runs() {
+        use crate::approvals::command::resolve_command_request;
+        let v = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let ctx = ResolveContext {
+            cwd: PathBuf::from("/tmp"),
+            path_env: "/usr/bin:/bin".into(),
+            home: None,
+        };
+        let direct = resolve_command_request(v(&["uname", " ", "-s"]), None).unwrap();
+        let resolved = resolve_request(&direct, &ctx);
+        assert!(resolved.analysis_ok);
+        assert_eq!(resolved.segments.len(), 1);
+        assert_eq!(
+            resolved.segments[0].argv,
+            v(&["uname", "-s"]),
+            "blank words dropped"
+        );
+        assert!(!resolved.segments[0].in_shell);
+        let shell =
+            resolve_command_request(v(&["sh", "-c", "uname -s; sh -c 'id'"]), None).unwrap();
+        let resolved = resolve_request(&shell, &ctx);
+        let argvs: Vec<_> = resolved.segments.iter().map(|s| s.argv.clone()).collect();
+        assert_eq!(
+            argvs,
+            vec![v(&["uname", "-s"]), v(&["id"])],
+            "nested shell flattened"
+        );
+        assert!(resolved.segments.iter().all(|s| s.in_shell));
+        // fish payloads are never analysed here.
+        let fish = resolve_command_request(v(&["fish", "-c", "uname"]), None).unwrap();
+        let resolved = resolve_request(&fish, &ctx);
+        assert!(!resolved.analysis_ok);
+        assert!(resolved.segments.is_empty());
     }
 }

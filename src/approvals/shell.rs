@@ -60,9 +60,6 @@ fn fail<T>(reason: impl Into<String>) -> Result<T, ShellAnalysisError> {
     Err(ShellAnalysisError(reason.into()))
 }
 
-/// Shells whose payloads this analysis accepts.
-pub const ANALYSABLE_SHELLS: &[&str] = &["ash", "bash", "dash", "ksh", "mksh", "sh", "yash", "zsh"];
-
 const RESERVED_WORDS: &[&str] = &[
     "!",
     "[[",
