@@ -45,6 +45,7 @@ pub mod paths;
 pub mod platform;
 pub mod run;
 pub mod service;
+pub mod shell_quote;
 pub mod state;
 pub mod status;
 

@@ -365,3 +365,28 @@ fn identity_json_matches_openclaw() {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[test]
+fn status_names_the_node_the_way_the_gateway_addresses_it() {
+    let home = Home::new("status-names");
+    std::fs::create_dir_all(home.state()).unwrap();
+    std::fs::write(
+        home.state().join("node.json"),
+        r#"{"version":1,"nodeId":"172b4ea8-796c-44d2-a558-d83e1e787ea0","displayName":"lab box","gateway":{"host":"gw.example","port":18789}}"#,
+    )
+    .unwrap();
+    let out = home.node(&["status"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("Name:        lab box"), "{text}");
+    // The name is quoted so the printed flag pastes as one word.
+    assert!(text.contains("Gateway ref: --node 'lab box'"), "{text}");
+    assert!(
+        text.contains("Instance id: 172b4ea8-796c-44d2-a558-d83e1e787ea0 (client.instanceId; not a --node value)"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Node id:"),
+        "the ambiguous label is gone: {text}"
+    );
+}

@@ -409,7 +409,7 @@ fn allow_pattern(raw: &str) -> Result<String, CliError> {
             .map(|path| {
                 format!(
                     "; did you mean `openclaw-node approvals allow {}`?",
-                    shell_word(&path.to_string_lossy())
+                    crate::shell_quote::if_needed(&path.to_string_lossy())
                 )
             })
             .unwrap_or_default();
@@ -419,20 +419,6 @@ fn allow_pattern(raw: &str) -> Result<String, CliError> {
         )));
     }
     Ok(pattern)
-}
-
-/// `word` as one shell word, quoted only when it needs to be, so a printed hint pastes safely
-/// (`--agent '*'`, not a glob the shell expands).
-fn shell_word(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-./:@%+=,".contains(c));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
-    }
 }
 
 fn allow(store: &ApprovalsStore, args: &AllowArgs) -> Result<ExitCode, CliError> {
@@ -563,7 +549,7 @@ fn remove(store: &ApprovalsStore, args: &RemoveArgs) -> Result<ExitCode, CliErro
         return Err(CliError::new("the approvals document changed while it was being edited (the node may have recorded a run); run the command again"));
     };
     if removed == 0 {
-        return Err(CliError::new(format!("no entry with pattern {pattern:?} in agents[{agent:?}].allowlist; see `openclaw-node approvals show --agent {}`", shell_word(&agent))));
+        return Err(CliError::new(format!("no entry with pattern {pattern:?} in agents[{agent:?}].allowlist; see `openclaw-node approvals show --agent {}`", crate::shell_quote::if_needed(&agent))));
     }
     if args.json {
         print_json(

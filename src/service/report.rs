@@ -312,11 +312,8 @@ pub fn render_text(report: &StatusReport, now_ms: u64) -> String {
         }
     }
     let n = &report.node;
-    let _ = writeln!(
-        out,
-        "Node id:     {}",
-        n.node_id.as_deref().unwrap_or("(none yet)")
-    );
+    // The gateway addresses a node by its device id or its display name (`--node`); the
+    // instance id is only the connect frame's client.instanceId, and `--node` rejects it.
     if let Some(name) = &n.display_name {
         let _ = writeln!(out, "Name:        {name}");
     }
@@ -324,6 +321,18 @@ pub fn render_text(report: &StatusReport, now_ms: u64) -> String {
         out,
         "Device id:   {}",
         n.device_id.as_deref().unwrap_or("(no identity yet)")
+    );
+    if let Some(node_ref) = n.display_name.as_deref().or(n.device_id.as_deref()) {
+        let _ = writeln!(
+            out,
+            "Gateway ref: --node {} (the name or the device id; what `openclaw nodes ...` takes)",
+            crate::shell_quote::if_needed(node_ref)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "Instance id: {} (client.instanceId; not a --node value)",
+        n.node_id.as_deref().unwrap_or("(none yet)")
     );
     let _ = writeln!(out, "Paired:      {}", yes_no(n.paired, "yes", "no"));
     match &report.connection {

@@ -6,7 +6,7 @@ use super::spec::ServiceSpec;
 
 /// The start script for `spec`.
 pub fn render_script(spec: &ServiceSpec) -> String {
-    let env_file = sh_quote(&spec.env_file.to_string_lossy());
+    let env_file = crate::shell_quote::always(&spec.env_file.to_string_lossy());
     let mut out = String::from(
         "#!/bin/sh\n\
          # openclaw-node start script, written by `openclaw-node install --print`.\n\
@@ -19,20 +19,22 @@ pub fn render_script(spec: &ServiceSpec) -> String {
         "if [ -r {env_file} ]; then\n  set -a\n  . {env_file}\n  set +a\nfi\n"
     ));
     for (name, value) in &spec.environment {
-        out.push_str(&format!("export {name}={}\n", sh_quote(value)));
+        out.push_str(&format!(
+            "export {name}={}\n",
+            crate::shell_quote::always(value)
+        ));
     }
     out.push_str(&format!(
         "cd {} || exit 1\n",
-        sh_quote(&spec.working_directory.to_string_lossy())
+        crate::shell_quote::always(&spec.working_directory.to_string_lossy())
     ));
-    let words: Vec<String> = spec.program.iter().map(|w| sh_quote(w)).collect();
+    let words: Vec<String> = spec
+        .program
+        .iter()
+        .map(|w| crate::shell_quote::always(w))
+        .collect();
     out.push_str(&format!("exec {}\n", words.join(" ")));
     out
-}
-
-/// Single-quotes `value` for sh: `'` becomes `'\''`.
-pub fn sh_quote(value: &str) -> String {
-    format!("'{}'", value.replace('\'', r"'\''"))
 }
 
 #[cfg(test)]
