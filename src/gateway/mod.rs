@@ -5,11 +5,13 @@
 //! - [`link`]: how workers send requests, events and results during a session.
 //! - [`session`]: one connection: handshake, reader and writer threads, tick watchdog.
 //! - [`connect`]: the `connect` params, auth selection and signature.
-//! - [`reconnect`]: the loop around sessions: backoff, pairing, the pause/exit matrix.
+//! - [`reconnect`]: the loop around sessions: backoff, and applying what a refusal asks for.
+//! - [`refusal`]: the refusal matrix as one pure function: verdict, next state, effects.
 
 pub mod connect;
 pub mod frames;
 pub mod link;
 pub mod reconnect;
+pub mod refusal;
 pub mod session;
 pub mod transport;
