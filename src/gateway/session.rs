@@ -1,10 +1,15 @@
 //! One connection to the gateway, from TCP connect to close.
 //!
+//! [`run`] is [`transport::connect`] (TCP, TLS, the pin check) followed by [`serve`], which
+//! works over any pair of socket halves ([`SocketRead`], [`SocketWrite`]): the handshake order,
+//! ping and tick, the watchdog and the close sequence are the same over TCP, TLS, or the Unix
+//! socket pair the tests in `session/tests.rs` drive with a small in-process gateway.
+//!
 //! # Threads and the socket
 //!
-//! A session runs on two threads that share one socket, split by [`transport`]:
+//! A session runs on two threads that share one socket, split in two halves:
 //!
-//! - The **reader** (the thread that called [`run`]) owns the read half. It blocks in `read`
+//! - The **reader** (the thread that called [`run`] or [`serve`]) owns the read half. It blocks in `read`
 //!   with no timeout once the handshake is done, so an idle node sleeps in the kernel. It decodes
 //!   each frame and routes it: responses to the waiting requester, `node.invoke.request` to the
 //!   worker pool, `node.invoke.cancel` to the invocation's cancel token.
@@ -42,7 +47,7 @@ use super::frames::{
     self, Challenge, EventFrame, GatewayError, HelloOk, Inbound, InvokeRequestPayload,
 };
 use super::link::{GatewayLink, Outbound};
-use super::transport::{self, GatewayUrl, ReadHalf, WriteHalf};
+use super::transport::{self, GatewayUrl, SocketRead, SocketWrite};
 use crate::invoke::{Dispatcher, EventSink, Invocations, InvokeRequest, ResultSink};
 
 /// Everything a session needs to connect and serve.
@@ -122,18 +127,18 @@ fn websocket_config() -> WebSocketConfig {
 }
 
 /// The reader's stream: reads the socket, and sends what tungstenite writes to the writer.
-struct ReaderIo {
-    half: ReadHalf,
+struct ReaderIo<R> {
+    half: R,
     link: GatewayLink,
 }
 
-impl Read for ReaderIo {
+impl<R: Read> Read for ReaderIo<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.half.read(buf)
     }
 }
 
-impl Write for ReaderIo {
+impl<R> Write for ReaderIo<R> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         if self.link.send(Outbound::Raw(data.to_vec())) {
             Ok(data.len())
@@ -157,13 +162,25 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Runs one session to its end. Blocks the calling thread, which becomes the reader.
+/// Runs one session to its end: connects ([`transport::connect`]: TCP, TLS, the pin check),
+/// then [`serve`]s the connection. Blocks the calling thread, which becomes the reader.
 pub fn run(setup: SessionSetup<'_>) -> SessionEnd {
-    let (read_half, write_half) = match transport::connect(setup.url, setup.pin) {
-        Ok(halves) => halves,
-        Err(transport::TransportError::Config(msg)) => return SessionEnd::Fatal(msg),
-        Err(err) => return SessionEnd::Failed(err.to_string()),
-    };
+    match transport::connect(setup.url, setup.pin) {
+        Ok((read_half, write_half)) => serve(read_half, write_half, &setup),
+        Err(transport::TransportError::Config(msg)) => SessionEnd::Fatal(msg),
+        Err(err) => SessionEnd::Failed(err.to_string()),
+    }
+}
+
+/// Serves one session over an open connection's two halves, whatever carries them: the
+/// WebSocket upgrade (to `setup.url`), the handshake, then invocations until the connection
+/// ends. Blocks the calling thread, which becomes the reader; the writer gets a thread of its
+/// own. `setup.pin` is not read here: pinning is the transport's.
+pub fn serve<R: SocketRead, W: SocketWrite>(
+    read_half: R,
+    write_half: W,
+    setup: &SessionSetup<'_>,
+) -> SessionEnd {
     // The link bounds the queue in bytes: when the gateway stops reading, producers stall
     // instead of memory growing, and the writer's timeout ends the session.
     let (out_tx, out_rx) = crossbeam_channel::unbounded::<Outbound>();
@@ -186,7 +203,7 @@ pub fn run(setup: SessionSetup<'_>) -> SessionEnd {
         Arc::new(link.clone()) as Arc<dyn EventSink>,
     );
     setup.control.set(Some((link.clone(), invocations.clone())));
-    let end = serve(&setup, read_half, &link, &watchdog, &invocations);
+    let end = converse(setup, read_half, &link, &watchdog, &invocations);
     // Order matters: stop accepting invoke results, cancel the running ones, then stop the writer.
     setup.control.set(None);
     link.close();
@@ -203,9 +220,10 @@ fn session_tag() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn serve(
+/// The reader's part of a session: upgrade, handshake, then the read loop.
+fn converse<R: SocketRead>(
     setup: &SessionSetup<'_>,
-    read_half: ReadHalf,
+    read_half: R,
     link: &GatewayLink,
     watchdog: &Watchdog,
     invocations: &Arc<Invocations>,
@@ -277,7 +295,7 @@ fn serve(
     SessionEnd::Ended { reason }
 }
 
-fn wait_for_challenge(ws: &mut WebSocket<ReaderIo>) -> Result<Challenge, String> {
+fn wait_for_challenge<R: Read>(ws: &mut WebSocket<ReaderIo<R>>) -> Result<Challenge, String> {
     loop {
         match read_text(ws) {
             Ok(Some(text)) => {
@@ -304,8 +322,8 @@ fn wait_for_challenge(ws: &mut WebSocket<ReaderIo>) -> Result<Challenge, String>
     }
 }
 
-fn wait_for_response(
-    ws: &mut WebSocket<ReaderIo>,
+fn wait_for_response<R: Read>(
+    ws: &mut WebSocket<ReaderIo<R>>,
     id: &str,
     link: &GatewayLink,
 ) -> Result<frames::ResFrame, String> {
@@ -332,7 +350,7 @@ enum ReadError {
 
 /// Reads the next message: `Some(text)` for a text frame, `None` for anything else (binary,
 /// ping, pong: ignored, as the protocol asks).
-fn read_text(ws: &mut WebSocket<ReaderIo>) -> Result<Option<String>, ReadError> {
+fn read_text<R: Read>(ws: &mut WebSocket<ReaderIo<R>>) -> Result<Option<String>, ReadError> {
     match ws.read() {
         Ok(Message::Text(text)) => Ok(Some(text.as_str().to_owned())),
         Ok(Message::Close(frame)) => Err(ReadError::Closed(describe_close(frame.as_ref()))),
@@ -363,8 +381,8 @@ fn describe_close(frame: Option<&CloseFrame>) -> String {
     }
 }
 
-fn read_loop(
-    ws: &mut WebSocket<ReaderIo>,
+fn read_loop<R: Read>(
+    ws: &mut WebSocket<ReaderIo<R>>,
     link: &GatewayLink,
     watchdog: &Watchdog,
     invocations: &Arc<Invocations>,
@@ -527,20 +545,42 @@ impl Watchdog {
     }
 }
 
+/// The writer's stream: the write half. It never reads; tungstenite's `WebSocket` just
+/// requires `Read` of its stream.
+struct WriterIo<W>(W);
+
+impl<W: Write> Write for WriterIo<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.0.write(data)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl<W> Read for WriterIo<W> {
+    fn read(&mut self, _buf: &mut [u8]) -> io::Result<usize> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "the write half of a gateway connection does not read",
+        ))
+    }
+}
+
 /// How long a write may block before `hello-ok` sets the tick interval.
 const WRITE_TIMEOUT_BEFORE_HELLO: Duration = Duration::from_secs(30);
 /// How long to wait for the gateway's close reply before cutting the connection.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
-fn writer_loop(
-    half: WriteHalf,
+fn writer_loop<W: SocketWrite>(
+    half: W,
     rx: Receiver<Outbound>,
     link: GatewayLink,
     reader_done: Receiver<()>,
     watchdog: Arc<Watchdog>,
 ) {
     let _ = half.set_write_timeout(Some(WRITE_TIMEOUT_BEFORE_HELLO));
-    let mut ws = WebSocket::from_raw_socket(half, Role::Client, Some(websocket_config()));
+    let mut ws = WebSocket::from_raw_socket(WriterIo(half), Role::Client, Some(websocket_config()));
     let never = crossbeam_channel::never::<Instant>();
     loop {
         let timer = match watchdog.time_left() {
@@ -552,7 +592,7 @@ fn writer_loop(
                 let Ok(item) = item else { break };
                 link.dequeued(&item);
                 let outcome = match item {
-                    Outbound::Raw(bytes) => ws.get_mut().write_all(&bytes).map_err(tungstenite::Error::Io),
+                    Outbound::Raw(bytes) => ws.get_mut().0.write_all(&bytes).map_err(tungstenite::Error::Io),
                     Outbound::Text(text) => ws.send(Message::text(text)),
                     Outbound::Close(code, reason) => {
                         close_and_wait(&mut ws, code, &reason, &reader_done);
@@ -570,19 +610,19 @@ fn writer_loop(
                     } else {
                         log::debug!("gateway write failed: {err}");
                     }
-                    ws.get_ref().shutdown();
+                    ws.get_ref().0.shutdown();
                     break;
                 }
             }
             recv(reader_done) -> _ => {
-                ws.get_ref().shutdown();
+                ws.get_ref().0.shutdown();
                 break;
             }
             // Armed after hello-ok: a write may now block for the watchdog's window, and the
             // loop computes the first deadline.
             recv(watchdog.rearm.1) -> _ => {
                 if let Some(window) = watchdog.window() {
-                    let _ = ws.get_ref().set_write_timeout(Some(window));
+                    let _ = ws.get_ref().0.set_write_timeout(Some(window));
                 }
             }
             recv(timer) -> _ => {
@@ -603,8 +643,8 @@ fn is_timeout(err: &tungstenite::Error) -> bool {
     matches!(err, tungstenite::Error::Io(io) if matches!(io.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut))
 }
 
-fn close_and_wait(
-    ws: &mut WebSocket<WriteHalf>,
+fn close_and_wait<W: SocketWrite>(
+    ws: &mut WebSocket<WriterIo<W>>,
     code: u16,
     reason: &str,
     reader_done: &Receiver<()>,
@@ -617,32 +657,8 @@ fn close_and_wait(
     // Give the gateway a moment to answer the close, then cut the socket, which also wakes the
     // reader if it is still blocked.
     let _ = reader_done.recv_timeout(CLOSE_GRACE);
-    ws.get_ref().shutdown();
+    ws.get_ref().0.shutdown();
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn invoke_payload_rules() {
-        let req = parse_invoke(json!({"id":" a ","nodeId":"n","command":"system.which","paramsJSON":"{\"bins\":[]}","timeoutMs":5})).unwrap();
-        assert_eq!(
-            (req.id.as_str(), req.params_json.as_deref(), req.timeout_ms),
-            ("a", Some("{\"bins\":[]}"), Some(5))
-        );
-        let req =
-            parse_invoke(json!({"id":"a","nodeId":"n","command":"c","params":{"x":1}})).unwrap();
-        assert_eq!(req.params_json.as_deref(), Some(r#"{"x":1}"#));
-        let req =
-            parse_invoke(json!({"id":"a","nodeId":"n","command":"c","paramsJSON":null})).unwrap();
-        assert_eq!(req.params_json, None);
-        let req =
-            parse_invoke(json!({"id":"a","nodeId":"n","command":"c","paramsJSON":""})).unwrap();
-        assert_eq!(req.params_json, None);
-        assert!(parse_invoke(json!({"id":"","nodeId":"n","command":"c"})).is_none());
-        assert!(parse_invoke(json!({"id":"a","nodeId":"n","command":7})).is_none());
-        assert!(parse_invoke(json!("x")).is_none());
-    }
-}
+mod tests;
