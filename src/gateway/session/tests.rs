@@ -407,6 +407,28 @@ fn silence_past_twice_the_tick_interval_ends_the_session() {
 }
 
 #[test]
+fn a_gateway_that_stops_reading_ends_the_session() {
+    const TICK_MS: u64 = 200;
+    let out = session(WAIT, |mut gw, _| {
+        gw.handshake(TICK_MS);
+        // A result far larger than the socket's buffers, which the gateway never reads: the
+        // writer's write blocks, and the watchdog's window bounds it.
+        let big = format!("\"{}\"", "x".repeat(1 << 20));
+        gw.invoke("inv-big", "echo", &big);
+        // Ticks keep the node's reader content, so only the blocked write can end the session;
+        // the node shutting the socket down ends this loop.
+        let deadline = Instant::now() + WAIT;
+        let tick = json!({"type": "event", "event": "tick", "payload": {"ts": TS}}).to_string();
+        while Instant::now() < deadline && gw.ws.send(Message::text(tick.clone())).is_ok() {
+            thread::sleep(Duration::from_millis(TICK_MS / 10));
+        }
+        // Handed back, not dropped: the connection stayed open, only unread.
+        gw
+    });
+    assert_eq!(ended(&out.end), "the gateway stopped reading");
+}
+
+#[test]
 fn the_gateways_close_is_answered_and_ends_the_session() {
     let out = session(WAIT, |mut gw, _| {
         gw.handshake(30_000);
@@ -508,6 +530,34 @@ fn a_response_reaches_the_request_waiting_for_it() {
         json!({"id": "inv-e", "nodeId": "node-1", "ok": true, "payloadJSON": "{\"acknowledged\":true}"})
     );
     ended(&out.end);
+}
+
+#[test]
+fn run_reports_a_transport_configuration_error_as_fatal() {
+    // The transport refuses before any socket is opened; `run` maps that to Fatal, which the
+    // reconnect loop does not retry.
+    let url = GatewayUrl::new("127.0.0.1", 9, false, None);
+    let control = SessionControl::default();
+    let dispatcher = Dispatcher::new(Arc::new(Commands), Pool::new(1, 1));
+    let pin = "ab".repeat(32);
+    let end = run(SessionSetup {
+        url: &url,
+        pin: Some(&pin),
+        connect_frame: &|_: &str, _: u64| String::from("{}"),
+        dispatcher: &dispatcher,
+        handshake_timeout: WAIT,
+        control: &control,
+        on_hello: &|_: &HelloOk| {},
+    });
+    match end {
+        SessionEnd::Fatal(message) => {
+            assert_eq!(
+                message,
+                "gateway tls fingerprint requires wss:// gateway url"
+            )
+        }
+        other => panic!("expected Fatal, got {other:?}"),
+    }
 }
 
 /// Checks the fields the protocol requires (§4.1).
