@@ -32,15 +32,13 @@
 //! invokes), and every request still waiting for a response fails at once.
 
 use std::io::{self, Read, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crossbeam_channel::{bounded, select, Receiver};
+use crossbeam_channel::bounded;
 use serde_json::Value;
-use tungstenite::protocol::frame::coding::CloseCode;
-use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tungstenite::{Message, WebSocket};
 
 use super::frames::{
@@ -48,7 +46,9 @@ use super::frames::{
 };
 use super::link::{GatewayLink, Outbound};
 use super::transport::{self, GatewayUrl, SocketRead, SocketWrite};
+use super::watchdog::Watchdog;
 use crate::invoke::{Dispatcher, EventSink, Invocations, InvokeRequest, ResultSink};
+use writer::writer_loop;
 
 /// Everything a session needs to connect and serve.
 pub struct SessionSetup<'a> {
@@ -485,180 +485,7 @@ pub fn parse_invoke(payload: Value) -> Option<InvokeRequest> {
     })
 }
 
-/// The tick watchdog's state, shared by reader (who feeds it) and writer (who checks it).
-struct Watchdog {
-    /// Milliseconds since `EPOCH` of the last inbound frame; 0 before the first.
-    last_inbound: AtomicU64,
-    /// `tickIntervalMs` once armed by `hello-ok`; 0 means not armed.
-    tick_ms: AtomicU64,
-    fired: Mutex<Option<String>>,
-    /// Wakes the writer when the watchdog is armed: it may be asleep with no deadline.
-    rearm: (crossbeam_channel::Sender<()>, Receiver<()>),
-}
-
-impl Default for Watchdog {
-    fn default() -> Watchdog {
-        Watchdog {
-            last_inbound: AtomicU64::new(0),
-            tick_ms: AtomicU64::new(0),
-            fired: Mutex::new(None),
-            rearm: bounded(1),
-        }
-    }
-}
-
-static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-
-fn monotonic_ms() -> u64 {
-    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
-}
-
-impl Watchdog {
-    fn arm(&self, tick_ms: u64) {
-        self.saw_inbound();
-        self.tick_ms.store(tick_ms.max(1), Ordering::Release);
-        // A full channel means a wake-up is already pending.
-        let _ = self.rearm.0.try_send(());
-    }
-    fn saw_inbound(&self) {
-        self.last_inbound.store(monotonic_ms(), Ordering::Release);
-    }
-    /// `2 × tickIntervalMs`: how long the gateway may stay silent, or leave the node's bytes
-    /// unread. `None` before `hello-ok`.
-    fn window(&self) -> Option<Duration> {
-        match self.tick_ms.load(Ordering::Acquire) {
-            0 => None,
-            tick => Some(Duration::from_millis(2 * tick)),
-        }
-    }
-    /// How long until the watchdog must look again; `None` when not armed.
-    fn time_left(&self) -> Option<Duration> {
-        let deadline =
-            Duration::from_millis(self.last_inbound.load(Ordering::Acquire)) + self.window()?;
-        Some(deadline.saturating_sub(Duration::from_millis(monotonic_ms())))
-    }
-    fn fire(&self, reason: &str) {
-        *self.fired.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.to_string());
-    }
-    fn close_reason(&self) -> Option<String> {
-        self.fired.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-}
-
-/// The writer's stream: the write half. It never reads; tungstenite's `WebSocket` just
-/// requires `Read` of its stream.
-struct WriterIo<W>(W);
-
-impl<W: Write> Write for WriterIo<W> {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.0.write(data)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.0.flush()
-    }
-}
-
-impl<W> Read for WriterIo<W> {
-    fn read(&mut self, _buf: &mut [u8]) -> io::Result<usize> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "the write half of a gateway connection does not read",
-        ))
-    }
-}
-
-/// How long a write may block before `hello-ok` sets the tick interval.
-const WRITE_TIMEOUT_BEFORE_HELLO: Duration = Duration::from_secs(30);
-/// How long to wait for the gateway's close reply before cutting the connection.
-const CLOSE_GRACE: Duration = Duration::from_secs(2);
-
-fn writer_loop<W: SocketWrite>(
-    half: W,
-    rx: Receiver<Outbound>,
-    link: GatewayLink,
-    reader_done: Receiver<()>,
-    watchdog: Arc<Watchdog>,
-) {
-    let _ = half.set_write_timeout(Some(WRITE_TIMEOUT_BEFORE_HELLO));
-    let mut ws = WebSocket::from_raw_socket(WriterIo(half), Role::Client, Some(websocket_config()));
-    let never = crossbeam_channel::never::<Instant>();
-    loop {
-        let timer = match watchdog.time_left() {
-            Some(left) => crossbeam_channel::at(Instant::now() + left),
-            None => never.clone(),
-        };
-        select! {
-            recv(rx) -> item => {
-                let Ok(item) = item else { break };
-                link.dequeued(&item);
-                let outcome = match item {
-                    Outbound::Raw(bytes) => ws.get_mut().0.write_all(&bytes).map_err(tungstenite::Error::Io),
-                    Outbound::Text(text) => ws.send(Message::text(text)),
-                    Outbound::Close(code, reason) => {
-                        close_and_wait(&mut ws, code, &reason, &reader_done);
-                        break;
-                    }
-                };
-                if let Err(err) = outcome {
-                    if is_timeout(&err) {
-                        let window = watchdog.window().unwrap_or(WRITE_TIMEOUT_BEFORE_HELLO);
-                        log::warn!(
-                            "the gateway has not read from the connection for {} s; reconnecting",
-                            window.as_secs()
-                        );
-                        watchdog.fire("the gateway stopped reading");
-                    } else {
-                        log::debug!("gateway write failed: {err}");
-                    }
-                    ws.get_ref().0.shutdown();
-                    break;
-                }
-            }
-            recv(reader_done) -> _ => {
-                ws.get_ref().0.shutdown();
-                break;
-            }
-            // Armed after hello-ok: a write may now block for the watchdog's window, and the
-            // loop computes the first deadline.
-            recv(watchdog.rearm.1) -> _ => {
-                if let Some(window) = watchdog.window() {
-                    let _ = ws.get_ref().0.set_write_timeout(Some(window));
-                }
-            }
-            recv(timer) -> _ => {
-                if watchdog.time_left().map(|left| left.is_zero()).unwrap_or(false) {
-                    log::warn!("no frame from the gateway for twice the tick interval; reconnecting");
-                    watchdog.fire("tick timeout");
-                    close_and_wait(&mut ws, 4000, "tick timeout", &reader_done);
-                    break;
-                }
-            }
-        }
-    }
-    // Senders waiting for room in the queue would otherwise wait for a writer that is gone.
-    link.close();
-}
-
-fn is_timeout(err: &tungstenite::Error) -> bool {
-    matches!(err, tungstenite::Error::Io(io) if matches!(io.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut))
-}
-
-fn close_and_wait<W: SocketWrite>(
-    ws: &mut WebSocket<WriterIo<W>>,
-    code: u16,
-    reason: &str,
-    reader_done: &Receiver<()>,
-) {
-    let frame = CloseFrame {
-        code: CloseCode::from(code),
-        reason: reason.to_string().into(),
-    };
-    let _ = ws.close(Some(frame));
-    // Give the gateway a moment to answer the close, then cut the socket, which also wakes the
-    // reader if it is still blocked.
-    let _ = reader_done.recv_timeout(CLOSE_GRACE);
-    ws.get_ref().0.shutdown();
-}
+mod writer;
 
 #[cfg(test)]
 mod tests;

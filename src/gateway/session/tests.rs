@@ -16,6 +16,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use tungstenite::protocol::frame::coding::CloseCode;
 
 use super::*;
 use crate::invoke::pool::Pool;
