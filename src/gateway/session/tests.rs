@@ -268,6 +268,44 @@ fn the_handshake_is_challenge_then_connect_then_hello_ok() {
 }
 
 #[test]
+fn noise_is_ignored_before_and_after_the_handshake() {
+    // §1.2: unknown events, unparseable text, binary frames and responses nobody waits for are
+    // ignored, before the challenge, while connect waits, and while serving.
+    fn noise(gw: &mut Gateway) {
+        gw.event("presence", json!({"n": 1}));
+        gw.ws.send(Message::text("not json")).expect("send");
+        gw.ws
+            .send(Message::Binary(b"\x00\x01"[..].into()))
+            .expect("send");
+        gw.send(json!({"type": "res", "id": "nobody", "ok": true}));
+        gw.send(json!({"type": "req", "id": "r", "method": "x"}));
+    }
+    let out = session(WAIT, |mut gw, _| {
+        noise(&mut gw);
+        gw.challenge();
+        let connect = gw.frame();
+        noise(&mut gw);
+        gw.send(json!({
+            "type": "res", "id": connect["id"], "ok": true,
+            "payload": {"type": "hello-ok", "policy": {"tickIntervalMs": 30_000}},
+        }));
+        noise(&mut gw);
+        gw.invoke("inv-n", "echo", "1");
+        let result = gw.frame();
+        gw.ws.close(None).expect("close");
+        (connect, result)
+    });
+    let (connect, result) = out.gateway;
+    assert_eq!(connect["method"], "connect");
+    assert_eq!(
+        result["params"],
+        json!({"id": "inv-n", "nodeId": "node-1", "ok": true, "payloadJSON": "1"})
+    );
+    assert_eq!(out.hellos, [30_000]);
+    ended(&out.end);
+}
+
+#[test]
 fn a_refused_connect_is_rejected_with_the_gateways_error() {
     let error = json!({
         "code": "NOT_PAIRED", "message": "pairing required: device is not approved yet",
