@@ -1,5 +1,6 @@
-//! The loop around sessions: connect, serve, and decide what a failure means (protocol §1.9,
-//! §1.10, §3.2).
+//! The loop around sessions: connect, serve, and act on how each one ended (protocol §1.9,
+//! §1.10, §3.2). What a refusal means is decided by [`refusal::judge`], a pure function; this
+//! loop applies the effects it lists (status file, stderr, log, the stored device token).
 //!
 //! - After a session that reached `hello-ok`, the next attempt waits 1 s.
 //! - Failures back off 1 s doubling to 30 s, with up to 20 % jitter so a fleet of nodes does not
@@ -14,10 +15,9 @@ use std::time::Duration;
 
 use crossbeam_channel::{select, Receiver};
 
-use super::connect::{
-    connect_params, AuthPlan, ClientDescription, ProtocolVariant, SignatureVersion,
-};
-use super::frames::{GatewayError, HelloOk};
+use super::connect::{connect_params, AuthPlan, ClientDescription};
+use super::frames::HelloOk;
+use super::refusal::{self, Attempt, Effect, Negotiation, Verdict, MAX_BACKOFF};
 use super::session::{self, SessionControl, SessionEnd, SessionSetup};
 use super::transport::GatewayUrl;
 use crate::invoke::Dispatcher;
@@ -49,23 +49,6 @@ pub struct NodeLoop<'a> {
     pub handshake_timeout: Duration,
 }
 
-/// Detail codes that end the process with status 1 (§1.10, point 2).
-const EXIT_CODES: [&str; 7] = [
-    "AUTH_TOKEN_MISSING",
-    "AUTH_TOKEN_MISMATCH",
-    "AUTH_BOOTSTRAP_TOKEN_INVALID",
-    "AUTH_PASSWORD_MISSING",
-    "AUTH_PASSWORD_MISMATCH",
-    "AUTH_IDENTITY_HEADER_REQUIRED",
-    "CLIENT_VERSION_MISMATCH",
-];
-
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// While pairing is pending, retry at least this often so an approval is picked up quickly.
-const PAIRING_RETRY_CAP: Duration = Duration::from_secs(5);
-/// The short delay of the device-token retry and of protocol renegotiation.
-const QUICK_RETRY: Duration = Duration::from_millis(250);
-
 /// The backoff before attempt `attempt` (1-based): 1 s, 2 s, 4 s … 30 s, minus up to 20 % jitter.
 pub fn backoff(attempt: u32) -> Duration {
     let nominal = Duration::from_secs(1u64 << attempt.saturating_sub(1).min(5)).min(MAX_BACKOFF);
@@ -78,11 +61,7 @@ impl NodeLoop<'_> {
     /// Connects and serves until shutdown or a fatal failure.
     pub fn run(&self) -> LoopExit {
         let mut failures: u32 = 0;
-        let mut variant = ProtocolVariant::V4;
-        let mut signature = SignatureVersion::V3;
-        let mut retry_armed = true;
-        let mut retry_with_device_token = false;
-        let mut announced_pairing: Option<String> = None;
+        let mut negotiation = Negotiation::default();
         loop {
             if self.shutdown_requested() {
                 return LoopExit::Shutdown;
@@ -101,9 +80,10 @@ impl NodeLoop<'_> {
                 self.token.as_deref(),
                 self.password.as_deref(),
                 stored.as_deref(),
-                retry_with_device_token,
+                negotiation.send_device_token,
             );
-            retry_with_device_token = false;
+            negotiation.send_device_token = false;
+            let (variant, signature) = (negotiation.variant, negotiation.signature);
             self.status.connecting();
             log::debug!("connecting to {} (protocol {})", self.url, variant.number());
             let connect_frame = |nonce: &str, ts: u64| {
@@ -122,8 +102,7 @@ impl NodeLoop<'_> {
             let delay = match end {
                 SessionEnd::Ended { reason } => {
                     failures = 0;
-                    retry_armed = true;
-                    announced_pairing = None;
+                    negotiation.session_established();
                     if self.shutdown_requested() {
                         return LoopExit::Shutdown;
                     }
@@ -145,27 +124,20 @@ impl NodeLoop<'_> {
                 SessionEnd::Fatal(message) => return LoopExit::Fatal(message),
                 SessionEnd::Rejected(error) => {
                     failures += 1;
-                    match self.on_rejected(
-                        &error,
-                        &auth,
-                        stored.as_deref(),
-                        &mut variant,
-                        &mut signature,
-                        &mut announced_pairing,
-                    ) {
+                    let attempt = Attempt {
+                        auth: &auth,
+                        stored_device_token: stored.is_some(),
+                        endpoint_trusted: self.endpoint_trusted(),
+                        device_id: self.client.device_id,
+                    };
+                    let refusal = refusal::judge(&negotiation, &attempt, &error);
+                    for effect in refusal.effects {
+                        self.apply(effect);
+                    }
+                    negotiation = refusal.next;
+                    match refusal.verdict {
                         Verdict::Exit(message) => return LoopExit::Fatal(message),
-                        Verdict::RetryWithDeviceToken if retry_armed => {
-                            retry_armed = false;
-                            retry_with_device_token = true;
-                            log::warn!("the gateway rejected the shared token; retrying once with this node's device token");
-                            QUICK_RETRY
-                        }
-                        Verdict::RetryWithDeviceToken => {
-                            return LoopExit::Fatal(auth_failure_message(&error))
-                        }
-                        Verdict::Quick => QUICK_RETRY,
-                        Verdict::Pairing => backoff(failures).min(PAIRING_RETRY_CAP),
-                        Verdict::Backoff(min) => backoff(failures).max(min),
+                        verdict => verdict.delay(backoff(failures)),
                     }
                 }
             };
@@ -206,115 +178,24 @@ impl NodeLoop<'_> {
         }
     }
 
-    fn on_rejected(
-        &self,
-        error: &GatewayError,
-        auth: &AuthPlan,
-        stored: Option<&str>,
-        variant: &mut ProtocolVariant,
-        signature: &mut SignatureVersion,
-        announced_pairing: &mut Option<String>,
-    ) -> Verdict {
-        // Gateways before 2026.5 answer a protocol mismatch without `details.code`; the TS client
-        // recognises them by the message, and so do we.
-        let detail = match error.detail_code() {
-            Some(code) => code,
-            None if error
-                .message
-                .to_ascii_lowercase()
-                .contains("protocol mismatch") =>
-            {
-                "PROTOCOL_MISMATCH"
+    /// Does what the refusal matrix asked for, in its order.
+    fn apply(&self, effect: Effect) {
+        match effect {
+            Effect::ReportDisconnected(reason) => self.status.disconnected(&reason),
+            Effect::ReportPairingPending(request_id) => {
+                self.status.pairing_pending(request_id.as_deref())
             }
-            None => "",
-        };
-        self.status.disconnected(&error.to_string());
-        match detail {
-            "PAIRING_REQUIRED" => {
-                let request_id = error.detail_str("requestId").map(str::to_string);
-                self.status.pairing_pending(request_id.as_deref());
-                if *announced_pairing != request_id || announced_pairing.is_none() {
-                    // Printed plainly on stderr, whatever RUST_LOG says: the operator needs it.
-                    eprintln!(
-                        "{}",
-                        pairing_instructions(self.client.device_id, request_id.as_deref())
-                    );
-                    log::info!(
-                        "device pairing pending (request {})",
-                        request_id.as_deref().unwrap_or("?")
-                    );
-                    *announced_pairing = request_id.or(Some(String::new()));
+            // Printed plainly on stderr, whatever RUST_LOG says: the operator needs it.
+            Effect::TellOperator(text) => eprintln!("{text}"),
+            Effect::Log(level, message) => log::log!(level, "{message}"),
+            Effect::ClearDeviceToken { rejected } => {
+                if let Err(err) = self.device_auth.clear_if(
+                    self.client.device_id,
+                    super::connect::ROLE,
+                    &rejected,
+                ) {
+                    log::error!("could not delete the rejected device token: {err}");
                 }
-                Verdict::Pairing
-            }
-            "AUTH_TOKEN_MISMATCH"
-                if auth.token.is_some()
-                    && stored.is_some()
-                    && auth.device_token.is_none()
-                    && self.endpoint_trusted() =>
-            {
-                Verdict::RetryWithDeviceToken
-            }
-            "AUTH_DEVICE_TOKEN_MISMATCH" => {
-                if let Some(sent) = auth.device_token.as_deref() {
-                    if let Err(err) =
-                        self.device_auth
-                            .clear_if(self.client.device_id, super::connect::ROLE, sent)
-                    {
-                        log::error!("could not delete the rejected device token: {err}");
-                    }
-                }
-                log::error!(
-                    "the gateway no longer accepts this node's device token (was the node removed?). \
-                     The stored token was deleted; the node will ask to be paired again"
-                );
-                Verdict::Backoff(Duration::ZERO)
-            }
-            "PROTOCOL_MISMATCH" => {
-                let expected = error
-                    .detail("expectedProtocol")
-                    .and_then(serde_json::Value::as_u64);
-                match (expected, *variant) {
-                    (Some(3), ProtocolVariant::V4) => {
-                        log::info!(
-                            "the gateway speaks protocol 3; retrying with the legacy envelope"
-                        );
-                        *variant = ProtocolVariant::V3Legacy;
-                        Verdict::Quick
-                    }
-                    (Some(4), ProtocolVariant::V3Legacy) => {
-                        *variant = ProtocolVariant::V4;
-                        Verdict::Quick
-                    }
-                    _ => {
-                        log::error!("the gateway and this node share no protocol version ({error}); upgrade one of them");
-                        Verdict::Backoff(MAX_BACKOFF)
-                    }
-                }
-            }
-            code if EXIT_CODES.contains(&code) => Verdict::Exit(auth_failure_message(error)),
-            // Only the oldest gateways (protocol 3, up to 2026.2.3) cannot verify v3: try v2
-            // once there, and go back to v3 if that fails too.
-            "DEVICE_AUTH_SIGNATURE_INVALID" if *variant == ProtocolVariant::V3Legacy => {
-                *signature = match *signature {
-                    SignatureVersion::V3 => SignatureVersion::V2,
-                    SignatureVersion::V2 => SignatureVersion::V3,
-                };
-                if *signature == SignatureVersion::V2 {
-                    log::info!("the gateway refused the v3 device signature; retrying with v2");
-                    Verdict::Quick
-                } else {
-                    log::warn!("the gateway refused the device signature: {error}");
-                    Verdict::Backoff(Duration::ZERO)
-                }
-            }
-            "AUTH_RATE_LIMITED" => Verdict::Backoff(
-                Duration::from_millis(error.retry_after_ms.unwrap_or(0))
-                    .min(Duration::from_secs(300)),
-            ),
-            _ => {
-                log::warn!("the gateway refused the connection: {error}");
-                Verdict::Backoff(Duration::ZERO)
             }
         }
     }
@@ -341,39 +222,6 @@ impl NodeLoop<'_> {
     }
 }
 
-enum Verdict {
-    Exit(String),
-    RetryWithDeviceToken,
-    Quick,
-    Pairing,
-    Backoff(Duration),
-}
-
-fn auth_failure_message(error: &GatewayError) -> String {
-    let detail = error.detail_code().unwrap_or("");
-    let advice = match detail {
-        "AUTH_TOKEN_MISSING" => "set OPENCLAW_GATEWAY_TOKEN (or gateway.auth.token in openclaw.json) to the gateway's token",
-        "AUTH_TOKEN_MISMATCH" => "OPENCLAW_GATEWAY_TOKEN (or gateway.auth.token) does not match the gateway's token; fix it and start again",
-        "AUTH_PASSWORD_MISSING" => "set OPENCLAW_GATEWAY_PASSWORD to the gateway's password",
-        "AUTH_PASSWORD_MISMATCH" => "OPENCLAW_GATEWAY_PASSWORD does not match the gateway's password; fix it and start again",
-        "CLIENT_VERSION_MISMATCH" => "this node shares the gateway's identity but reports an older version; give it its own OPENCLAW_STATE_DIR",
-        _ => "check the gateway credentials and start again",
-    };
-    format!("the gateway refused this node: {error}; {advice}; exiting for supervisor restart")
-}
-
-/// The plain instructions for the operator, printed once per pairing request.
-pub fn pairing_instructions(device_id: &str, request_id: Option<&str>) -> String {
-    let approve = match request_id {
-        Some(id) => format!("openclaw devices approve {id}"),
-        None => "openclaw devices list   # then: openclaw devices approve <requestId>".to_string(),
-    };
-    format!(
-        "this node (device {device_id}) is waiting for pairing approval. On the gateway host, run:\n\n    {approve}\n\n\
-         The node keeps retrying and connects as soon as it is approved; no restart is needed."
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,11 +245,5 @@ mod tests {
                 "attempt {attempt}: {delay:?}"
             );
         }
-    }
-
-    #[test]
-    fn pairing_instructions_name_the_request() {
-        let text = pairing_instructions("abc", Some("req-1"));
-        assert!(text.contains("openclaw devices approve req-1"), "{text}");
     }
 }

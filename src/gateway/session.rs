@@ -1,10 +1,15 @@
 //! One connection to the gateway, from TCP connect to close.
 //!
+//! [`run`] is [`transport::connect`] (TCP, TLS, the pin check) followed by [`serve`], which
+//! works over any pair of socket halves ([`SocketRead`], [`SocketWrite`]): the handshake order,
+//! ping and tick, the watchdog and the close sequence are the same over TCP, TLS, or the Unix
+//! socket pair the tests in `session/tests.rs` drive with a small in-process gateway.
+//!
 //! # Threads and the socket
 //!
-//! A session runs on two threads that share one socket, split by [`transport`]:
+//! A session runs on two threads that share one socket, split in two halves:
 //!
-//! - The **reader** (the thread that called [`run`]) owns the read half. It blocks in `read`
+//! - The **reader** (the thread that called [`run`] or [`serve`]) owns the read half. It blocks in `read`
 //!   with no timeout once the handshake is done, so an idle node sleeps in the kernel. It decodes
 //!   each frame and routes it: responses to the waiting requester, `node.invoke.request` to the
 //!   worker pool, `node.invoke.cancel` to the invocation's cancel token.
@@ -27,23 +32,23 @@
 //! invokes), and every request still waiting for a response fails at once.
 
 use std::io::{self, Read, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crossbeam_channel::{bounded, select, Receiver};
+use crossbeam_channel::bounded;
 use serde_json::Value;
-use tungstenite::protocol::frame::coding::CloseCode;
-use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tungstenite::{Message, WebSocket};
 
 use super::frames::{
     self, Challenge, EventFrame, GatewayError, HelloOk, Inbound, InvokeRequestPayload,
 };
 use super::link::{GatewayLink, Outbound};
-use super::transport::{self, GatewayUrl, ReadHalf, WriteHalf};
+use super::transport::{self, GatewayUrl, SocketRead, SocketWrite};
+use super::watchdog::Watchdog;
 use crate::invoke::{Dispatcher, EventSink, Invocations, InvokeRequest, ResultSink};
+use writer::writer_loop;
 
 /// Everything a session needs to connect and serve.
 pub struct SessionSetup<'a> {
@@ -122,18 +127,18 @@ fn websocket_config() -> WebSocketConfig {
 }
 
 /// The reader's stream: reads the socket, and sends what tungstenite writes to the writer.
-struct ReaderIo {
-    half: ReadHalf,
+struct ReaderIo<R> {
+    half: R,
     link: GatewayLink,
 }
 
-impl Read for ReaderIo {
+impl<R: Read> Read for ReaderIo<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.half.read(buf)
     }
 }
 
-impl Write for ReaderIo {
+impl<R> Write for ReaderIo<R> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         if self.link.send(Outbound::Raw(data.to_vec())) {
             Ok(data.len())
@@ -157,13 +162,25 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Runs one session to its end. Blocks the calling thread, which becomes the reader.
+/// Runs one session to its end: connects ([`transport::connect`]: TCP, TLS, the pin check),
+/// then [`serve`]s the connection. Blocks the calling thread, which becomes the reader.
 pub fn run(setup: SessionSetup<'_>) -> SessionEnd {
-    let (read_half, write_half) = match transport::connect(setup.url, setup.pin) {
-        Ok(halves) => halves,
-        Err(transport::TransportError::Config(msg)) => return SessionEnd::Fatal(msg),
-        Err(err) => return SessionEnd::Failed(err.to_string()),
-    };
+    match transport::connect(setup.url, setup.pin) {
+        Ok((read_half, write_half)) => serve(read_half, write_half, &setup),
+        Err(transport::TransportError::Config(msg)) => SessionEnd::Fatal(msg),
+        Err(err) => SessionEnd::Failed(err.to_string()),
+    }
+}
+
+/// Serves one session over an open connection's two halves, whatever carries them: the
+/// WebSocket upgrade (to `setup.url`), the handshake, then invocations until the connection
+/// ends. Blocks the calling thread, which becomes the reader; the writer gets a thread of its
+/// own. `setup.pin` is not read here: pinning is the transport's.
+pub fn serve<R: SocketRead, W: SocketWrite>(
+    read_half: R,
+    write_half: W,
+    setup: &SessionSetup<'_>,
+) -> SessionEnd {
     // The link bounds the queue in bytes: when the gateway stops reading, producers stall
     // instead of memory growing, and the writer's timeout ends the session.
     let (out_tx, out_rx) = crossbeam_channel::unbounded::<Outbound>();
@@ -186,7 +203,7 @@ pub fn run(setup: SessionSetup<'_>) -> SessionEnd {
         Arc::new(link.clone()) as Arc<dyn EventSink>,
     );
     setup.control.set(Some((link.clone(), invocations.clone())));
-    let end = serve(&setup, read_half, &link, &watchdog, &invocations);
+    let end = converse(setup, read_half, &link, &watchdog, &invocations);
     // Order matters: stop accepting invoke results, cancel the running ones, then stop the writer.
     setup.control.set(None);
     link.close();
@@ -203,9 +220,10 @@ fn session_tag() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn serve(
+/// The reader's part of a session: upgrade, handshake, then the read loop.
+fn converse<R: SocketRead>(
     setup: &SessionSetup<'_>,
-    read_half: ReadHalf,
+    read_half: R,
     link: &GatewayLink,
     watchdog: &Watchdog,
     invocations: &Arc<Invocations>,
@@ -277,7 +295,7 @@ fn serve(
     SessionEnd::Ended { reason }
 }
 
-fn wait_for_challenge(ws: &mut WebSocket<ReaderIo>) -> Result<Challenge, String> {
+fn wait_for_challenge<R: Read>(ws: &mut WebSocket<ReaderIo<R>>) -> Result<Challenge, String> {
     loop {
         match read_text(ws) {
             Ok(Some(text)) => {
@@ -304,8 +322,8 @@ fn wait_for_challenge(ws: &mut WebSocket<ReaderIo>) -> Result<Challenge, String>
     }
 }
 
-fn wait_for_response(
-    ws: &mut WebSocket<ReaderIo>,
+fn wait_for_response<R: Read>(
+    ws: &mut WebSocket<ReaderIo<R>>,
     id: &str,
     link: &GatewayLink,
 ) -> Result<frames::ResFrame, String> {
@@ -332,7 +350,7 @@ enum ReadError {
 
 /// Reads the next message: `Some(text)` for a text frame, `None` for anything else (binary,
 /// ping, pong: ignored, as the protocol asks).
-fn read_text(ws: &mut WebSocket<ReaderIo>) -> Result<Option<String>, ReadError> {
+fn read_text<R: Read>(ws: &mut WebSocket<ReaderIo<R>>) -> Result<Option<String>, ReadError> {
     match ws.read() {
         Ok(Message::Text(text)) => Ok(Some(text.as_str().to_owned())),
         Ok(Message::Close(frame)) => Err(ReadError::Closed(describe_close(frame.as_ref()))),
@@ -363,8 +381,8 @@ fn describe_close(frame: Option<&CloseFrame>) -> String {
     }
 }
 
-fn read_loop(
-    ws: &mut WebSocket<ReaderIo>,
+fn read_loop<R: Read>(
+    ws: &mut WebSocket<ReaderIo<R>>,
     link: &GatewayLink,
     watchdog: &Watchdog,
     invocations: &Arc<Invocations>,
@@ -467,182 +485,7 @@ pub fn parse_invoke(payload: Value) -> Option<InvokeRequest> {
     })
 }
 
-/// The tick watchdog's state, shared by reader (who feeds it) and writer (who checks it).
-struct Watchdog {
-    /// Milliseconds since `EPOCH` of the last inbound frame; 0 before the first.
-    last_inbound: AtomicU64,
-    /// `tickIntervalMs` once armed by `hello-ok`; 0 means not armed.
-    tick_ms: AtomicU64,
-    fired: Mutex<Option<String>>,
-    /// Wakes the writer when the watchdog is armed: it may be asleep with no deadline.
-    rearm: (crossbeam_channel::Sender<()>, Receiver<()>),
-}
-
-impl Default for Watchdog {
-    fn default() -> Watchdog {
-        Watchdog {
-            last_inbound: AtomicU64::new(0),
-            tick_ms: AtomicU64::new(0),
-            fired: Mutex::new(None),
-            rearm: bounded(1),
-        }
-    }
-}
-
-static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-
-fn monotonic_ms() -> u64 {
-    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
-}
-
-impl Watchdog {
-    fn arm(&self, tick_ms: u64) {
-        self.saw_inbound();
-        self.tick_ms.store(tick_ms.max(1), Ordering::Release);
-        // A full channel means a wake-up is already pending.
-        let _ = self.rearm.0.try_send(());
-    }
-    fn saw_inbound(&self) {
-        self.last_inbound.store(monotonic_ms(), Ordering::Release);
-    }
-    /// `2 × tickIntervalMs`: how long the gateway may stay silent, or leave the node's bytes
-    /// unread. `None` before `hello-ok`.
-    fn window(&self) -> Option<Duration> {
-        match self.tick_ms.load(Ordering::Acquire) {
-            0 => None,
-            tick => Some(Duration::from_millis(2 * tick)),
-        }
-    }
-    /// How long until the watchdog must look again; `None` when not armed.
-    fn time_left(&self) -> Option<Duration> {
-        let deadline =
-            Duration::from_millis(self.last_inbound.load(Ordering::Acquire)) + self.window()?;
-        Some(deadline.saturating_sub(Duration::from_millis(monotonic_ms())))
-    }
-    fn fire(&self, reason: &str) {
-        *self.fired.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.to_string());
-    }
-    fn close_reason(&self) -> Option<String> {
-        self.fired.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-}
-
-/// How long a write may block before `hello-ok` sets the tick interval.
-const WRITE_TIMEOUT_BEFORE_HELLO: Duration = Duration::from_secs(30);
-/// How long to wait for the gateway's close reply before cutting the connection.
-const CLOSE_GRACE: Duration = Duration::from_secs(2);
-
-fn writer_loop(
-    half: WriteHalf,
-    rx: Receiver<Outbound>,
-    link: GatewayLink,
-    reader_done: Receiver<()>,
-    watchdog: Arc<Watchdog>,
-) {
-    let _ = half.set_write_timeout(Some(WRITE_TIMEOUT_BEFORE_HELLO));
-    let mut ws = WebSocket::from_raw_socket(half, Role::Client, Some(websocket_config()));
-    let never = crossbeam_channel::never::<Instant>();
-    loop {
-        let timer = match watchdog.time_left() {
-            Some(left) => crossbeam_channel::at(Instant::now() + left),
-            None => never.clone(),
-        };
-        select! {
-            recv(rx) -> item => {
-                let Ok(item) = item else { break };
-                link.dequeued(&item);
-                let outcome = match item {
-                    Outbound::Raw(bytes) => ws.get_mut().write_all(&bytes).map_err(tungstenite::Error::Io),
-                    Outbound::Text(text) => ws.send(Message::text(text)),
-                    Outbound::Close(code, reason) => {
-                        close_and_wait(&mut ws, code, &reason, &reader_done);
-                        break;
-                    }
-                };
-                if let Err(err) = outcome {
-                    if is_timeout(&err) {
-                        let window = watchdog.window().unwrap_or(WRITE_TIMEOUT_BEFORE_HELLO);
-                        log::warn!(
-                            "the gateway has not read from the connection for {} s; reconnecting",
-                            window.as_secs()
-                        );
-                        watchdog.fire("the gateway stopped reading");
-                    } else {
-                        log::debug!("gateway write failed: {err}");
-                    }
-                    ws.get_ref().shutdown();
-                    break;
-                }
-            }
-            recv(reader_done) -> _ => {
-                ws.get_ref().shutdown();
-                break;
-            }
-            // Armed after hello-ok: a write may now block for the watchdog's window, and the
-            // loop computes the first deadline.
-            recv(watchdog.rearm.1) -> _ => {
-                if let Some(window) = watchdog.window() {
-                    let _ = ws.get_ref().set_write_timeout(Some(window));
-                }
-            }
-            recv(timer) -> _ => {
-                if watchdog.time_left().map(|left| left.is_zero()).unwrap_or(false) {
-                    log::warn!("no frame from the gateway for twice the tick interval; reconnecting");
-                    watchdog.fire("tick timeout");
-                    close_and_wait(&mut ws, 4000, "tick timeout", &reader_done);
-                    break;
-                }
-            }
-        }
-    }
-    // Senders waiting for room in the queue would otherwise wait for a writer that is gone.
-    link.close();
-}
-
-fn is_timeout(err: &tungstenite::Error) -> bool {
-    matches!(err, tungstenite::Error::Io(io) if matches!(io.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut))
-}
-
-fn close_and_wait(
-    ws: &mut WebSocket<WriteHalf>,
-    code: u16,
-    reason: &str,
-    reader_done: &Receiver<()>,
-) {
-    let frame = CloseFrame {
-        code: CloseCode::from(code),
-        reason: reason.to_string().into(),
-    };
-    let _ = ws.close(Some(frame));
-    // Give the gateway a moment to answer the close, then cut the socket, which also wakes the
-    // reader if it is still blocked.
-    let _ = reader_done.recv_timeout(CLOSE_GRACE);
-    ws.get_ref().shutdown();
-}
+mod writer;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn invoke_payload_rules() {
-        let req = parse_invoke(json!({"id":" a ","nodeId":"n","command":"system.which","paramsJSON":"{\"bins\":[]}","timeoutMs":5})).unwrap();
-        assert_eq!(
-            (req.id.as_str(), req.params_json.as_deref(), req.timeout_ms),
-            ("a", Some("{\"bins\":[]}"), Some(5))
-        );
-        let req =
-            parse_invoke(json!({"id":"a","nodeId":"n","command":"c","params":{"x":1}})).unwrap();
-        assert_eq!(req.params_json.as_deref(), Some(r#"{"x":1}"#));
-        let req =
-            parse_invoke(json!({"id":"a","nodeId":"n","command":"c","paramsJSON":null})).unwrap();
-        assert_eq!(req.params_json, None);
-        let req =
-            parse_invoke(json!({"id":"a","nodeId":"n","command":"c","paramsJSON":""})).unwrap();
-        assert_eq!(req.params_json, None);
-        assert!(parse_invoke(json!({"id":"","nodeId":"n","command":"c"})).is_none());
-        assert!(parse_invoke(json!({"id":"a","nodeId":"n","command":7})).is_none());
-        assert!(parse_invoke(json!("x")).is_none());
-    }
-}
+mod tests;

@@ -12,10 +12,12 @@
 //!   writes go through one `tcp_write` lock that is taken *before* TLS records are produced, so
 //!   records reach the wire in the order rustls numbered them.
 //!
-//! The read half also implements `Write`: whatever tungstenite's reading side wants to send (the
-//! HTTP upgrade request, automatic pongs, the reply to a close) is handed to the writer thread as
-//! raw bytes through the same channel as every other outbound frame, so the writer thread alone
-//! writes the socket and frames are never interleaved.
+//! What the session needs of the two halves is [`SocketRead`] and [`SocketWrite`]; the session
+//! is generic over them, so it runs the same over these halves or any other stream. Whatever
+//! tungstenite's reading side wants to send (the HTTP upgrade request, automatic pongs, the reply
+//! to a close) is handed by the session to its writer thread as raw bytes, through the same
+//! channel as every other outbound frame, so the writer thread alone writes the socket and frames
+//! are never interleaved.
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, TcpStream, ToSocketAddrs};
@@ -396,6 +398,23 @@ impl ServerCertVerifier for PinnedCertVerifier {
     }
 }
 
+/// What a session needs of a connection's read half, beyond `Read`. The TCP and TLS halves
+/// here implement it, and so can any other stream: the session's tests use a Unix socket pair.
+pub trait SocketRead: Read + Send {
+    /// Bounds how long one `read` may block (the handshake); `None` blocks for as long as the
+    /// peer is quiet.
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+}
+
+/// What a session's writer needs of a connection's write half, beyond `Write`.
+pub trait SocketWrite: Write + Send + 'static {
+    /// Bounds how long one write may block on a peer that stopped reading.
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+    /// Shuts the connection down in both directions, which wakes a reader blocked in `read`
+    /// on the other half.
+    fn shutdown(&self);
+}
+
 /// The reading side of a connection.
 pub enum ReadHalf {
     Plain(TcpStream),
@@ -410,9 +429,8 @@ pub struct TlsReader {
     plain_pos: usize,
 }
 
-impl ReadHalf {
-    /// Sets the socket read timeout (used only during the handshake; `None` afterwards).
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+impl SocketRead for ReadHalf {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         match self {
             ReadHalf::Plain(tcp) => tcp.set_read_timeout(timeout),
             ReadHalf::Tls(tls) => tls.shared.tcp_read.set_read_timeout(timeout),
@@ -497,17 +515,15 @@ pub enum WriteHalf {
     Tls(Arc<TlsShared>),
 }
 
-impl WriteHalf {
-    /// Bounds how long one write may block on a peer that stopped reading.
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+impl SocketWrite for WriteHalf {
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         match self {
             WriteHalf::Plain(tcp) => tcp.set_write_timeout(timeout),
             WriteHalf::Tls(shared) => lock(&shared.tcp_write).set_write_timeout(timeout),
         }
     }
 
-    /// Shuts the socket down in both directions, which wakes a reader blocked in `read`.
-    pub fn shutdown(&self) {
+    fn shutdown(&self) {
         match self {
             WriteHalf::Plain(tcp) => {
                 let _ = tcp.shutdown(Shutdown::Both);
@@ -544,16 +560,6 @@ impl Write for WriteHalf {
             WriteHalf::Plain(tcp) => tcp.flush(),
             WriteHalf::Tls(shared) => lock(&shared.tcp_write).flush(),
         }
-    }
-}
-
-/// The writer half never reads; tungstenite's `WebSocket` type just requires `Read`.
-impl Read for WriteHalf {
-    fn read(&mut self, _buf: &mut [u8]) -> io::Result<usize> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "the write half of a gateway connection does not read",
-        ))
     }
 }
 
