@@ -153,9 +153,10 @@ pub fn judge(state: &Negotiation, attempt: &Attempt<'_>, error: &GatewayError) -
         "PAIRING_REQUIRED" => {
             let request_id = error.detail_str("requestId").map(str::to_string);
             effects.push(Effect::ReportPairingPending(request_id.clone()));
-            // A refusal without a request id is announced every time: `Some("")` never equals
-            // `None`. Kept as it was; the id is present on every gateway seen so far.
-            if state.announced_pairing != request_id || state.announced_pairing.is_none() {
+            // Announced once per request; a refusal without an id counts as the request "",
+            // so a gateway that sends none is not answered with the instructions every 5 s.
+            let key = request_id.clone().unwrap_or_default();
+            if state.announced_pairing.as_deref() != Some(key.as_str()) {
                 effects.push(Effect::TellOperator(pairing_instructions(
                     attempt.device_id,
                     request_id.as_deref(),
@@ -167,7 +168,7 @@ pub fn judge(state: &Negotiation, attempt: &Attempt<'_>, error: &GatewayError) -
                         request_id.as_deref().unwrap_or("?")
                     ),
                 ));
-                next.announced_pairing = request_id.or(Some(String::new()));
+                next.announced_pairing = Some(key);
             }
             Verdict::AwaitPairing
         }
@@ -530,13 +531,13 @@ mod tests {
                 effects: announce(None),
             },
             Row {
-                name: "pairing: without an id, every refusal is announced (as before)",
+                name: "pairing: without an id, a repeated refusal is only reported",
                 state: seen(""),
                 facts: nothing(),
                 error: pairing(None),
                 verdict: Verdict::AwaitPairing,
                 next: seen(""),
-                effects: announce(None),
+                effects: vec![Effect::ReportPairingPending(None)],
             },
         ] {
             check(row);

@@ -5,9 +5,9 @@
 //! Every wait is bounded by [`WAIT`], generous on purpose: nothing here asserts how fast the node
 //! is. The only clock assertions are lower bounds (the watchdog must not fire early).
 //!
-//! What the node sends on a failed handshake (`1008 connect failed`, `4000 connect timeout`) is
-//! checked only when it arrives: the reader queues that close frame and, at once, tells the
-//! writer that the session is over, and the writer's `select!` may take either first.
+//! A failed handshake (`1008 connect failed`, `4000 connect timeout`) must end with its close
+//! frame: the reader queues it and, at once, tells the writer that the session is over; the
+//! writer sends a queued close frame whichever of the two it sees first.
 
 use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
@@ -210,8 +210,14 @@ impl Gateway {
     }
 }
 
-/// What a failed handshake may send: its close frame, and nothing else.
+/// What a failed handshake sends: its close frame, and nothing else.
 fn only_close(messages: &[Message], code: u16, reason: &str) {
+    assert!(
+        messages
+            .iter()
+            .any(|m| matches!(m, Message::Close(Some(_)))),
+        "no close frame after a failed handshake: {messages:?}"
+    );
     for message in messages {
         match message {
             Message::Close(Some(frame)) => {

@@ -89,6 +89,23 @@ pub(super) fn writer_loop<W: SocketWrite>(
                 }
             }
             recv(reader_done) -> _ => {
+                // The reader queues its close frame (a refused or timed-out handshake) just
+                // before it ends, and `select!` may see the end first: send that frame rather
+                // than cut the socket without a word. Nothing else still queued matters now.
+                let close = rx.try_iter().find_map(|item| {
+                    link.dequeued(&item);
+                    match item {
+                        Outbound::Close(code, reason) => Some((code, reason)),
+                        _ => None,
+                    }
+                });
+                if let Some((code, reason)) = close {
+                    let frame = CloseFrame {
+                        code: CloseCode::from(code),
+                        reason: reason.into(),
+                    };
+                    let _ = ws.close(Some(frame));
+                }
                 ws.get_ref().0.shutdown();
                 break;
             }
