@@ -53,9 +53,13 @@ impl Drop for TempDir {
     }
 }
 
-fn start_node(port: u16, pin: &str) -> Node {
+/// The node with `--tls`, and `--tls-fingerprint pin` when given.
+fn start_node(port: u16, pin: Option<&str>) -> Node {
     let dir = std::env::temp_dir().join(format!("openclaw-node-tls-{}-{port}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    let pin_args: Vec<&str> = pin
+        .map(|pin| vec!["--tls-fingerprint", pin])
+        .unwrap_or_default();
     let mut child = Command::new(env!("CARGO_BIN_EXE_openclaw-node"))
         .args([
             "run",
@@ -64,9 +68,8 @@ fn start_node(port: u16, pin: &str) -> Node {
             "--port",
             &port.to_string(),
             "--tls",
-            "--tls-fingerprint",
-            pin,
         ])
+        .args(&pin_args)
         .args(["--display-name", "tls-test"])
         .env("OPENCLAW_STATE_DIR", &dir)
         .env("OPENCLAW_GATEWAY_TOKEN", "secret-token-for-tls-test")
@@ -107,7 +110,7 @@ fn wrong_pin_aborts_before_any_byte_of_the_upgrade() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let wrong = "ab".repeat(32);
-    let node = start_node(port, &wrong);
+    let node = start_node(port, Some(&wrong));
 
     let (mut tcp, _) = listener.accept().unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -149,7 +152,7 @@ fn right_pin_speaks_the_protocol_over_tls() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     // Any accepted form of the pin works: colons, upper case.
-    let _node = start_node(port, FINGERPRINT);
+    let _node = start_node(port, Some(FINGERPRINT));
 
     let (tcp, _) = listener.accept().unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -173,4 +176,33 @@ fn right_pin_speaks_the_protocol_over_tls() {
         frame["params"]["auth"]["token"],
         "secret-token-for-tls-test"
     );
+}
+
+#[test]
+fn a_self_signed_gateway_is_refused_with_the_fingerprint_and_how_to_pin_it() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let node = start_node(port, None);
+    let (mut tcp, _) = listener.accept().unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut conn = rustls::ServerConnection::new(server_config()).unwrap();
+    let handshake_completed = loop {
+        match conn.complete_io(&mut tcp) {
+            Ok(_) if !conn.is_handshaking() => break true,
+            Ok(_) => continue,
+            Err(_) => break false,
+        }
+    };
+    assert!(
+        !handshake_completed,
+        "an untrusted certificate was accepted"
+    );
+    let line = wait_for_line(&node, "--tls-fingerprint");
+    let actual = FINGERPRINT.replace(':', "").to_ascii_lowercase();
+    assert!(line.contains("self-signed"), "{line}");
+    assert!(
+        line.contains(&format!("--tls-fingerprint {actual}")),
+        "the hint names the presented fingerprint: {line}"
+    );
+    assert!(!line.contains("secret-token-for-tls-test"));
 }

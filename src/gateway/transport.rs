@@ -295,7 +295,16 @@ fn tls_handshake(
             let roots = rustls::RootCertStore {
                 roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
             };
-            builder.with_root_certificates(roots).with_no_client_auth()
+            let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .map_err(|e| TransportError::Tls(format!("TLS setup failed: {e}")))?;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(PublicCaVerifier { webpki }))
+                .with_no_client_auth()
         }
     };
     let server_name = ServerName::try_from(bare_host(&url.host).to_string()).map_err(|e| {
@@ -330,6 +339,87 @@ fn tls_error_text(err: &io::Error) -> String {
     err.get_ref()
         .map(|inner| inner.to_string())
         .unwrap_or_else(|| err.to_string())
+}
+
+/// The default: a certificate chain to a public CA (webpki-roots), checked by rustls' own
+/// verifier. Only the refusal is ours: a gateway with a self-signed or private-CA certificate
+/// (the usual case on a LAN) is refused with the fingerprint it presented and how to pin it,
+/// instead of webpki's bare `CaUsedAsEndEntity` or `UnknownIssuer`.
+#[derive(Debug)]
+struct PublicCaVerifier {
+    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+}
+
+impl ServerCertVerifier for PublicCaVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.webpki
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            .map_err(|err| match err {
+                rustls::Error::InvalidCertificate(cause) => rustls::Error::General(
+                    untrusted_certificate_advice(&cause, &certificate_fingerprint(end_entity)),
+                ),
+                other => other,
+            })
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
+}
+
+/// What to tell the user when the gateway's certificate is not publicly trusted. The seen
+/// fingerprint is printed for comparison, not as something to copy blindly: pinning it without
+/// checking it on the gateway host would trust whoever sits in between.
+fn untrusted_certificate_advice(cause: &rustls::CertificateError, fingerprint: &str) -> String {
+    use rustls::CertificateError as Cert;
+    let what = match cause {
+        // webpki reports a self-signed CA certificate used as the server's as
+        // `Other(CaUsedAsEndEntity)`: the commonest home-made gateway certificate.
+        Cert::Other(other) if format!("{other:?}").contains("CaUsedAsEndEntity") => {
+            "the gateway's certificate is self-signed".to_string()
+        }
+        Cert::UnknownIssuer | Cert::BadSignature => {
+            "the gateway's certificate is not issued by a public CA (self-signed or a private CA)"
+                .to_string()
+        }
+        Cert::Expired | Cert::ExpiredContext { .. } => {
+            "the gateway's certificate has expired".to_string()
+        }
+        Cert::NotValidForName | Cert::NotValidForNameContext { .. } => {
+            "the gateway's certificate is not valid for this host name".to_string()
+        }
+        other => format!("the gateway's certificate is not trusted ({other:?})"),
+    };
+    format!(
+        "{what}. It presented the certificate with SHA-256 fingerprint {fingerprint}. If that is \
+         the gateway's own certificate (check on the gateway host: openssl x509 -in <its cert> \
+         -noout -fingerprint -sha256), pin it: run again with --tls-fingerprint {fingerprint}"
+    )
 }
 
 /// Trusts exactly one certificate: the leaf whose DER hashes to the pin. CA and hostname checks
