@@ -91,7 +91,8 @@ impl NodeConfig {
         })
     }
 
-    /// A config from an already parsed tree (tests).
+    /// A config from an already parsed tree (tests and fuzzing).
+    #[cfg(any(test, feature = "internals"))]
     pub fn from_value(raw: Value) -> NodeConfig {
         NodeConfig { raw, source: None }
     }

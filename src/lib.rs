@@ -31,23 +31,40 @@
 
 #![forbid(unsafe_code)]
 
-pub mod approvals;
-pub mod browser;
-pub mod cancel;
+/// The command line's entry points: the one public way in for `main.rs`.
 pub mod cli;
-pub mod commands;
-pub mod config;
-pub mod exec;
-pub mod gateway;
-pub mod identity;
-pub mod invoke;
-pub mod paths;
-pub mod platform;
-pub mod run;
-pub mod service;
-pub mod shell_quote;
-pub mod state;
-pub mod status;
+
+/// Declares the crate's modules. In the shipped build they are crate-private, so the compiler
+/// reports dead code; the `internals` feature makes them public for the integration tests (a
+/// dev-dependency of this crate on itself turns it on for `cargo test`), the examples and the
+/// fuzz targets, which exercise the internals directly.
+macro_rules! internal_modules {
+    ($($name:ident),* $(,)?) => {$(
+        #[cfg(feature = "internals")]
+        pub mod $name;
+        #[cfg(not(feature = "internals"))]
+        mod $name;
+    )*};
+}
+
+internal_modules!(
+    approvals,
+    browser,
+    cancel,
+    commands,
+    config,
+    exec,
+    gateway,
+    identity,
+    invoke,
+    paths,
+    platform,
+    run,
+    service,
+    shell_quote,
+    state,
+    status,
+);
 
 /// An error that ends a CLI command: a message for the user (what went wrong and what to do
 /// next) and the process exit code.

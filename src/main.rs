@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use argh::FromArgs;
-use openclaw_node::{cli, run, service, CliError};
+use openclaw_node::{cli, CliError};
 
 /// openclaw-node: a small, static OpenClaw headless node host.
 #[derive(FromArgs, Debug)]
@@ -16,14 +16,14 @@ struct Cli {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand)]
 enum Command {
-    Run(run::RunArgs),
-    Install(service::InstallArgs),
-    Status(service::StatusArgs),
-    Start(service::StartArgs),
-    Stop(service::StopArgs),
-    Restart(service::RestartArgs),
-    Uninstall(service::UninstallArgs),
-    Identity(service::IdentityArgs),
+    Run(cli::RunArgs),
+    Install(cli::InstallArgs),
+    Status(cli::StatusArgs),
+    Start(cli::StartArgs),
+    Stop(cli::StopArgs),
+    Restart(cli::RestartArgs),
+    Uninstall(cli::UninstallArgs),
+    Identity(cli::IdentityArgs),
     Approvals(cli::approvals::ApprovalsArgs),
 }
 
@@ -41,14 +41,14 @@ fn main() -> ExitCode {
 
 fn try_main(cli: Cli) -> Result<ExitCode, CliError> {
     match &cli.command {
-        Command::Run(args) => run::run(args),
-        Command::Install(args) => service::install(args),
-        Command::Status(args) => service::status(args),
-        Command::Start(args) => service::start(args),
-        Command::Stop(args) => service::stop(args),
-        Command::Restart(args) => service::restart(args),
-        Command::Uninstall(args) => service::uninstall(args),
-        Command::Identity(args) => service::identity(args),
+        Command::Run(args) => cli::run(args),
+        Command::Install(args) => cli::install(args),
+        Command::Status(args) => cli::status(args),
+        Command::Start(args) => cli::start(args),
+        Command::Stop(args) => cli::stop(args),
+        Command::Restart(args) => cli::restart(args),
+        Command::Uninstall(args) => cli::uninstall(args),
+        Command::Identity(args) => cli::identity(args),
         Command::Approvals(args) => cli::approvals::main(args),
     }
 }

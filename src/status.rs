@@ -202,7 +202,8 @@ impl StatusReporter {
         self.update(|snap, _| snap.state = ConnectionState::Stopped);
     }
 
-    /// The current snapshot (tests, and the session if it wants to show it).
+    /// The current snapshot.
+    #[cfg(test)]
     pub fn snapshot(&self) -> Option<StatusSnapshot> {
         self.lock().snapshot.clone()
     }

@@ -2,3 +2,9 @@
 //! library. `main.rs` only parses and dispatches.
 
 pub mod approvals;
+
+pub use crate::run::{run, RunArgs};
+pub use crate::service::{
+    identity, install, restart, start, status, stop, uninstall, IdentityArgs, InstallArgs,
+    RestartArgs, StartArgs, StatusArgs, StopArgs, UninstallArgs,
+};

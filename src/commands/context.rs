@@ -47,8 +47,4 @@ impl InvokeContext {
             node,
         }
     }
-
-    pub fn is_cancelled(&self) -> bool {
-        self.cancel.is_cancelled()
-    }
 }

@@ -99,10 +99,6 @@ impl CommandSurface {
         CommandSurface { node, served }
     }
 
-    pub fn node(&self) -> &Arc<NodeRuntime> {
-        &self.node
-    }
-
     /// The capability and command surface sent in `connect`: `(caps, commands)`, each sorted.
     pub fn advertised(&self) -> (Vec<String>, Vec<String>) {
         let mut caps: Vec<String> = Vec::new();
@@ -137,8 +133,9 @@ impl CommandSet for CommandSurface {
     }
 }
 
-/// Runs one invocation's handler against every command available on `ctx.node` (local checks,
-/// tests and fuzzing, where no session exists). Unknown commands get `command not supported`.
+/// Runs one invocation's handler against every command available on `ctx.node` (tests and
+/// fuzzing, where no session exists). Unknown commands get `command not supported`.
+#[cfg(any(test, feature = "internals"))]
 pub fn dispatch(ctx: &InvokeContext, command: &str, params_json: Option<&str>) -> InvokeResult {
     match COMMANDS
         .iter()

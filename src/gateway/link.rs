@@ -194,13 +194,6 @@ impl GatewayLink {
         })
     }
 
-    /// Sends a request whose response nobody waits for (results: the TS node ignores their
-    /// failures too).
-    pub fn notify(&self, method: &str, params: impl Serialize) -> bool {
-        let id = self.next_request_id();
-        self.send(Outbound::Text(ReqFrame::new(&id, method, params).to_text()))
-    }
-
     /// Sends the one `node.invoke.result` of an invocation. A result larger than the gateway
     /// accepts (`policy.maxPayload`) is replaced by an error saying so, rather than having the
     /// gateway drop the connection. Takes the result so that its payload is freed once the

@@ -150,10 +150,20 @@ impl NodeLoop<'_> {
     fn on_hello(&self, hello: &HelloOk, stored: Option<&str>) {
         let auth = hello.auth.as_ref();
         log::info!(
-            "connected to {} as device {} (auth: {})",
+            "connected to {} as device {} (auth: {}; protocol {}, gateway {})",
             self.url,
             self.client.device_id,
-            auth.and_then(|a| a.method.as_deref()).unwrap_or("?")
+            auth.and_then(|a| a.method.as_deref()).unwrap_or("?"),
+            hello
+                .protocol
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "?".into()),
+            hello
+                .server
+                .as_ref()
+                .and_then(|s| s.get("version"))
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("version unknown")
         );
         self.status.connected();
         if let Some(issued) = auth

@@ -411,7 +411,10 @@ fn read_loop<R: Read>(
         match serde_json::from_str::<Inbound>(text.as_str()) {
             Ok(Inbound::Res(res)) => link.route_response(res),
             Ok(Inbound::Event(event)) => handle_event(event, invocations),
-            Ok(Inbound::Req(_)) => log::debug!("ignoring a request frame from the gateway"),
+            Ok(Inbound::Req(req)) => log::debug!(
+                "ignoring a {:?} request frame from the gateway",
+                req.get("method").and_then(Value::as_str).unwrap_or("?")
+            ),
             Err(err) => log::debug!(
                 "ignoring an undecodable frame ({} bytes): {err}",
                 text.len()

@@ -86,7 +86,15 @@ impl Invocations {
             cancel: cancel.clone(),
             events: self.events.clone(),
         };
-        log::debug!("invoke {} {}", request.id, request.command);
+        log::debug!(
+            "invoke {} {} (gateway deadline {})",
+            request.id,
+            request.command,
+            request
+                .timeout_ms
+                .map(|ms| format!("{ms} ms"))
+                .unwrap_or_else(|| "none".into())
+        );
         let (id, node_id, command) = (
             request.id.clone(),
             request.node_id.clone(),

@@ -9,7 +9,6 @@
 pub mod dispatch;
 pub mod pool;
 
-pub use crate::cancel::CancelToken;
 pub use dispatch::{Call, CommandSet, Dispatcher, Invocations, ResultSink};
 
 /// An invocation as the gateway sent it, already checked for the non-empty `id`, `nodeId` and

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use serde_json::{json, Value};
 
 use super::*;
-use crate::invoke::{CancelToken, EventSink};
+use crate::cancel::CancelToken;
+use crate::invoke::EventSink;
 
 pub(crate) mod support {
     use super::*;
