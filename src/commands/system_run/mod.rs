@@ -12,7 +12,7 @@
 //!
 //! Every decision is appended to the audit log. A cancelled invocation sends nothing.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -20,28 +20,26 @@ use serde_json::Value;
 
 use crate::approvals::allow_always::{self, AllowAlwaysGrant, Commit, CommitError};
 use crate::approvals::allowlist::{match_segments, Matches, SegmentVerdict};
-use crate::approvals::argv::{is_shell_wrapper_invocation, js_trim, split_shell_args};
+use crate::approvals::argv::{is_shell_wrapper_invocation, js_trim};
 use crate::approvals::audit::{self, AuditRecord};
 use crate::approvals::binding::{
-    self, bind_executables, capture_cwd, mutable_operand_snapshot, revalidate_cwd,
-    revalidate_executables, revalidate_operand, BoundExecutable, CwdSnapshot, MSG_CWD_DRIFT,
-    MSG_OPERAND_DRIFT, MSG_OPERAND_MISSING_BINDING, MSG_STABLE_EXECUTABLE,
+    self, bind, mutable_operand_snapshot, revalidate_cwd, revalidate_executables,
+    revalidate_operand, BoundExecutable, BoundPlan, CwdSnapshot, MSG_CWD_DRIFT, MSG_OPERAND_DRIFT,
+    MSG_OPERAND_MISSING_BINDING,
 };
 use crate::approvals::command::{resolve_command_request, CommandRequest};
 use crate::approvals::decision::{
-    self, detect_inline_eval, requires_suppression_approval, Denial, DenyReason, PolicyInputs,
-    MSG_APPROVAL_CHANGED, MSG_APPROVAL_REQUIRED, MSG_EXPLICIT_APPROVAL_REQUIRED, MSG_PLAN_MISS,
-    MSG_POLICY_CHANGED, MSG_SCREEN_RECORDING, MSG_STATE_WRITE_FAILED,
+    self, decide, Approval, Decision, Denial, DenyReason, MSG_APPROVAL_CHANGED, MSG_POLICY_CHANGED,
+    MSG_SCREEN_RECORDING, MSG_STATE_WRITE_FAILED,
 };
 use crate::approvals::env::{self as exec_env, Secrets};
-use crate::approvals::pattern::durable_command_marker;
 use crate::approvals::policy::{effective_policy, Ask, EffectivePolicy, PolicySnapshot, Security};
 use crate::approvals::prepare::{
     bind_mode, build_plan, command_argv, non_empty_string, plan_coverage, segments_coverage,
     Coverage, RunPlan,
 };
 use crate::approvals::resolve::{
-    resolve_command, resolve_request, trust_path, ResolveContext, ResolvedSegments, Segment,
+    resolve_request, trust_path, ResolveContext, ResolvedSegments, Segment,
 };
 use crate::approvals::safe_bins::SafeBins;
 use crate::approvals::StoreError;
@@ -88,6 +86,12 @@ enum Stop {
 impl From<InvokeError> for Stop {
     fn from(err: InvokeError) -> Stop {
         Stop::Invalid(err)
+    }
+}
+
+impl From<Denial> for Stop {
+    fn from(denial: Denial) -> Stop {
+        Stop::Denied(denial)
     }
 }
 
