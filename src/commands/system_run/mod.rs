@@ -188,79 +188,6 @@ pub fn handle_run(ctx: &InvokeContext, params_json: Option<&str>) -> InvokeResul
     }
 }
 
-/// What `approvals check` reports: whether a `system.run` with these params would run now, and
-/// by which rule. Nothing is executed, written or sent.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CheckReport {
-    pub allowed: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rule: Option<String>,
-    pub command: String,
-    /// What would be executed (argv[0] pinned in allowlist mode).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exec_argv: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cwd: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub security: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ask: Option<&'static str>,
-}
-
-/// Runs the parse and policy phases of `system.run` only. `Err` for invalid params.
-pub fn check(ctx: &InvokeContext, params: &Value) -> Result<CheckReport, InvokeError> {
-    reject_node_skill_cwd(params)?;
-    let parsed = match parse_phase(params) {
-        Ok(parsed) => parsed,
-        Err(Stop::Invalid(err)) => return Err(err),
-        Err(Stop::Denied(denial)) => {
-            return Err(InvokeError::new("SYSTEM_RUN_DENIED", denial.message))
-        }
-        Err(Stop::Cancelled) => return Err(cancelled()),
-    };
-    let mut report = CheckReport {
-        allowed: false,
-        reason: None,
-        message: None,
-        rule: None,
-        command: parsed.request.command_text.clone(),
-        exec_argv: None,
-        cwd: parsed.cwd.clone(),
-        security: None,
-        ask: None,
-    };
-    match policy_phase(ctx, &parsed) {
-        Ok(auth) => {
-            report.allowed = !parsed.needs_screen_recording;
-            if parsed.needs_screen_recording {
-                report.reason = Some(DenyReason::ScreenRecording.as_str());
-                report.message = Some(MSG_SCREEN_RECORDING.to_string());
-            }
-            report.rule = Some(auth.rule.clone());
-            report.exec_argv = Some(
-                auth.planned_argv
-                    .clone()
-                    .unwrap_or_else(|| auth.argv.clone()),
-            );
-            report.cwd = auth.cwd.clone();
-            report.security = Some(auth.security.as_str());
-            report.ask = Some(auth.ask.as_str());
-        }
-        Err(Stop::Denied(denial)) => {
-            report.reason = Some(denial.reason.as_str());
-            report.message = Some(denial.message);
-        }
-        Err(Stop::Invalid(err)) => return Err(err),
-        Err(Stop::Cancelled) => return Err(cancelled()),
-    }
-    Ok(report)
-}
-
 /// The invocation was cancelled and its result must not be sent (a gateway cancel, a duplicate
 /// id, a lost connection). A shutdown's termination still reports.
 fn abandoned(ctx: &InvokeContext) -> bool {
@@ -340,11 +267,13 @@ fn fail_closed_doc() -> Value {
     }))
 }
 
+mod check;
 mod events;
 mod execute;
 mod parse;
 mod policy;
 
+pub use check::{check, CheckReport, CheckSegment};
 use events::*;
 use execute::*;
 use parse::*;

@@ -69,6 +69,7 @@ pub(super) fn approval(parsed: &Parsed) -> Approval {
 pub(super) struct Analysis {
     pub(super) effective: EffectivePolicy,
     pub(super) expected_snapshot: PolicySnapshot,
+    pub(super) resolve_ctx: ResolveContext,
     pub(super) resolved: ResolvedSegments,
     pub(super) matches: Matches,
 }
@@ -82,6 +83,7 @@ pub(super) fn analyse(ctx: &InvokeContext, parsed: &Parsed) -> Result<Analysis, 
     Ok(Analysis {
         effective,
         expected_snapshot,
+        resolve_ctx,
         resolved,
         matches,
     })
@@ -198,19 +200,7 @@ pub(super) fn describe_rule(
     if satisfied {
         let parts: Vec<String> = verdicts
             .iter()
-            .map(|v| match (&v.entry, v.satisfied_by) {
-                (Some(entry), _) => format!(
-                    "allowlist:{}{}",
-                    entry.pattern,
-                    entry
-                        .arg_pattern
-                        .as_deref()
-                        .map(|a| format!(" [{a}]"))
-                        .unwrap_or_default()
-                ),
-                (None, Some(by)) => by.as_str().to_string(),
-                (None, None) => "?".to_string(),
-            })
+            .map(|v| verdict_rule(v).unwrap_or_else(|| "?".to_string()))
             .collect();
         return parts.join(", ");
     }
@@ -218,4 +208,22 @@ pub(super) fn describe_rule(
         return "allow-always".to_string();
     }
     "allowed".to_string()
+}
+
+/// The rule that satisfied one segment: `allowlist:<pattern> [<argPattern>]`, `safeBins` or
+/// `safeBuiltins`; `None` for a miss.
+pub(super) fn verdict_rule(verdict: &SegmentVerdict) -> Option<String> {
+    match (&verdict.entry, verdict.satisfied_by) {
+        (Some(entry), _) => Some(format!(
+            "allowlist:{}{}",
+            entry.pattern,
+            entry
+                .arg_pattern
+                .as_deref()
+                .map(|a| format!(" [{a}]"))
+                .unwrap_or_default()
+        )),
+        (None, Some(by)) => Some(by.as_str().to_string()),
+        (None, None) => None,
+    }
 }
