@@ -9,7 +9,7 @@
 //!
 //! [`bind`] is the last stage of a `system.run`'s analysis (after [`super::decision::decide`]):
 //! it binds the executables, reports the decision's carried verdict, then binds the cwd and
-//! pins argv[0], and yields the [`BoundPlan`] the execute phase runs and re-checks.
+//! pins `argv[0]`, and yields the [`BoundPlan`] the execute phase runs and re-checks.
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -344,18 +344,18 @@ pub fn revalidate_executables(bound: &[BoundExecutable], ctx: &ResolveContext) -
 /// phase re-checks before launch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BoundPlan {
-    /// The request's argv; argv[0] pinned to the resolved file for an approved direct argv.
+    /// The request's argv; `argv[0]` pinned to the resolved file for an approved direct argv.
     pub argv: Vec<String>,
     /// The canonical cwd when it was bound, else the cwd as requested.
     pub cwd: Option<String>,
     pub cwd_snapshot: Option<CwdSnapshot>,
     pub executables: Vec<BoundExecutable>,
-    /// Allowlist mode, one satisfied direct segment, no approval: the argv as analysed, argv[0]
+    /// Allowlist mode, one satisfied direct segment, no approval: the argv as analysed, `argv[0]`
     /// pinned to its real path (dispatch wrappers removed).
     pub planned_argv: Option<Vec<String>>,
 }
 
-/// The bind stage: binds a decided run to its executables, cwd and argv[0]. The denials come in
+/// The bind stage: binds a decided run to its executables, cwd and `argv[0]`. The denials come in
 /// this order, which decides the message a user sees: an executable that cannot be bound, then
 /// the decision's denied verdict, then a cwd that cannot be bound, an executable that cannot be
 /// pinned, and an allowlist run without a plan. `cwd` is the cwd as requested.

@@ -20,7 +20,7 @@ pub struct CheckReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
     pub command: String,
-    /// What would be executed (argv[0] pinned in allowlist mode).
+    /// What would be executed (`argv[0]` pinned in allowlist mode).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exec_argv: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -4,9 +4,11 @@
 //!
 //! 1. **parse**: params, the `rawCommand` check, the approval fields and their plan, env
 //!    overrides. Failures answer `INVALID_REQUEST` and send no event.
-//! 2. **policy**: the node's own policy (approvals document + `tools.exec`), the allowlist
-//!    analysis, the decision, and the bindings an approval or allowlist run depends on. A denial
-//!    sends `exec.denied`, waits for the gateway's ack, then answers `SYSTEM_RUN_DENIED`.
+//! 2. **policy**: the node's own policy (approvals document + `tools.exec`), then the approvals
+//!    stages (see [`crate::approvals`]): resolve, match, decide, and bind, which yields the
+//!    bindings an approval or allowlist run depends on. A denial sends `exec.denied`, waits for
+//!    the gateway's ack, then answers `SYSTEM_RUN_DENIED`. `approvals check` runs the same
+//!    stages ([`check`]) and stops here.
 //! 3. **execute**: re-check the bindings, persist allow-always and usage metadata, run, send
 //!    `exec.finished` (acked) and answer the result.
 //!
