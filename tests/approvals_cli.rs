@@ -233,3 +233,177 @@ fn relative_patterns_are_refused_and_hints_paste_safely() {
     );
     std::fs::remove_dir_all(&state).unwrap();
 }
+
+/// The words of a line printed for a POSIX shell: plain words and `'...'` quotes (with `'\''`).
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' => words.extend(word.take()),
+            '\'' => {
+                let w = word.get_or_insert_with(String::new);
+                for q in chars.by_ref() {
+                    if q == '\'' {
+                        break;
+                    }
+                    w.push(q);
+                }
+            }
+            '\\' => word.get_or_insert_with(String::new).extend(chars.next()),
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    words
+}
+
+/// Runs an `openclaw-node approvals ...` line as printed by `check`.
+fn run_printed(state: &Path, line: &str) -> Output {
+    let words = shell_words(line);
+    assert_eq!(words[..2], ["openclaw-node", "approvals"], "{line}");
+    let args: Vec<&str> = words[2..].iter().map(String::as_str).collect();
+    approvals(state, &args)
+}
+
+fn allowlist_mode(state: &Path) {
+    let set = approvals(state, &["set", "--security", "allowlist", "--ask", "off"]);
+    assert!(set.status.success(), "{}", stderr(&set));
+}
+
+#[test]
+fn check_names_the_missed_executable_and_the_line_that_allows_it() {
+    let state = state_dir("suggest");
+    allowlist_mode(&state);
+    assert!(approvals(&state, &["allow", "uname", "--agent", "main"])
+        .status
+        .success());
+    let denied = approvals(
+        &state,
+        &["check", "--agent", "main", "--json", "--", "ls", "/"],
+    );
+    assert_eq!(denied.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&denied.stdout).unwrap();
+    assert_eq!(report["reason"], "allowlist-miss");
+    let segment = &report["segments"][0];
+    assert_eq!(segment["command"], "ls /");
+    assert_eq!(segment["argv0"], "ls");
+    assert_eq!(segment["matched"], false);
+    let path = segment["resolvedPath"].as_str().unwrap().to_string();
+    assert_eq!(
+        std::fs::canonicalize(&path).unwrap().to_str(),
+        Some(path.as_str()),
+        "the real path"
+    );
+    assert!(path.ends_with("/ls"), "{path}");
+    let line = format!("openclaw-node approvals allow {path} --agent main");
+    assert_eq!(report["suggest"], serde_json::json!([line]));
+
+    // The same, for a person.
+    let text = approvals(&state, &["check", "--agent", "main", "--", "ls", "/"]);
+    let out = String::from_utf8_lossy(&text.stdout).into_owned();
+    assert!(
+        out.contains(&format!("ls /  (ls -> {path}): MISSED the allowlist")),
+        "{out}"
+    );
+    assert!(out.contains(&format!("to allow it: {line}")), "{out}");
+
+    // Running the printed line lets the check pass, for that agent only.
+    let allowed = run_printed(&state, &line);
+    assert!(allowed.status.success(), "{}", stderr(&allowed));
+    let report = json(&approvals(
+        &state,
+        &["check", "--agent", "main", "--json", "--", "ls", "/"],
+    ));
+    assert_eq!(report["allowed"], true);
+    assert_eq!(report["rule"], format!("allowlist:{path}"));
+    assert_eq!(report["suggest"], serde_json::json!([]));
+    let other = approvals(&state, &["check", "--json", "--", "ls", "/"]);
+    assert_eq!(other.status.code(), Some(1), "no agent: the `*` list");
+    let report: Value = serde_json::from_slice(&other.stdout).unwrap();
+    assert_eq!(
+        report["suggest"],
+        serde_json::json!([format!("openclaw-node approvals allow {path}")]),
+        "no --agent without an agent"
+    );
+    std::fs::remove_dir_all(&state).unwrap();
+}
+
+#[test]
+fn check_names_the_missed_segment_of_a_pipeline() {
+    let state = state_dir("pipeline");
+    // No safe bins, so `wc -l` needs an entry of its own.
+    std::fs::write(
+        state.join("openclaw.json"),
+        r#"{"tools": {"exec": {"safeBins": []}}}"#,
+    )
+    .unwrap();
+    allowlist_mode(&state);
+    let miss = approvals(&state, &["check", "--json", "--", "echo", "hi"]);
+    let echo: Value = serde_json::from_slice(&miss.stdout).unwrap();
+    let echo_path = echo["segments"][0]["resolvedPath"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(approvals(&state, &["allow", &echo_path]).status.success());
+
+    let argv = ["check", "--json", "--", "sh", "-c", "echo hi | wc -l"];
+    let denied = approvals(&state, &argv);
+    assert_eq!(denied.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&denied.stdout).unwrap();
+    let segments = report["segments"].as_array().unwrap();
+    assert_eq!(segments.len(), 2, "{report}");
+    assert_eq!(segments[0]["command"], "echo hi");
+    assert_eq!(segments[0]["matched"], true);
+    assert_eq!(segments[0]["rule"], format!("allowlist:{echo_path}"));
+    assert_eq!(segments[1]["command"], "wc -l");
+    assert_eq!(segments[1]["argv0"], "wc");
+    assert_eq!(segments[1]["matched"], false);
+    assert!(segments[1].get("rule").is_none());
+    let wc = segments[1]["resolvedPath"].as_str().unwrap();
+    assert!(wc.ends_with("/wc"), "{wc}");
+    let suggest = report["suggest"].as_array().unwrap();
+    assert_eq!(suggest.len(), 1, "only the missed segment: {report}");
+    assert_eq!(suggest[0], format!("openclaw-node approvals allow {wc}"));
+    assert!(run_printed(&state, suggest[0].as_str().unwrap())
+        .status
+        .success());
+    assert_eq!(json(&approvals(&state, &argv))["allowed"], true);
+    std::fs::remove_dir_all(&state).unwrap();
+}
+
+#[test]
+fn check_suggests_nothing_that_would_not_help() {
+    let state = state_dir("no-suggest");
+    allowlist_mode(&state);
+    for argv in [
+        &["sh", "-c", "uname $(id)"][..], // cannot be analysed
+        &["bash", "-lc", "uname"][..],    // a shell needs an argument-bound entry
+        &["xargs", "echo"][..],           // so does xargs
+        &["definitely-missing-xyz"][..],  // nothing on disk to allow
+        &["sh", "-c", "id"][..],          // fine: the payload's segment is `id`
+    ] {
+        let mut args = vec!["check", "--json", "--"];
+        args.extend_from_slice(argv);
+        let report: Value = serde_json::from_slice(&approvals(&state, &args).stdout).unwrap();
+        assert_eq!(report["allowed"], false, "{argv:?}");
+        let expect_line = argv == ["sh", "-c", "id"];
+        assert_eq!(
+            !report["suggest"].as_array().unwrap().is_empty(),
+            expect_line,
+            "{argv:?}: {report}"
+        );
+    }
+    // ask=always: an allowlist entry does not spare the operator.
+    assert!(approvals(&state, &["set", "--ask", "always"])
+        .status
+        .success());
+    let report: Value =
+        serde_json::from_slice(&approvals(&state, &["check", "--json", "--", "uname"]).stdout)
+            .unwrap();
+    assert_eq!(report["reason"], "approval-required");
+    assert_eq!(report["segments"][0]["matched"], false);
+    assert_eq!(report["suggest"], serde_json::json!([]));
+    std::fs::remove_dir_all(&state).unwrap();
+}

@@ -11,9 +11,22 @@
 //! ```
 //!
 //! The node never prompts: `approval-required` is a denial, and the gateway asks the operator.
+//!
+//! [`decide`] is the decide stage of a `system.run` (after resolve and match, before bind). Which
+//! denial a user sees depends on the order the checks are reported in, so the stage splits them:
+//!
+//! 1. *early denials*, returned as `Err` at once: a command touching the security-audit
+//!    suppressions sent by auto-review, then a `strictInlineEval` hit;
+//! 2. the *verdict* of the matrix above (or `approval-required` for suppressions), carried in the
+//!    [`Decision`] and reported by the bind stage only after the executables could be bound, so a
+//!    binding error wins over a denied verdict.
 
-use super::argv::{normalize_executable_token, split_inline_option};
-use super::policy::{Ask, Security};
+use super::allowlist::Matches;
+use super::argv::{js_trim, normalize_executable_token, split_inline_option, split_shell_args};
+use super::command::CommandRequest;
+use super::pattern::durable_command_marker;
+use super::policy::{Ask, EffectivePolicy, Security};
+use super::resolve::{ResolvedSegments, Segment};
 
 /// Why a run was denied (`exec.denied.reason`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -335,6 +348,163 @@ pub fn detect_inline_eval(argv: &[String]) -> Option<InlineEvalHit> {
     None
 }
 
+/// What a request says about approval: the parse phase's approval fields, as the policy reads
+/// them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Approval {
+    /// `approved: true` or an `approvalDecision` (an auto-review counts as allow-once).
+    pub approved_by_ask: bool,
+    /// `approvalSource: "ask-fallback"`: the operator did not answer and the gateway falls back
+    /// to `askFallback`.
+    pub fallback: bool,
+    /// `approvalSource: "auto-review"`: approved by a reviewer, not by a human.
+    pub auto_review: bool,
+}
+
+impl Approval {
+    /// The run rests on an approval (or its fallback), so it is bound to its cwd and executable.
+    pub fn bound(&self) -> bool {
+        self.approved_by_ask || self.fallback
+    }
+}
+
+/// The decide stage's value: the policy the run is decided under and the verdict, which the
+/// bind stage reports after its own errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// After `askFallback` for an ask-fallback run.
+    pub security: Security,
+    /// `off` for an ask-fallback run.
+    pub ask: Ask,
+    pub approval: Approval,
+    pub analysis_ok: bool,
+    /// The match stage's `all_satisfied`, whatever the security.
+    pub all_satisfied: bool,
+    /// `security == allowlist` and every segment satisfied.
+    pub allowlist_satisfied: bool,
+    /// An allow-always grant covers the run (the exact command marker, or every segment).
+    pub durable: bool,
+    /// `Err` when the run is denied; reported by [`super::binding::bind`].
+    pub verdict: Result<(), Denial>,
+}
+
+/// The first inline-eval hit among the segments, including a shell wrapper's inline command.
+pub fn inline_eval_hit(segments: &[Segment]) -> Option<InlineEvalHit> {
+    for segment in segments {
+        if let Some(hit) = detect_inline_eval(segment.effective_argv()) {
+            return Some(hit);
+        }
+        if let Some(resolution) = &segment.resolution {
+            if let Some(inner) = resolution
+                .plan
+                .shell_inline_command
+                .as_deref()
+                .and_then(split_shell_args)
+            {
+                if let Some(hit) = detect_inline_eval(&inner) {
+                    return Some(hit);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The decide stage: the verdict for a resolved and matched request under `policy`. `Err` for
+/// the early denials (see the module doc), in this order: security-audit suppressions under
+/// auto-review, then `strictInlineEval` (unless approved, or denied by `security=deny`).
+pub fn decide(
+    policy: &EffectivePolicy,
+    approval: Approval,
+    request: &CommandRequest,
+    resolved: &ResolvedSegments,
+    matches: &Matches,
+) -> Result<Decision, Denial> {
+    let fallback = approval.fallback;
+    let approved_by_ask = approval.approved_by_ask;
+    let security = if fallback {
+        policy.security.min(policy.approvals.ask_fallback)
+    } else {
+        policy.security
+    };
+    let ask = if fallback { Ask::Off } else { policy.ask };
+    let allowlist_satisfied = security == Security::Allowlist && matches.all_satisfied;
+    let verdicts = &matches.verdicts;
+
+    let inline_hit = if policy.config.strict_inline_eval {
+        inline_eval_hit(&resolved.segments)
+    } else {
+        None
+    };
+    let command_text = js_trim(&request.command_text);
+    let exact_marker = !command_text.is_empty()
+        && policy
+            .approvals
+            .allowlist
+            .iter()
+            .any(|e| e.allow_always && e.pattern == durable_command_marker(command_text));
+    let segment_durable = resolved.analysis_ok
+        && !verdicts.is_empty()
+        && verdicts
+            .iter()
+            .all(|v| v.entry.as_ref().is_some_and(|e| e.allow_always));
+    let durable = exact_marker || segment_durable;
+    let inline_trusted = inline_hit.is_some()
+        && verdicts
+            .iter()
+            .any(|v| v.entry.as_ref().is_some_and(|e| e.allow_always));
+
+    let inputs = PolicyInputs {
+        security,
+        ask,
+        analysis_ok: resolved.analysis_ok,
+        allowlist_satisfied,
+        durable_approval: durable || inline_trusted,
+        approved_by_ask,
+    };
+    let mut verdict = evaluate(&inputs);
+    let segment_texts: Vec<(String, Vec<String>)> = resolved
+        .segments
+        .iter()
+        .map(|s| (s.raw.clone(), s.argv.clone()))
+        .collect();
+    // Only full/off as configured (not reached through a fallback) skips the suppression check.
+    let suppression = requires_suppression_approval(&request.command_text, &segment_texts)
+        && !(policy.security == Security::Full && policy.ask == Ask::Off && !fallback);
+    if suppression && approval.auto_review {
+        return Err(Denial::new(
+            DenyReason::ApprovalRequired,
+            MSG_EXPLICIT_APPROVAL_REQUIRED,
+        ));
+    }
+    if suppression && !approved_by_ask {
+        // Replaces any other verdict, `security=deny` included.
+        verdict = Err(Denial::new(
+            DenyReason::ApprovalRequired,
+            MSG_APPROVAL_REQUIRED,
+        ));
+    }
+    if let Some(hit) = &inline_hit {
+        let security_denied = matches!(&verdict, Err(d) if d.reason == DenyReason::SecurityDeny);
+        if !approved_by_ask && !security_denied {
+            return Err(Denial::new(
+                DenyReason::ApprovalRequired,
+                format!("SYSTEM_RUN_DENIED: approval required ({} requires explicit approval in strictInlineEval mode)", hit.describe()),
+            ));
+        }
+    }
+    Ok(Decision {
+        security,
+        ask,
+        approval,
+        analysis_ok: resolved.analysis_ok,
+        all_satisfied: matches.all_satisfied,
+        allowlist_satisfied,
+        durable,
+        verdict,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -496,5 +666,220 @@ mod tests {
             "xargs inline command"
         );
         assert!(detect_inline_eval(&v(&["uname"])).is_none());
+    }
+
+    /// The decide stage over real resolve and match stages.
+    mod stage {
+        use super::super::*;
+        use crate::approvals::allowlist::match_segments;
+        use crate::approvals::command::resolve_command_request;
+        use crate::approvals::document::normalize_internal;
+        use crate::approvals::policy::{effective_policy, ExecConfig};
+        use crate::approvals::resolve::{resolve_request, ResolveContext};
+        use crate::approvals::safe_bins::SafeBins;
+        use serde_json::{json, Value};
+
+        const SUPPRESSIONS: &str = "openclaw config set security.audit.suppressions []";
+
+        fn policy(defaults: Value, strict: bool, allowlist: Value) -> EffectivePolicy {
+            let doc = normalize_internal(&json!({
+                "version": 1, "defaults": defaults, "agents": {"*": {"allowlist": allowlist}}
+            }));
+            let exec = json!({"strictInlineEval": strict});
+            let config = ExecConfig {
+                file: None,
+                tools_exec: Some(&exec),
+                agents_list: None,
+            };
+            effective_policy(&doc, config, None).unwrap()
+        }
+
+        fn allowlist_off() -> Value {
+            json!({"security": "allowlist", "ask": "off", "askFallback": "deny"})
+        }
+
+        fn run(
+            argv: &[&str],
+            policy: &EffectivePolicy,
+            approval: Approval,
+        ) -> Result<Decision, Denial> {
+            let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+            let request = resolve_command_request(argv, None).unwrap();
+            let ctx = ResolveContext::new(Some("/tmp"), "/usr/bin:/bin");
+            let resolved = resolve_request(&request, &ctx);
+            let matches = match_segments(
+                &resolved,
+                &policy.approvals.allowlist,
+                &SafeBins::new(None, &[]),
+                &ctx,
+            );
+            decide(policy, approval, &request, &resolved, &matches)
+        }
+
+        fn early(result: Result<Decision, Denial>) -> String {
+            result.expect_err("an early denial").message
+        }
+
+        fn carried(result: Result<Decision, Denial>) -> Option<String> {
+            result
+                .expect("no early denial")
+                .verdict
+                .err()
+                .map(|d| d.message)
+        }
+
+        const APPROVED: Approval = Approval {
+            approved_by_ask: true,
+            fallback: false,
+            auto_review: false,
+        };
+        const AUTO_REVIEW: Approval = Approval {
+            approved_by_ask: true,
+            fallback: false,
+            auto_review: true,
+        };
+
+        #[test]
+        fn the_verdict_is_carried_not_returned() {
+            let p = policy(allowlist_off(), false, json!([{"pattern": "uname"}]));
+            let miss = run(&["ls", "/"], &p, Approval::default()).unwrap();
+            assert_eq!(
+                miss.verdict.unwrap_err().reason,
+                DenyReason::AllowlistMiss,
+                "a miss is for the bind stage to report"
+            );
+            assert!(!miss.all_satisfied && !miss.allowlist_satisfied);
+            let hit = run(&["uname", "-s"], &p, Approval::default()).unwrap();
+            assert_eq!(hit.verdict, Ok(()));
+            assert!(hit.analysis_ok && hit.allowlist_satisfied && !hit.durable);
+            let deny = policy(json!({"security": "deny"}), false, json!([]));
+            assert_eq!(
+                carried(run(&["uname"], &deny, APPROVED)).as_deref(),
+                Some(MSG_SECURITY_DENY)
+            );
+        }
+
+        #[test]
+        fn ask_fallback_decides_under_ask_fallback_without_asking() {
+            let p = policy(
+                json!({"security": "full", "ask": "always", "askFallback": "allowlist"}),
+                false,
+                json!([]),
+            );
+            let fallback = Approval {
+                fallback: true,
+                ..Approval::default()
+            };
+            let decision = run(&["uname"], &p, fallback).unwrap();
+            assert_eq!(
+                (decision.security, decision.ask),
+                (Security::Allowlist, Ask::Off)
+            );
+            assert_eq!(
+                decision.verdict.unwrap_err().reason,
+                DenyReason::AllowlistMiss
+            );
+            assert!(decision.approval.bound());
+        }
+
+        #[test]
+        fn an_allow_always_marker_is_durable() {
+            let marker = durable_command_marker("ls /");
+            let p = policy(
+                allowlist_off(),
+                false,
+                json!([{"pattern": marker, "source": "allow-always"}]),
+            );
+            let decision = run(&["ls", "/"], &p, Approval::default()).unwrap();
+            assert!(decision.durable);
+            assert_eq!(decision.verdict, Ok(()));
+        }
+
+        #[test]
+        fn suppressions_under_auto_review_are_denied_first() {
+            // Before the strict inline-eval check, and whatever the security.
+            let words = ["python3", "-c", "print('security.audit.suppressions')"];
+            for defaults in [allowlist_off(), json!({"security": "deny"})] {
+                let p = policy(defaults, true, json!([]));
+                assert_eq!(
+                    early(run(&words, &p, AUTO_REVIEW)),
+                    MSG_EXPLICIT_APPROVAL_REQUIRED
+                );
+            }
+            // Full/off as configured skips the suppression check.
+            let full = policy(json!({"security": "full", "ask": "off"}), false, json!([]));
+            let argv: Vec<&str> = SUPPRESSIONS.split(' ').collect();
+            assert_eq!(carried(run(&argv, &full, AUTO_REVIEW)), None);
+        }
+
+        #[test]
+        fn suppressions_without_approval_replace_the_verdict() {
+            let argv: Vec<&str> = SUPPRESSIONS.split(' ').collect();
+            for defaults in [
+                allowlist_off(),
+                json!({"security": "deny"}),
+                json!({"security": "full", "ask": "off"}),
+            ] {
+                let fallback = defaults["security"] == "full";
+                let approval = Approval {
+                    fallback,
+                    ..Approval::default()
+                };
+                let p = policy(defaults, false, json!([]));
+                assert_eq!(
+                    carried(run(&argv, &p, approval)).as_deref(),
+                    Some(MSG_APPROVAL_REQUIRED),
+                    "carried, not early, and over security=deny too"
+                );
+            }
+            let p = policy(allowlist_off(), false, json!([]));
+            assert_eq!(
+                carried(run(&argv, &p, APPROVED)),
+                None,
+                "an operator's approval is the explicit approval suppressions need"
+            );
+        }
+
+        #[test]
+        fn strict_inline_eval_is_denied_before_the_verdict() {
+            let message = "SYSTEM_RUN_DENIED: approval required (python3 -c requires explicit approval in strictInlineEval mode)";
+            let p = policy(allowlist_off(), true, json!([]));
+            assert_eq!(
+                early(run(&["python3", "-c", "1"], &p, Approval::default())),
+                message,
+                "over the allowlist miss"
+            );
+            let wrapped = "SYSTEM_RUN_DENIED: approval required (node --eval requires explicit approval in strictInlineEval mode)";
+            assert_eq!(
+                early(run(&["sh", "-c", "node --eval 1"], &p, Approval::default())),
+                wrapped,
+                "inside a shell payload too"
+            );
+            assert!(
+                run(&["python3", "-c", "1"], &p, APPROVED).is_ok(),
+                "approved"
+            );
+            let off = policy(allowlist_off(), false, json!([]));
+            assert_eq!(
+                carried(run(&["python3", "-c", "1"], &off, Approval::default())).as_deref(),
+                Some(MSG_ALLOWLIST_MISS),
+                "strictInlineEval off"
+            );
+        }
+
+        #[test]
+        fn strict_inline_eval_yields_to_security_deny_but_not_to_suppressions() {
+            let deny = policy(json!({"security": "deny"}), true, json!([]));
+            assert_eq!(
+                carried(run(&["python3", "-c", "1"], &deny, Approval::default())).as_deref(),
+                Some(MSG_SECURITY_DENY)
+            );
+            // A suppression verdict replaced security=deny, so the inline check is early again.
+            let words = ["python3", "-c", "print('security.audit.suppressions')"];
+            assert_eq!(
+                early(run(&words, &deny, Approval::default())),
+                "SYSTEM_RUN_DENIED: approval required (python3 -c requires explicit approval in strictInlineEval mode)"
+            );
+        }
     }
 }

@@ -5,18 +5,23 @@
 //! the node still refuses when its own policy says `deny`. Nothing here ever prompts; a run
 //! that needs a human is denied with `approval-required` and the gateway asks.
 //!
+//! A `system.run` is analysed in stages, each a function from one value to the next, each in
+//! its own file: [`command::resolve_command_request`] (a checked request) →
+//! [`resolve::resolve_request`] (resolved segments) → [`allowlist::match_segments`] (matches) →
+//! [`decision::decide`] (a decision) → [`binding::bind`] (a bound plan).
+//!
 //! Module map:
 //! - [`document`]: the JSON document — validation, normalisation, serialisation, hash.
 //! - [`store`]: the file on disk — locked, hash-checked, atomic writes ([`ApprovalsStore`]).
 //! - [`policy`]: security/ask/askFallback for an agent, the config floor, policy snapshots.
 //! - [`command`]: display text, `rawCommand` check, dispatch and shell wrappers.
 //! - [`shell`]: the fail-closed shell-payload analysis for allowlist mode.
-//! - [`resolve`]: which file a command word names.
+//! - [`resolve`]: which file a command word names; the resolve stage.
 //! - [`pattern`], [`regex`]: globs, argPatterns, generated hash patterns.
-//! - [`allowlist`]: matching segments against entries and safe bins.
-//! - [`decision`]: the allow/deny matrix and the checks around it.
+//! - [`allowlist`]: matching segments against entries and safe bins; the match stage.
+//! - [`decision`]: the allow/deny matrix and the checks around it; the decide stage.
 //! - [`env`]: the child's environment.
-//! - [`binding`]: cwd/executable/script binding of approvals and their re-checks.
+//! - [`binding`]: cwd/executable/script binding of approvals and their re-checks; the bind stage.
 //! - [`prepare`]: `system.run.prepare` plans and allow-always coverage.
 //! - [`allow_always`]: persisting allow-always grants and usage metadata.
 //! - [`audit`]: the audit log.

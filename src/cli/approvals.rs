@@ -6,8 +6,9 @@
 //!   `agents[ID]` (default `*`, which applies to every agent).
 //! * `remove <pattern> [--agent ID]`: removes the entries with exactly that pattern.
 //! * `check [--agent ID] [--cwd DIR] -- <argv...>`: would `system.run` run this now, and by
-//!   which rule? Nothing is executed, sent or written. Exit status 0 when it would run, 1 when
-//!   it would be denied.
+//!   which rule? When not, each segment's resolved executable, the segments that missed the
+//!   allowlist, and the `approvals allow` lines that would let it run. Nothing is executed,
+//!   sent or written. Exit status 0 when it would run, 1 when it would be denied.
 //!
 //! Every command takes `--json`. Writes are atomic, mode 0600, and checked against the hash read
 //! at the start, so a concurrent change (the running node recording usage, a gateway `set`) is
@@ -19,11 +20,13 @@ use std::sync::Arc;
 use argh::FromArgs;
 use serde_json::{json, Map, Value};
 
+use crate::approvals::argv::shell_word;
 use crate::approvals::document::random_uuid;
 use crate::approvals::policy::{effective_policy, Ask, EffectivePolicy, Security};
 use crate::approvals::regex::Regex;
 use crate::approvals::store::{ApprovalsStore, StoreError};
 use crate::cancel::CancelToken;
+use crate::commands::system_run::CheckReport;
 use crate::commands::{InvokeContext, NodeRuntime};
 use crate::config::NodeConfig;
 use crate::invoke::NoEvents;
@@ -564,6 +567,38 @@ fn remove(store: &ApprovalsStore, args: &RemoveArgs) -> Result<ExitCode, CliErro
     Ok(ExitCode::SUCCESS)
 }
 
+/// The segments of a denied check: what each runs, the file it resolved to, and whether the
+/// allowlist (or a safe bin) let it through.
+fn print_segments(report: &CheckReport) {
+    if report.analysis_ok == Some(false) {
+        println!(
+            "  segments: none: the shell payload cannot be analysed (`$`, backticks, redirections \
+             and subshells fail closed), so no allowlist entry can let it run; it needs an \
+             operator's approval"
+        );
+        return;
+    }
+    if report.segments.is_empty() {
+        return;
+    }
+    println!("  segments:");
+    for segment in &report.segments {
+        let path = segment
+            .resolved_path
+            .as_deref()
+            .unwrap_or("(not found on PATH)");
+        let verdict = match (&segment.rule, segment.matched) {
+            (Some(rule), _) => format!("allowed by {rule}"),
+            (None, true) => "allowed".to_string(),
+            (None, false) => "MISSED the allowlist".to_string(),
+        };
+        println!(
+            "    {}  ({} -> {path}): {verdict}",
+            segment.command, segment.argv0
+        );
+    }
+}
+
 fn check(paths: StatePaths, config: NodeConfig, args: &CheckArgs) -> Result<ExitCode, CliError> {
     if args.argv.is_empty() {
         return Err(CliError::new("give the command to check after `--`, e.g. `openclaw-node approvals check -- git status`"));
@@ -631,6 +666,28 @@ fn check(paths: StatePaths, config: NodeConfig, args: &CheckArgs) -> Result<Exit
         println!("would be denied: {}", report.command);
         println!("  reason:   {}", report.reason.unwrap_or("?"));
         println!("  message:  {}", report.message.as_deref().unwrap_or(""));
+        print_segments(&report);
+        match report.suggest.as_slice() {
+            [] if report
+                .segments
+                .iter()
+                .any(|s| !s.matched && s.resolved_path.is_some()) =>
+            {
+                println!(
+                "  allowing these paths would not let it run (a shell, xargs or a package runner \
+                 needs an --arg-pattern entry; ask=always needs an operator); see \
+                 `openclaw-node approvals show`"
+                )
+            }
+            [] => {}
+            [line] => println!("  to allow it: {line}"),
+            lines => {
+                println!("  to allow it, run all of:");
+                for line in lines {
+                    println!("    {line}");
+                }
+            }
+        }
     }
     Ok(if report.allowed {
         ExitCode::SUCCESS

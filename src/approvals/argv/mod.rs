@@ -5,7 +5,8 @@
 //! This is a port of the TS host's `system-run-command.ts`, `shell-wrapper-resolution.ts` and
 //! `exec-wrapper-trust-plan.ts` (openclaw 2026.9.6), reduced to what a Linux node needs; the
 //! wrapper tables are copied from the bundle. One file per concern:
-//! - `tokens`: words: JavaScript trimming, display text, executable names, `splitShellArgs`.
+//! - `tokens`: words: JavaScript trimming, display text, executable names, `splitShellArgs`,
+//!   and quoting a word for a shell.
 //! - `wrappers`: dispatch wrappers (`env`, `nice`, `timeout`, `flock`, ...) and `env`'s prelude.
 //! - `unwrap`: the whole wrapper chain, carriers and multiplexers: [`WrapperTrustPlan`].
 //! - `shell_payload`: a shell wrapper's payload, script operand and startup behaviour.
@@ -29,7 +30,7 @@ pub use shell_payload::{
     ShellWrapperCommand,
 };
 pub use tokens::{
-    format_exec_command, is_js_whitespace, js_trim, normalize_executable_token,
+    format_exec_command, is_js_whitespace, js_trim, normalize_executable_token, shell_word,
     split_inline_option, split_shell_args,
 };
 pub use unwrap::{unwrap_shell_multiplexer, wrapper_trust_plan, WrapperTrustPlan};

@@ -6,13 +6,23 @@
 //! Stricter where the TS host models more than this port: package-manager runners (`npm`,
 //! `npx`, `pnpm`, `yarn`, `bunx`, `corepack`), `bun` and `deno` are "cannot safely bind"
 //! (unsupported shape) instead of being unwrapped.
+//!
+//! [`bind`] is the last stage of a `system.run`'s analysis (after [`super::decision::decide`]):
+//! it binds the executables, reports the decision's carried verdict, then binds the cwd and
+//! pins `argv[0]`, and yields the [`BoundPlan`] the execute phase runs and re-checks.
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use super::command::CommandRequest;
+use super::decision::{Decision, Denial, DenyReason, MSG_PLAN_MISS};
 use super::pattern::sha256_hex;
-use super::resolve::{lexical_resolve, realpath, resolve_executable, ResolveContext};
+use super::policy::Security;
+use super::resolve::{
+    lexical_resolve, realpath, resolve_command, resolve_executable, ResolveContext,
+    ResolvedSegments,
+};
 
 pub const MSG_CWD_DRIFT: &str = "SYSTEM_RUN_DENIED: approval cwd changed before execution";
 pub const MSG_CWD_MISSING: &str = "SYSTEM_RUN_DENIED: approval requires an existing canonical cwd";
@@ -327,6 +337,105 @@ pub fn revalidate_executables(bound: &[BoundExecutable], ctx: &ResolveContext) -
             && item.sha256.as_ref().map_or(true, |sha| {
                 hash_file(Path::new(&real)).as_ref() == Some(sha)
             })
+    })
+}
+
+/// The bind stage's value: what an authorised run executes, where, and the bindings the execute
+/// phase re-checks before launch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundPlan {
+    /// The request's argv; `argv[0]` pinned to the resolved file for an approved direct argv.
+    pub argv: Vec<String>,
+    /// The canonical cwd when it was bound, else the cwd as requested.
+    pub cwd: Option<String>,
+    pub cwd_snapshot: Option<CwdSnapshot>,
+    pub executables: Vec<BoundExecutable>,
+    /// Allowlist mode, one satisfied direct segment, no approval: the argv as analysed, `argv[0]`
+    /// pinned to its real path (dispatch wrappers removed).
+    pub planned_argv: Option<Vec<String>>,
+}
+
+/// The bind stage: binds a decided run to its executables, cwd and `argv[0]`. The denials come in
+/// this order, which decides the message a user sees: an executable that cannot be bound, then
+/// the decision's denied verdict, then a cwd that cannot be bound, an executable that cannot be
+/// pinned, and an allowlist run without a plan. `cwd` is the cwd as requested.
+pub fn bind(
+    decision: &Decision,
+    request: &CommandRequest,
+    resolved: &ResolvedSegments,
+    cwd: Option<&str>,
+    path_env: &str,
+) -> Result<BoundPlan, Denial> {
+    let security = decision.security;
+    let approved_by_ask = decision.approval.approved_by_ask;
+    let bound = decision.approval.bound();
+    let shell_command = request.shell_payload.is_some();
+    let unbindable = |message: &str| Denial::new(DenyReason::ApprovalRequired, message);
+
+    let mut executables = Vec::new();
+    if security != Security::Deny && (bound || security == Security::Allowlist) {
+        let ctx = ResolveContext::new(cwd, path_env);
+        executables =
+            bind_executables(&resolved.segments, &ctx, shell_command).map_err(unbindable)?;
+    }
+    decision.verdict.clone()?;
+
+    let mut argv = request.argv.clone();
+    let mut cwd = cwd.map(str::to_string);
+    let mut cwd_snapshot = None;
+    if bound || security == Security::Allowlist {
+        let base = cwd.clone().unwrap_or_else(|| {
+            std::env::current_dir()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
+        let snapshot = capture_cwd(Path::new(&base)).map_err(unbindable)?;
+        cwd = Some(snapshot.cwd.clone());
+        cwd_snapshot = Some(snapshot);
+    }
+    if bound && !shell_command {
+        // Resolved again, not taken from the resolve stage: that stage resolved argv[0] against
+        // the cwd as requested, folding `..` lexically, before the cwd was canonicalised. The
+        // run happens in the canonical cwd, and behind a symlink the cwd check accepts (one this
+        // process cannot re-point, like a merged-/usr `/lib`) a relative word such as
+        // `../../bin/tool` names another file there. The pin must be the file the command runs
+        // from the directory it runs in: the one the cwd snapshot holds and the execute phase
+        // re-checks the executables against.
+        let canonical_ctx = ResolveContext::new(cwd.as_deref(), path_env);
+        let resolution = resolve_command(&argv, &canonical_ctx);
+        if resolution
+            .as_ref()
+            .map_or(true, |r| r.plan.wrapper_chain.is_empty())
+        {
+            let pinned = resolution
+                .and_then(|r| r.execution.resolved_real_path.or(r.execution.resolved_path));
+            match (pinned, argv.first_mut()) {
+                (Some(path), Some(first)) => *first = path,
+                _ => return Err(unbindable(MSG_STABLE_EXECUTABLE)),
+            }
+        }
+    }
+    let planned_argv = match resolved.segments.as_slice() {
+        [segment]
+            if security == Security::Allowlist
+                && !approved_by_ask
+                && !shell_command
+                && decision.analysis_ok
+                && decision.allowlist_satisfied =>
+        {
+            match segment.planned_argv() {
+                Some(planned) => Some(planned),
+                None => return Err(Denial::new(DenyReason::ExecutionPlanMiss, MSG_PLAN_MISS)),
+            }
+        }
+        _ => None,
+    };
+    Ok(BoundPlan {
+        argv,
+        cwd,
+        cwd_snapshot,
+        executables,
+        planned_argv,
     })
 }
 

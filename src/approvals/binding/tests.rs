@@ -177,3 +177,139 @@ fn binary_headers() {
     assert!(is_interpreter_like("node22"));
     assert!(!is_interpreter_like("uname"));
 }
+
+/// The bind stage, from a decision built by hand.
+mod stage {
+    use super::*;
+    use crate::approvals::command::resolve_command_request;
+    use crate::approvals::decision::{Approval, Decision, MSG_ALLOWLIST_MISS, MSG_SECURITY_DENY};
+    use crate::approvals::policy::Ask;
+    use crate::approvals::resolve::resolve_request;
+    use std::os::unix::fs::PermissionsExt;
+
+    const PATH: &str = "/usr/bin:/bin";
+
+    fn decision(security: Security, approval: Approval, verdict: Option<Denial>) -> Decision {
+        Decision {
+            security,
+            ask: Ask::Off,
+            approval,
+            analysis_ok: true,
+            all_satisfied: verdict.is_none(),
+            allowlist_satisfied: security == Security::Allowlist && verdict.is_none(),
+            durable: false,
+            verdict: verdict.map_or(Ok(()), Err),
+        }
+    }
+
+    fn miss() -> Option<Denial> {
+        Some(Denial::new(DenyReason::AllowlistMiss, MSG_ALLOWLIST_MISS))
+    }
+
+    const APPROVED: Approval = Approval {
+        approved_by_ask: true,
+        fallback: false,
+        auto_review: false,
+    };
+
+    fn bind_argv(
+        decision: &Decision,
+        argv: &[&str],
+        cwd: Option<&str>,
+        path_env: &str,
+    ) -> Result<BoundPlan, Denial> {
+        let request = resolve_command_request(v(argv), None).unwrap();
+        let resolved = resolve_request(&request, &ResolveContext::new(cwd, PATH));
+        bind(decision, &request, &resolved, cwd, path_env)
+    }
+
+    fn real(name: &str) -> String {
+        resolve_executable(name, &ResolveContext::new(Some("/"), PATH))
+            .resolved_real_path
+            .expect("binary needed by the test")
+    }
+
+    #[test]
+    fn an_unbindable_executable_is_reported_before_a_denied_verdict() {
+        // `nice` cannot be found on this PATH, so the wrapper cannot be bound.
+        let denied = decision(Security::Allowlist, Approval::default(), miss());
+        let err = bind_argv(&denied, &["nice", "uname"], Some("/tmp"), "/nonexistent").unwrap_err();
+        assert_eq!(err.message, MSG_RESOLVED_EXECUTABLE);
+        assert_eq!(err.reason, DenyReason::ApprovalRequired);
+        // Bindable: the verdict is reported, before the cwd is looked at.
+        let err =
+            bind_argv(&denied, &["nice", "uname"], Some("/nonexistent-cwd"), PATH).unwrap_err();
+        assert_eq!(err.message, MSG_ALLOWLIST_MISS);
+    }
+
+    #[test]
+    fn security_deny_binds_nothing_and_reports_the_verdict() {
+        let denied = decision(
+            Security::Deny,
+            APPROVED,
+            Some(Denial::new(DenyReason::SecurityDeny, MSG_SECURITY_DENY)),
+        );
+        let err = bind_argv(&denied, &["nice", "uname"], Some("/tmp"), "/nonexistent").unwrap_err();
+        assert_eq!(err.message, MSG_SECURITY_DENY);
+    }
+
+    #[test]
+    fn full_without_approval_binds_nothing() {
+        let full = decision(Security::Full, Approval::default(), None);
+        let plan = bind_argv(&full, &["uname", "-s"], None, PATH).unwrap();
+        assert_eq!(plan.argv, v(&["uname", "-s"]));
+        assert_eq!(plan.cwd, None);
+        assert!(plan.cwd_snapshot.is_none() && plan.executables.is_empty());
+        assert_eq!(plan.planned_argv, None);
+    }
+
+    #[test]
+    fn an_approved_argv_is_pinned_in_the_canonical_cwd() {
+        let dir = temp_dir("bind-approved");
+        let cwd = dir.to_string_lossy().into_owned();
+        let approved = decision(Security::Full, APPROVED, None);
+        let plan = bind_argv(&approved, &["uname", "-s"], Some(&cwd), PATH).unwrap();
+        assert_eq!(plan.argv, v(&[&real("uname"), "-s"]));
+        assert_eq!(plan.cwd.as_deref(), Some(cwd.as_str()));
+        assert!(plan.cwd_snapshot.is_some());
+        assert_eq!(plan.executables.len(), 1);
+        assert_eq!(plan.planned_argv, None, "approved runs keep their argv");
+        // A relative word is pinned to the file it names in the cwd.
+        let tool = dir.join("tool");
+        fs::write(&tool, "#!/bin/sh\n").unwrap();
+        fs::set_permissions(&tool, fs::Permissions::from_mode(0o755)).unwrap();
+        let plan = bind_argv(&approved, &["./tool"], Some(&cwd), PATH).unwrap();
+        assert_eq!(plan.argv, v(&[&tool.to_string_lossy()]));
+        assert!(
+            plan.executables[0].sha256.is_some(),
+            "a file we can modify is pinned by content"
+        );
+        // Nothing to pin, a cwd that does not exist.
+        let err = bind_argv(&approved, &["definitely-missing-xyz"], Some(&cwd), PATH).unwrap_err();
+        assert_eq!(err.message, MSG_STABLE_EXECUTABLE);
+        let err = bind_argv(&approved, &["uname"], Some("/nonexistent-cwd"), PATH).unwrap_err();
+        assert_eq!(err.message, MSG_CWD_MISSING);
+        // A shell payload is not pinned: the shell resolves its own words.
+        let plan = bind_argv(&approved, &["sh", "-c", "uname"], Some(&cwd), PATH).unwrap();
+        assert_eq!(plan.argv[0], "sh");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_allowlist_run_gets_its_planned_argv() {
+        let dir = temp_dir("bind-allowlist");
+        let cwd = dir.to_string_lossy().into_owned();
+        let allowed = decision(Security::Allowlist, Approval::default(), None);
+        let plan = bind_argv(&allowed, &["nice", "uname", "-s"], Some(&cwd), PATH).unwrap();
+        assert_eq!(plan.argv, v(&["nice", "uname", "-s"]), "argv is not pinned");
+        assert_eq!(plan.planned_argv, Some(v(&[&real("uname"), "-s"])));
+        assert_eq!(plan.cwd.as_deref(), Some(cwd.as_str()));
+        assert_eq!(plan.executables.len(), 2, "the wrapper and the command");
+        let plan = bind_argv(&allowed, &["sh", "-c", "uname"], Some(&cwd), PATH).unwrap();
+        assert_eq!(plan.planned_argv, None, "a shell payload runs as given");
+        // A blocked wrapper has no plan.
+        let err = bind_argv(&allowed, &["sudo", "uname"], Some(&cwd), PATH).unwrap_err();
+        assert_eq!(err.reason, DenyReason::ExecutionPlanMiss);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

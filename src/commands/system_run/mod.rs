@@ -4,15 +4,17 @@
 //!
 //! 1. **parse**: params, the `rawCommand` check, the approval fields and their plan, env
 //!    overrides. Failures answer `INVALID_REQUEST` and send no event.
-//! 2. **policy**: the node's own policy (approvals document + `tools.exec`), the allowlist
-//!    analysis, the decision, and the bindings an approval or allowlist run depends on. A denial
-//!    sends `exec.denied`, waits for the gateway's ack, then answers `SYSTEM_RUN_DENIED`.
+//! 2. **policy**: the node's own policy (approvals document + `tools.exec`), then the approvals
+//!    stages (see [`crate::approvals`]): resolve, match, decide, and bind, which yields the
+//!    bindings an approval or allowlist run depends on. A denial sends `exec.denied`, waits for
+//!    the gateway's ack, then answers `SYSTEM_RUN_DENIED`. `approvals check` runs the same
+//!    stages ([`check`]) and stops here.
 //! 3. **execute**: re-check the bindings, persist allow-always and usage metadata, run, send
 //!    `exec.finished` (acked) and answer the result.
 //!
 //! Every decision is appended to the audit log. A cancelled invocation sends nothing.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -20,28 +22,26 @@ use serde_json::Value;
 
 use crate::approvals::allow_always::{self, AllowAlwaysGrant, Commit, CommitError};
 use crate::approvals::allowlist::{match_segments, Matches, SegmentVerdict};
-use crate::approvals::argv::{is_shell_wrapper_invocation, js_trim, split_shell_args};
+use crate::approvals::argv::{is_shell_wrapper_invocation, js_trim};
 use crate::approvals::audit::{self, AuditRecord};
 use crate::approvals::binding::{
-    self, bind_executables, capture_cwd, mutable_operand_snapshot, revalidate_cwd,
-    revalidate_executables, revalidate_operand, BoundExecutable, CwdSnapshot, MSG_CWD_DRIFT,
-    MSG_OPERAND_DRIFT, MSG_OPERAND_MISSING_BINDING, MSG_STABLE_EXECUTABLE,
+    self, bind, mutable_operand_snapshot, revalidate_cwd, revalidate_executables,
+    revalidate_operand, BoundExecutable, BoundPlan, CwdSnapshot, MSG_CWD_DRIFT, MSG_OPERAND_DRIFT,
+    MSG_OPERAND_MISSING_BINDING,
 };
 use crate::approvals::command::{resolve_command_request, CommandRequest};
 use crate::approvals::decision::{
-    self, detect_inline_eval, requires_suppression_approval, Denial, DenyReason, PolicyInputs,
-    MSG_APPROVAL_CHANGED, MSG_APPROVAL_REQUIRED, MSG_EXPLICIT_APPROVAL_REQUIRED, MSG_PLAN_MISS,
-    MSG_POLICY_CHANGED, MSG_SCREEN_RECORDING, MSG_STATE_WRITE_FAILED,
+    self, decide, Approval, Decision, Denial, DenyReason, MSG_APPROVAL_CHANGED, MSG_POLICY_CHANGED,
+    MSG_SCREEN_RECORDING, MSG_STATE_WRITE_FAILED,
 };
 use crate::approvals::env::{self as exec_env, Secrets};
-use crate::approvals::pattern::durable_command_marker;
 use crate::approvals::policy::{effective_policy, Ask, EffectivePolicy, PolicySnapshot, Security};
 use crate::approvals::prepare::{
     bind_mode, build_plan, command_argv, non_empty_string, plan_coverage, segments_coverage,
     Coverage, RunPlan,
 };
 use crate::approvals::resolve::{
-    resolve_command, resolve_request, trust_path, ResolveContext, ResolvedSegments, Segment,
+    resolve_request, trust_path, ResolveContext, ResolvedSegments, Segment,
 };
 use crate::approvals::safe_bins::SafeBins;
 use crate::approvals::StoreError;
@@ -88,6 +88,12 @@ enum Stop {
 impl From<InvokeError> for Stop {
     fn from(err: InvokeError) -> Stop {
         Stop::Invalid(err)
+    }
+}
+
+impl From<Denial> for Stop {
+    fn from(denial: Denial) -> Stop {
+        Stop::Denied(denial)
     }
 }
 
@@ -184,79 +190,6 @@ pub fn handle_run(ctx: &InvokeContext, params_json: Option<&str>) -> InvokeResul
     }
 }
 
-/// What `approvals check` reports: whether a `system.run` with these params would run now, and
-/// by which rule. Nothing is executed, written or sent.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CheckReport {
-    pub allowed: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rule: Option<String>,
-    pub command: String,
-    /// What would be executed (argv[0] pinned in allowlist mode).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exec_argv: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cwd: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub security: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ask: Option<&'static str>,
-}
-
-/// Runs the parse and policy phases of `system.run` only. `Err` for invalid params.
-pub fn check(ctx: &InvokeContext, params: &Value) -> Result<CheckReport, InvokeError> {
-    reject_node_skill_cwd(params)?;
-    let parsed = match parse_phase(params) {
-        Ok(parsed) => parsed,
-        Err(Stop::Invalid(err)) => return Err(err),
-        Err(Stop::Denied(denial)) => {
-            return Err(InvokeError::new("SYSTEM_RUN_DENIED", denial.message))
-        }
-        Err(Stop::Cancelled) => return Err(cancelled()),
-    };
-    let mut report = CheckReport {
-        allowed: false,
-        reason: None,
-        message: None,
-        rule: None,
-        command: parsed.request.command_text.clone(),
-        exec_argv: None,
-        cwd: parsed.cwd.clone(),
-        security: None,
-        ask: None,
-    };
-    match policy_phase(ctx, &parsed) {
-        Ok(auth) => {
-            report.allowed = !parsed.needs_screen_recording;
-            if parsed.needs_screen_recording {
-                report.reason = Some(DenyReason::ScreenRecording.as_str());
-                report.message = Some(MSG_SCREEN_RECORDING.to_string());
-            }
-            report.rule = Some(auth.rule.clone());
-            report.exec_argv = Some(
-                auth.planned_argv
-                    .clone()
-                    .unwrap_or_else(|| auth.argv.clone()),
-            );
-            report.cwd = auth.cwd.clone();
-            report.security = Some(auth.security.as_str());
-            report.ask = Some(auth.ask.as_str());
-        }
-        Err(Stop::Denied(denial)) => {
-            report.reason = Some(denial.reason.as_str());
-            report.message = Some(denial.message);
-        }
-        Err(Stop::Invalid(err)) => return Err(err),
-        Err(Stop::Cancelled) => return Err(cancelled()),
-    }
-    Ok(report)
-}
-
 /// The invocation was cancelled and its result must not be sent (a gateway cancel, a duplicate
 /// id, a lost connection). A shutdown's termination still reports.
 fn abandoned(ctx: &InvokeContext) -> bool {
@@ -336,11 +269,13 @@ fn fail_closed_doc() -> Value {
     }))
 }
 
+mod check;
 mod events;
 mod execute;
 mod parse;
 mod policy;
 
+pub use check::{check, CheckReport, CheckSegment};
 use events::*;
 use execute::*;
 use parse::*;

@@ -19,10 +19,13 @@ pub(super) struct Authorized {
     pub(super) rule: String,
 }
 
+/// The policy a run is decided under, and the snapshot the execute phase expects to find
+/// unchanged. A delayed approval whose prepared snapshot is stale is denied here.
 pub(super) fn load_policy(
     ctx: &InvokeContext,
-    agent_id: Option<&str>,
-) -> Result<(crate::approvals::Snapshot, EffectivePolicy), Stop> {
+    parsed: &Parsed,
+) -> Result<(EffectivePolicy, PolicySnapshot), Stop> {
+    let agent_id = parsed.agent_id.as_deref();
     let snapshot = ctx.node.approvals.read().map_err(|err: StoreError| {
         log::error!("{err}");
         deny(
@@ -41,209 +44,135 @@ pub(super) fn load_policy(
                 ),
             )
         })?;
-    Ok((snapshot, effective))
+    let current = PolicySnapshot::of(&snapshot.doc, agent_id);
+    match &parsed.delayed_snapshot {
+        Some(expected) if !expected.is_current(&current) => {
+            Err(deny(DenyReason::ApprovalRequired, MSG_POLICY_CHANGED))
+        }
+        Some(expected) => Ok((effective, expected.clone())),
+        None => Ok((effective, current)),
+    }
 }
 
-pub(super) fn inline_eval_hit(segments: &[Segment]) -> Option<decision::InlineEvalHit> {
-    for segment in segments {
-        if let Some(hit) = detect_inline_eval(segment.effective_argv()) {
-            return Some(hit);
-        }
-        if let Some(resolution) = &segment.resolution {
-            if let Some(inner) = resolution
-                .plan
-                .shell_inline_command
-                .as_deref()
-                .and_then(split_shell_args)
-            {
-                if let Some(hit) = detect_inline_eval(&inner) {
-                    return Some(hit);
-                }
-            }
-        }
+/// The request's approval fields, as the decide stage reads them.
+pub(super) fn approval(parsed: &Parsed) -> Approval {
+    Approval {
+        approved_by_ask: parsed.approval_decision.is_some() || parsed.approved,
+        fallback: parsed.approval_source == Some("ask-fallback"),
+        auto_review: parsed.approval_source == Some("auto-review"),
     }
-    None
 }
 
-pub(super) fn policy_phase(ctx: &InvokeContext, parsed: &Parsed) -> Result<Authorized, Stop> {
-    let node = &ctx.node;
-    let (snapshot, effective) = load_policy(ctx, parsed.agent_id.as_deref())?;
-    let current_snapshot = PolicySnapshot::of(&snapshot.doc, parsed.agent_id.as_deref());
-    if let Some(expected) = &parsed.delayed_snapshot {
-        if !expected.is_current(&current_snapshot) {
-            return Err(deny(DenyReason::ApprovalRequired, MSG_POLICY_CHANGED));
-        }
-    }
-    let expected_snapshot = parsed
-        .delayed_snapshot
-        .clone()
-        .unwrap_or_else(|| current_snapshot.clone());
-    let fallback = parsed.approval_source == Some("ask-fallback");
-    let security = if fallback {
-        effective.security.min(effective.approvals.ask_fallback)
-    } else {
-        effective.security
-    };
-    let ask = if fallback { Ask::Off } else { effective.ask };
+/// The stages up to the match, which `approvals check` also shows: the policy loaded, the
+/// request resolved against its cwd and matched against the allowlist.
+#[derive(Clone)]
+pub(super) struct Analysis {
+    pub(super) effective: EffectivePolicy,
+    pub(super) expected_snapshot: PolicySnapshot,
+    pub(super) resolve_ctx: ResolveContext,
+    pub(super) resolved: ResolvedSegments,
+    pub(super) matches: Matches,
+}
 
-    let resolve_ctx = ResolveContext::new(parsed.cwd.as_deref(), &node.path_env);
+/// Load, resolve, match.
+pub(super) fn analyse(ctx: &InvokeContext, parsed: &Parsed) -> Result<Analysis, Stop> {
+    let (effective, expected_snapshot) = load_policy(ctx, parsed)?;
+    let resolve_ctx = ResolveContext::new(parsed.cwd.as_deref(), &ctx.node.path_env);
     let resolved = resolve_request(&parsed.request, &resolve_ctx);
+    let matches = match_stage(&effective, &resolved, &resolve_ctx);
+    Ok(Analysis {
+        effective,
+        expected_snapshot,
+        resolve_ctx,
+        resolved,
+        matches,
+    })
+}
+
+/// The match stage under `effective`'s allowlist and safe bins.
+pub(super) fn match_stage(
+    effective: &EffectivePolicy,
+    resolved: &ResolvedSegments,
+    resolve_ctx: &ResolveContext,
+) -> Matches {
     let safe_bins = SafeBins::new(
         effective.config.safe_bins.as_deref(),
         &effective.config.safe_bin_trusted_dirs,
     );
-    let matches = match_segments(
-        &resolved,
+    match_segments(
+        resolved,
         &effective.approvals.allowlist,
         &safe_bins,
-        &resolve_ctx,
-    );
-    let ResolvedSegments {
-        analysis_ok,
-        segments,
-    } = resolved;
-    let Matches {
-        verdicts,
-        all_satisfied,
-    } = matches;
-    let allowlist_satisfied = security == Security::Allowlist && all_satisfied;
+        resolve_ctx,
+    )
+}
 
-    let strict = effective.config.strict_inline_eval;
-    let inline_hit = if strict {
-        inline_eval_hit(&segments)
-    } else {
-        None
-    };
-    let command_text = js_trim(&parsed.request.command_text);
-    let exact_marker = !command_text.is_empty()
-        && effective
-            .approvals
-            .allowlist
-            .iter()
-            .any(|e| e.allow_always && e.pattern == durable_command_marker(command_text));
-    let segment_durable = analysis_ok
-        && !verdicts.is_empty()
-        && verdicts
-            .iter()
-            .all(|v| v.entry.as_ref().is_some_and(|e| e.allow_always));
-    let durable = exact_marker || segment_durable;
-    let inline_trusted = inline_hit.is_some()
-        && verdicts
-            .iter()
-            .any(|v| v.entry.as_ref().is_some_and(|e| e.allow_always));
-    let approved_by_ask = parsed.approval_decision.is_some() || parsed.approved;
+/// Decide, bind.
+pub(super) fn authorize(
+    ctx: &InvokeContext,
+    parsed: &Parsed,
+    analysis: &Analysis,
+) -> Result<(Decision, BoundPlan), Denial> {
+    let Analysis {
+        effective,
+        resolved,
+        matches,
+        ..
+    } = analysis;
+    let decision = decide(
+        effective,
+        approval(parsed),
+        &parsed.request,
+        resolved,
+        matches,
+    )?;
+    let plan = bind(
+        &decision,
+        &parsed.request,
+        resolved,
+        parsed.cwd.as_deref(),
+        &ctx.node.path_env,
+    )?;
+    Ok((decision, plan))
+}
 
-    let inputs = PolicyInputs {
-        security,
-        ask,
-        analysis_ok,
-        allowlist_satisfied,
-        durable_approval: durable || inline_trusted,
-        approved_by_ask,
-    };
-    let mut verdict = decision::evaluate(&inputs);
-    let segment_texts: Vec<(String, Vec<String>)> = segments
-        .iter()
-        .map(|s| (s.raw.clone(), s.argv.clone()))
-        .collect();
-    let suppression = requires_suppression_approval(&parsed.request.command_text, &segment_texts)
-        && !(effective.security == Security::Full && effective.ask == Ask::Off && !fallback);
-    if suppression && parsed.approval_source == Some("auto-review") {
-        return Err(deny(
-            DenyReason::ApprovalRequired,
-            MSG_EXPLICIT_APPROVAL_REQUIRED,
-        ));
-    }
-    if suppression && !approved_by_ask {
-        verdict = Err(Denial::new(
-            DenyReason::ApprovalRequired,
-            MSG_APPROVAL_REQUIRED,
-        ));
-    }
-    if let Some(hit) = &inline_hit {
-        let security_denied = matches!(&verdict, Err(d) if d.reason == DenyReason::SecurityDeny);
-        if !approved_by_ask && !security_denied {
-            return Err(deny(
-                DenyReason::ApprovalRequired,
-                format!("SYSTEM_RUN_DENIED: approval required ({} requires explicit approval in strictInlineEval mode)", hit.describe()),
-            ));
+/// The policy phase: load, resolve, match, decide, bind.
+pub(super) fn policy_phase(ctx: &InvokeContext, parsed: &Parsed) -> Result<Authorized, Stop> {
+    let analysis = analyse(ctx, parsed)?;
+    let (decision, plan) = authorize(ctx, parsed, &analysis)?;
+    Ok(Authorized::new(parsed, analysis, decision, plan))
+}
+
+impl Authorized {
+    pub(super) fn new(
+        parsed: &Parsed,
+        analysis: Analysis,
+        decision: Decision,
+        plan: BoundPlan,
+    ) -> Authorized {
+        let verdicts = analysis.matches.verdicts;
+        let rule = describe_rule(
+            decision.security,
+            parsed,
+            &verdicts,
+            decision.durable,
+            decision.all_satisfied,
+        );
+        Authorized {
+            argv: plan.argv,
+            cwd: plan.cwd,
+            security: decision.security,
+            ask: decision.ask,
+            approval_decision: parsed.approval_decision,
+            segments: analysis.resolved.segments,
+            verdicts,
+            cwd_snapshot: plan.cwd_snapshot,
+            executables: plan.executables,
+            planned_argv: plan.planned_argv,
+            expected_snapshot: analysis.expected_snapshot,
+            rule,
         }
     }
-    let mut executables = Vec::new();
-    if security != Security::Deny
-        && (approved_by_ask || fallback || security == Security::Allowlist)
-    {
-        executables = bind_executables(
-            &segments,
-            &resolve_ctx,
-            parsed.request.shell_payload.is_some(),
-        )
-        .map_err(|message| deny(DenyReason::ApprovalRequired, message))?;
-    }
-    if let Err(denial) = verdict {
-        return Err(Stop::Denied(denial));
-    }
-
-    // Bind the approval to a canonical cwd and a pinned executable.
-    let bound = approved_by_ask || fallback;
-    let mut argv = parsed.request.argv.clone();
-    let mut cwd = parsed.cwd.clone();
-    let mut cwd_snapshot = None;
-    if bound || security == Security::Allowlist {
-        let base = cwd.clone().unwrap_or_else(|| {
-            std::env::current_dir()
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        });
-        let snapshot = capture_cwd(Path::new(&base))
-            .map_err(|message| deny(DenyReason::ApprovalRequired, message))?;
-        cwd = Some(snapshot.cwd.clone());
-        cwd_snapshot = Some(snapshot);
-    }
-    if bound && parsed.request.shell_payload.is_none() {
-        let hardened_ctx = ResolveContext::new(cwd.as_deref(), &node.path_env);
-        let resolution = resolve_command(&argv, &hardened_ctx);
-        if resolution
-            .as_ref()
-            .map_or(true, |r| r.plan.wrapper_chain.is_empty())
-        {
-            let pinned = resolution
-                .and_then(|r| r.execution.resolved_real_path.or(r.execution.resolved_path));
-            match pinned {
-                Some(path) => argv[0] = path,
-                None => return Err(deny(DenyReason::ApprovalRequired, MSG_STABLE_EXECUTABLE)),
-            }
-        }
-    }
-    let planned_argv = if security == Security::Allowlist
-        && !approved_by_ask
-        && parsed.request.shell_payload.is_none()
-        && analysis_ok
-        && allowlist_satisfied
-        && segments.len() == 1
-    {
-        match segments[0].planned_argv() {
-            Some(planned) => Some(planned),
-            None => return Err(deny(DenyReason::ExecutionPlanMiss, MSG_PLAN_MISS)),
-        }
-    } else {
-        None
-    };
-    let rule = describe_rule(security, parsed, &verdicts, durable, all_satisfied);
-    Ok(Authorized {
-        argv,
-        cwd,
-        security,
-        ask,
-        approval_decision: parsed.approval_decision,
-        segments,
-        verdicts,
-        cwd_snapshot,
-        executables,
-        planned_argv,
-        expected_snapshot,
-        rule,
-    })
 }
 
 pub(super) fn describe_rule(
@@ -271,19 +200,7 @@ pub(super) fn describe_rule(
     if satisfied {
         let parts: Vec<String> = verdicts
             .iter()
-            .map(|v| match (&v.entry, v.satisfied_by) {
-                (Some(entry), _) => format!(
-                    "allowlist:{}{}",
-                    entry.pattern,
-                    entry
-                        .arg_pattern
-                        .as_deref()
-                        .map(|a| format!(" [{a}]"))
-                        .unwrap_or_default()
-                ),
-                (None, Some(by)) => by.as_str().to_string(),
-                (None, None) => "?".to_string(),
-            })
+            .map(|v| verdict_rule(v).unwrap_or_else(|| "?".to_string()))
             .collect();
         return parts.join(", ");
     }
@@ -291,4 +208,22 @@ pub(super) fn describe_rule(
         return "allow-always".to_string();
     }
     "allowed".to_string()
+}
+
+/// The rule that satisfied one segment: `allowlist:<pattern> [<argPattern>]`, `safeBins` or
+/// `safeBuiltins`; `None` for a miss.
+pub(super) fn verdict_rule(verdict: &SegmentVerdict) -> Option<String> {
+    match (&verdict.entry, verdict.satisfied_by) {
+        (Some(entry), _) => Some(format!(
+            "allowlist:{}{}",
+            entry.pattern,
+            entry
+                .arg_pattern
+                .as_deref()
+                .map(|a| format!(" [{a}]"))
+                .unwrap_or_default()
+        )),
+        (None, Some(by)) => Some(by.as_str().to_string()),
+        (None, None) => None,
+    }
 }
