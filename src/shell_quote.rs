@@ -30,6 +30,7 @@ mod tests {
         assert_eq!(if_needed("*"), "'*'");
         assert_eq!(if_needed(""), "''");
         assert_eq!(if_needed("it's"), r"'it'\''s'");
+        assert_eq!(if_needed("/opt/my tools/x"), "'/opt/my tools/x'");
         assert_eq!(always("a b"), "'a b'");
     }
 }

@@ -114,8 +114,6 @@ impl TestNode {
             browser,
         };
         let ctx = InvokeContext {
-            invoke_id: "invoke-1".to_string(),
-            node_id: "node-1".to_string(),
             cancel: CancelToken::new(),
             events: Arc::new(NoEvents),
             node: Arc::new(node),

@@ -27,11 +27,9 @@ fuzz_target!(|data: &[u8]| {
     let _ = argv::has_dispatch_cwd_option(&argv);
     let _ = argv::unwrap_shell_multiplexer(&argv);
     let _ = argv::posix_inline_match(&argv);
-    let _ = argv::has_posix_startup_before_inline_command(&argv);
     let _ = argv::extract_shell_wrapper_command(&argv, raw);
     let _ = argv::bindable_shell_wrapper_inline_command(&argv, raw);
     let _ = argv::shell_wrapper_transport(&argv);
-    let _ = argv::shell_wrapper_inline_command(&argv);
     let _ = argv::is_shell_wrapper_invocation(&argv);
     let _ = argv::has_env_manipulation_before_shell_wrapper(&argv);
     let _ = argv::is_blocked_shell_wrapper_command(&argv, raw);

@@ -96,8 +96,6 @@ pub fn runtime() -> Arc<NodeRuntime> {
 /// A fresh invocation context on `node`, with events dropped.
 pub fn invoke_context_on(node: Arc<NodeRuntime>) -> InvokeContext {
     InvokeContext {
-        invoke_id: "fuzz-invoke".into(),
-        node_id: "fuzz-node".into(),
         cancel: CancelToken::new(),
         events: Arc::new(NoEvents),
         node,

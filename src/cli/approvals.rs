@@ -20,7 +20,6 @@ use std::sync::Arc;
 use argh::FromArgs;
 use serde_json::{json, Map, Value};
 
-use crate::approvals::argv::shell_word;
 use crate::approvals::document::random_uuid;
 use crate::approvals::policy::{effective_policy, Ask, EffectivePolicy, Security};
 use crate::approvals::regex::Regex;
@@ -627,8 +626,6 @@ fn check(paths: StatePaths, config: NodeConfig, args: &CheckArgs) -> Result<Exit
         browser: None,
     };
     let ctx = InvokeContext {
-        invoke_id: "cli-check".into(),
-        node_id: "local".into(),
         cancel: CancelToken::new(),
         events: Arc::new(NoEvents),
         node: Arc::new(node),

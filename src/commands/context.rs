@@ -29,8 +29,6 @@ pub struct NodeRuntime {
 /// Everything a handler may use while it serves one invocation.
 #[derive(Clone)]
 pub struct InvokeContext {
-    pub invoke_id: String,
-    pub node_id: String,
     pub cancel: CancelToken,
     pub events: Arc<dyn EventSink>,
     pub node: Arc<NodeRuntime>,
@@ -40,8 +38,6 @@ impl InvokeContext {
     /// The context of `call`, served with `node`'s state.
     pub fn new(call: Call, node: Arc<NodeRuntime>) -> InvokeContext {
         InvokeContext {
-            invoke_id: call.invoke_id,
-            node_id: call.node_id,
             cancel: call.cancel,
             events: call.events,
             node,

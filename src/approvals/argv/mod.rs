@@ -18,24 +18,28 @@ mod tokens;
 mod unwrap;
 mod wrappers;
 
-pub use super::shells::ShellKind;
 pub(crate) use shell_payload::normalize_raw;
 pub use shell_payload::{
-    advance_posix_option_scan, bindable_shell_wrapper_inline_command,
     extract_shell_wrapper_command, has_env_manipulation_before_shell_wrapper,
-    has_posix_startup_before_inline_command, has_trailing_positional_argv_after_inline_command,
-    is_blocked_shell_wrapper_command, is_shell_wrapper_executable, is_shell_wrapper_invocation,
-    posix_inline_match, posix_script_operand, posix_script_operand_index,
-    shell_wrapper_inline_command, shell_wrapper_transport, InlineMatch, ScriptOperandScan,
-    ShellWrapperCommand,
+    has_trailing_positional_argv_after_inline_command, is_blocked_shell_wrapper_command,
+    is_shell_wrapper_executable, is_shell_wrapper_invocation, posix_inline_match,
+    posix_script_operand, posix_script_operand_index, shell_wrapper_transport, ScriptOperandScan,
 };
 pub use tokens::{
-    format_exec_command, is_js_whitespace, js_trim, normalize_executable_token, shell_word,
-    split_inline_option, split_shell_args,
+    format_exec_command, js_trim, normalize_executable_token, split_inline_option,
+    split_shell_args,
+};
+/// What only the fuzz targets call from outside: each analysis step on its own.
+#[cfg(feature = "internals")]
+pub use {
+    shell_payload::{
+        advance_posix_option_scan, bindable_shell_wrapper_inline_command, InlineMatch,
+        ShellWrapperCommand,
+    },
+    wrappers::{dispatch_trust_plan, parse_env_prelude, DispatchPlan, EnvPrelude},
 };
 pub use unwrap::{unwrap_shell_multiplexer, wrapper_trust_plan, WrapperTrustPlan};
 pub use wrappers::{
-    dispatch_trust_plan, env_assignment_keys_from_dispatch_wrappers, has_dispatch_cwd_option,
-    parse_env_prelude, unwrap_dispatch_wrapper, unwrap_dispatch_wrappers, DispatchPlan,
-    DispatchUnwrap, EnvPrelude,
+    env_assignment_keys_from_dispatch_wrappers, has_dispatch_cwd_option, unwrap_dispatch_wrapper,
+    unwrap_dispatch_wrappers, DispatchUnwrap,
 };

@@ -556,19 +556,6 @@ fn has_posix_startup_before_inline(argv: &[String], login: bool) -> bool {
     false
 }
 
-/// True when a POSIX shell in argv starts as a login or interactive shell before its `-c`.
-pub fn has_posix_startup_before_inline_command(argv: &[String]) -> bool {
-    let Some((candidate, _)) = shell_wrapper_candidate(argv, 0, false) else {
-        return false;
-    };
-    let Some(token0) = candidate.first() else {
-        return false;
-    };
-    is_posix_shell(&normalize_executable_token(token0))
-        && (has_posix_startup_before_inline(&candidate, true)
-            || has_posix_startup_before_inline(&candidate, false))
-}
-
 fn fish_init_command_option(argv: &[String]) -> bool {
     for token in argv.iter().skip(1) {
         let token = token.trim();
@@ -742,11 +729,6 @@ pub fn shell_wrapper_transport(argv: &[String]) -> Option<(Vec<String>, String, 
     let kind = shell_kind(&base)?;
     let payload = shell_payload(&candidate, kind, &base)?;
     Some((candidate, payload, kind))
-}
-
-/// `extractShellWrapperInlineCommand`: the raw payload, without the startup-file checks.
-pub fn shell_wrapper_inline_command(argv: &[String]) -> Option<String> {
-    shell_wrapper_transport(argv).map(|(_, payload, _)| payload)
 }
 
 /// `isShellWrapperInvocation`: argv runs a shell (behind transparent wrappers).
@@ -990,6 +972,12 @@ pub fn posix_script_operand_index(argv: &[String], executable: &str) -> Option<u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `extractShellWrapperInlineCommand` of the TS host: the raw payload, without the
+    /// startup-file checks (only these tests need it on its own).
+    fn shell_wrapper_inline_command(argv: &[String]) -> Option<String> {
+        shell_wrapper_transport(argv).map(|(_, payload, _)| payload)
+    }
 
     fn v(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| s.to_string()).collect()

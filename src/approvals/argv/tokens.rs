@@ -39,21 +39,6 @@ pub fn format_exec_command(argv: &[String]) -> String {
         .join(" ")
 }
 
-/// `word` as one POSIX shell word, quoted only when it needs to be, so a printed hint pastes
-/// safely (`--agent '*'`, not a glob the shell expands). Unlike [`format_exec_command`] (the
-/// gateway's display text), the result is meant to be pasted into a shell.
-pub fn shell_word(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-./:@%+=,".contains(c));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
-    }
-}
-
 /// `normalizeExecutableToken`: the lowercase basename (after the last `/` or `\`), without a
 /// Windows executable suffix.
 pub fn normalize_executable_token(token: &str) -> String {
@@ -179,15 +164,6 @@ mod tests {
             format_exec_command(&v(&["sh", "-c", "echo hello; echo err 1>&2; exit 3"])),
             "sh -c \"echo hello; echo err 1>&2; exit 3\""
         );
-    }
-
-    #[test]
-    fn shell_word_quotes_only_what_a_shell_would_change() {
-        assert_eq!(shell_word("/usr/bin/uname"), "/usr/bin/uname");
-        assert_eq!(shell_word("*"), "'*'");
-        assert_eq!(shell_word(""), "''");
-        assert_eq!(shell_word("/opt/my tools/x"), "'/opt/my tools/x'");
-        assert_eq!(shell_word("it's"), "'it'\\''s'");
     }
 
     #[test]

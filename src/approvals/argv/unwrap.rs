@@ -115,7 +115,6 @@ pub struct WrapperTrustPlan {
     pub wrapper_chain: Vec<String>,
     pub wrapper_invocations: Vec<(String, Vec<String>)>,
     pub policy_blocked: bool,
-    pub blocked_wrapper: Option<String>,
     pub shell_wrapper_executable: bool,
     pub shell_inline_command: Option<String>,
 }
@@ -132,13 +131,15 @@ pub fn wrapper_trust_plan(argv: &[String]) -> WrapperTrustPlan {
                    chain: Vec<String>,
                    invocations,
                    wrapper: String| {
+        // The TS plan keeps the blocking wrapper's name; nothing here decides on it, but it
+        // is what explains a `plan miss` when one is debugged.
+        log::debug!("analysis stops at the wrapper {wrapper:?}: its argv cannot be bound");
         WrapperTrustPlan {
             argv,
             policy_argv,
             wrapper_chain: chain,
             wrapper_invocations: invocations,
             policy_blocked: true,
-            blocked_wrapper: Some(wrapper),
             shell_wrapper_executable: false,
             shell_inline_command: None,
         }
@@ -242,7 +243,6 @@ pub fn wrapper_trust_plan(argv: &[String]) -> WrapperTrustPlan {
         wrapper_chain: chain,
         wrapper_invocations: invocations,
         policy_blocked: false,
-        blocked_wrapper: None,
         shell_wrapper_executable,
         shell_inline_command,
     }

@@ -441,7 +441,9 @@ pub fn bind(
 
 mod operand;
 
-pub use operand::{is_interpreter_like, mutable_operand_snapshot, mutable_operand_target};
+pub use operand::mutable_operand_snapshot;
+#[cfg(test)]
+use operand::{is_interpreter_like, mutable_operand_target};
 
 #[cfg(test)]
 mod tests;

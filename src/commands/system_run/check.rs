@@ -4,7 +4,6 @@
 //! executed, written or sent.
 
 use super::*;
-use crate::approvals::argv::shell_word;
 use crate::approvals::policy::AllowlistEntry;
 
 /// What `approvals check` reports: whether a `system.run` with these params would run now, and
@@ -189,10 +188,10 @@ fn allow_lines(
     let agent = parsed
         .agent_id
         .as_deref()
-        .map(|agent| format!(" --agent {}", shell_word(agent)))
+        .map(|agent| format!(" --agent {}", crate::shell_quote::if_needed(agent)))
         .unwrap_or_default();
     paths
         .iter()
-        .map(|path| format!("openclaw-node approvals allow {}{agent}", shell_word(path)))
+        .map(|path| format!("openclaw-node approvals allow {}{agent}", crate::shell_quote::if_needed(path)))
         .collect()
 }

@@ -275,7 +275,7 @@ mod execute;
 mod parse;
 mod policy;
 
-pub use check::{check, CheckReport, CheckSegment};
+pub use check::{check, CheckReport};
 use events::*;
 use execute::*;
 use parse::*;

@@ -68,8 +68,6 @@ pub(crate) mod support {
         };
         let events = Arc::new(Recorder::default());
         let ctx = InvokeContext {
-            invoke_id: "invoke-1".to_string(),
-            node_id: "node-1".to_string(),
             cancel: CancelToken::new(),
             events: events.clone(),
             node: Arc::new(node),
