@@ -13,35 +13,42 @@ fn main() {
     if let Some(commit) = commit {
         println!("cargo:rustc-env=OPENCLAW_NODE_COMMIT=commit {commit}");
     }
-    // Rebuild when HEAD moves (a commit, a checkout).
-    for path in [".git/HEAD", ".git/index"] {
-        if std::path::Path::new(path).exists() {
-            println!("cargo:rerun-if-changed={path}");
-        }
+    // Rebuild when HEAD moves: a checkout rewrites HEAD, a commit rewrites the branch's ref
+    // (HEAD itself keeps saying `ref: refs/heads/main`), and a worktree keeps both elsewhere,
+    // so git names the files. `packed-refs` covers a ref that lives there; the index covers
+    // a change to what is dirty.
+    for name in ["HEAD", "index", "packed-refs"] {
+        rerun_if_git_file_changed(name);
+    }
+    if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
+        rerun_if_git_file_changed(&branch);
     }
 }
 
 fn git_commit() -> Option<String> {
-    let output = Command::new("git")
-        .args(["rev-parse", "--short=12", "HEAD"])
-        .output()
-        .ok()?;
-    if !output.status.success() {
-        return None;
-    }
-    let commit = String::from_utf8(output.stdout).ok()?.trim().to_string();
-    if commit.is_empty() {
-        return None;
-    }
-    let dirty = Command::new("git")
-        .args(["status", "--porcelain", "--untracked-files=no"])
-        .output()
-        .ok()
-        .map(|o| !o.stdout.is_empty())
-        .unwrap_or(false);
+    let commit = git(&["rev-parse", "--short=12", "HEAD"])?;
+    let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some();
     Some(if dirty {
         format!("{commit}-dirty")
     } else {
         commit
     })
+}
+
+fn rerun_if_git_file_changed(name: &str) {
+    if let Some(path) = git(&["rev-parse", "--git-path", name]) {
+        if std::path::Path::new(&path).exists() {
+            println!("cargo:rerun-if-changed={path}");
+        }
+    }
+}
+
+/// `git ARGS` run in the crate's directory: its trimmed stdout when it succeeded.
+fn git(args: &[&str]) -> Option<String> {
+    let output = Command::new("git").args(args).output().ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    let text = String::from_utf8(output.stdout).ok()?.trim().to_string();
+    (!text.is_empty()).then_some(text)
 }
