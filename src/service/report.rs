@@ -325,7 +325,7 @@ pub fn render_text(report: &StatusReport, now_ms: u64) -> String {
     if let Some(node_ref) = n.display_name.as_deref().or(n.device_id.as_deref()) {
         let _ = writeln!(
             out,
-            "Gateway ref: --node {} (the name or the device id; what `openclaw nodes ...` takes)",
+            "Gateway ref: --node {} for `openclaw nodes ...`; node.invoke's nodeId takes the device id",
             crate::shell_quote::if_needed(node_ref)
         );
     }
