@@ -19,6 +19,10 @@
 //!   (`sh -c 'sleep 100 &'`) does not hold the result back. Such a grandchild is left running
 //!   when the direct child exited 0, as the TS host does.
 //!
+//! The child and its group belong to a [`ProcessGroup`], the one owner of a spawned process
+//! group in the node (Chromium and the service manager's tools go through it too): it signals
+//! the group, reaps the leader, and kills a group dropped unreaped.
+//!
 //! Cost: no threads. The caller's thread `poll(2)`s on stdout, stderr, a pidfd for the child
 //! (Linux) and the cancel token's wake fd, with the poll timeout taken from the nearest
 //! deadline; it never sleeps in a loop. Every child is reaped on every path.
@@ -27,8 +31,11 @@
 //! exit by `try_wait` at bounded intervals (1 ms doubling to 50 ms) instead.
 
 mod capture;
+mod group;
 mod spawn;
 mod supervise;
+
+pub use group::ProcessGroup;
 
 use std::io;
 use std::path::PathBuf;
@@ -128,16 +135,16 @@ pub fn run(spec: &ExecSpec, cancel: &CancelToken) -> ExecOutcome {
         outcome.duration = started.elapsed();
         return outcome;
     }
-    let child = match spawn::spawn(spec) {
-        Ok(child) => child,
+    let group = match spawn::spawn(spec) {
+        Ok(group) => group,
         Err(err) => {
             outcome.launch_error = Some(err);
             outcome.duration = started.elapsed();
             return outcome;
         }
     };
-    outcome.pid = Some(child.id());
-    let ended = supervise::supervise(child, spec, cancel);
+    outcome.pid = Some(group.id());
+    let ended = supervise::supervise(group, spec, cancel);
     outcome.exit_code = ended.exit_code;
     outcome.signal = ended.signal;
     outcome.timed_out = ended.timed_out;

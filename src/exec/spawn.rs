@@ -5,9 +5,9 @@ use std::ffi::OsStr;
 use std::io;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-use super::ExecSpec;
+use super::{ExecSpec, ProcessGroup};
 
 /// Starts `spec`. Errors are the OS error of the failed spawn (a missing binary or cwd, ...), or
 /// `InvalidInput` for an empty argv or a NUL byte in an argument.
@@ -15,30 +15,29 @@ use super::ExecSpec;
 /// An executable file the kernel cannot run (`ENOEXEC`: a script without `#!`) is run by
 /// `/bin/sh` as a script file, as `execvp(3)` does and so the TS host (libuv) does; this is
 /// not a shell command line, the file's path is sh's script operand.
-pub(super) fn spawn(spec: &ExecSpec) -> io::Result<Child> {
+pub(super) fn spawn(spec: &ExecSpec) -> io::Result<ProcessGroup> {
     let Some((name, args)) = spec.argv.split_first() else {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty command"));
     };
     let found = find_in_path(name, &spec.env, spec.cwd.as_deref());
     let program = found.as_deref().unwrap_or(Path::new(name));
     let args = args.iter().map(OsStr::new);
-    let spawned = command(spec, program, OsStr::new(name), args.clone()).spawn();
-    let mut child = match spawned {
+    let spawned = ProcessGroup::spawn(&mut command(spec, program, OsStr::new(name), args.clone()));
+    let mut group = match spawned {
         Err(err) if err.raw_os_error() == Some(rustix::io::Errno::NOEXEC.raw_os_error()) => {
             let script = std::iter::once(program.as_os_str()).chain(args);
-            command(
+            ProcessGroup::spawn(&mut command(
                 spec,
                 Path::new(SCRIPT_SHELL),
                 OsStr::new(SCRIPT_SHELL),
                 script,
-            )
-            .spawn()?
+            ))?
         }
         spawned => spawned?,
     };
     // The TS host gives the child an empty stdin pipe: a reader sees EOF at once.
-    drop(child.stdin.take());
-    Ok(child)
+    group.close_stdin();
+    Ok(group)
 }
 
 /// What `execvp(3)` (glibc `_PATH_BSHELL`) runs a file without `#!` with.
@@ -58,9 +57,7 @@ fn command<'a>(
         .envs(spec.env.iter().map(|(key, value)| (key, value)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // A new group led by the child, so a timeout or cancel can signal the whole tree.
-        .process_group(0);
+        .stderr(Stdio::piped());
     if let Some(cwd) = &spec.cwd {
         command.current_dir(cwd);
     }

@@ -15,18 +15,16 @@
 
 use std::os::fd::OwnedFd;
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, ExitStatus};
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::event::{PollFd, PollFlags};
 use rustix::io::Errno;
-use rustix::process::{
-    getpgid, kill_process, kill_process_group, test_kill_process_group, Pid, Signal,
-};
+use rustix::process::Signal;
 
 use super::capture::{Capture, Stream};
-use super::{ExecSpec, EXIT_DRAIN_MAX, EXIT_QUIET, KILL_GRACE};
-use crate::cancel::CancelToken;
+use super::{ExecSpec, ProcessGroup, EXIT_DRAIN_MAX, EXIT_QUIET, KILL_GRACE};
+use crate::cancel::{self, CancelToken};
 
 /// One read per readiness; a pipe's default capacity, so a full pipe empties in one read.
 const READ_CHUNK: usize = 64 * 1024;
@@ -45,13 +43,6 @@ const MAX_EXIT_CHECK_INTERVAL: Duration = Duration::from_millis(50);
 /// The first re-check of a terminated group whose members we cannot watch (doubling after).
 const FIRST_GROUP_RECHECK: Duration = Duration::from_millis(5);
 
-/// Without a cancel wake fd (the process is out of descriptors) the cancel flag is checked
-/// this often.
-const CANCEL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
-
-/// The longest single `poll`; the loop simply goes round again.
-const MAX_POLL_TIMEOUT: Duration = Duration::from_secs(3600);
-
 /// What the supervision learnt; the caller turns it into an `ExecOutcome`.
 pub(super) struct Ended {
     pub exit_code: Option<i32>,
@@ -61,31 +52,17 @@ pub(super) struct Ended {
     pub capture: Capture,
 }
 
-/// Runs until `child` has been reaped and its pipes closed (and, if its group was being
-/// terminated, until the group is gone or has been sent SIGKILL).
-pub(super) fn supervise(child: Child, spec: &ExecSpec, cancel: &CancelToken) -> Ended {
-    let exit_watch = watch_exit(Pid::from_child(&child));
-    supervise_with(child, spec, cancel, exit_watch)
-}
-
-/// [`supervise`] with the given exit watch; `None` is the interval check of systems without
-/// pidfds.
-fn supervise_with(
-    mut child: Child,
-    spec: &ExecSpec,
-    cancel: &CancelToken,
-    exit_watch: Option<OwnedFd>,
-) -> Ended {
+/// Runs until the group's leader has been reaped and its pipes closed (and, if its group was
+/// being terminated, until the group is gone or has been sent SIGKILL). A group without a
+/// pidfd ([`ProcessGroup::exit_fd`] is `None`) is watched by the interval check.
+pub(super) fn supervise(mut group: ProcessGroup, spec: &ExecSpec, cancel: &CancelToken) -> Ended {
     let pipes = [
-        child.stdout.take().map(OwnedFd::from),
-        child.stderr.take().map(OwnedFd::from),
+        group.take_stdout().map(OwnedFd::from),
+        group.take_stderr().map(OwnedFd::from),
     ];
-    let pid = Pid::from_child(&child);
     let started = Instant::now();
     let mut supervisor = Supervisor {
-        exit_watch,
-        child,
-        pid,
+        group,
         pipes,
         capture: Capture::new(spec.output_cap),
         cancel,
@@ -112,25 +89,6 @@ fn supervise_with(
         cancelled: supervisor.cancelled,
         capture: supervisor.capture,
     }
-}
-
-/// A pidfd that becomes readable when the child exits (Linux 5.3+). `None` elsewhere, or when
-/// the kernel refuses, selects the interval check.
-#[cfg(target_os = "linux")]
-fn watch_exit(pid: Pid) -> Option<OwnedFd> {
-    // The child is not reaped yet, so `pid` cannot name another process.
-    match rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
-        Ok(fd) => Some(fd),
-        Err(err) => {
-            log::debug!("exec: pidfd_open failed ({err}); checking the child's exit by interval");
-            None
-        }
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn watch_exit(_pid: Pid) -> Option<OwnedFd> {
-    None
 }
 
 /// How the direct child ended.
@@ -167,9 +125,7 @@ struct Termination {
 }
 
 struct Supervisor<'a> {
-    child: Child,
-    pid: Pid,
-    exit_watch: Option<OwnedFd>,
+    group: ProcessGroup,
     /// stdout, stderr; `None` once at EOF or closed by us.
     pipes: [Option<OwnedFd>; 2],
     capture: Capture,
@@ -216,7 +172,7 @@ impl Supervisor<'_> {
                     // Only a bug (or ENOMEM) gets here; spinning on it would burn a core.
                     log::error!(
                         "exec: poll failed ({err}); killing process group {}",
-                        self.pid.as_raw_nonzero()
+                        self.group.id()
                     );
                     self.abandon();
                     return;
@@ -233,7 +189,7 @@ impl Supervisor<'_> {
         if self.termination.is_none() {
             log::debug!(
                 "exec: cancelled; terminating process group {}",
-                self.pid.as_raw_nonzero()
+                self.group.id()
             );
             self.terminate(now);
         }
@@ -248,7 +204,7 @@ impl Supervisor<'_> {
         if running && self.termination.is_none() && self.deadline.is_some_and(|d| now >= d) {
             log::debug!(
                 "exec: timed out; terminating process group {}",
-                self.pid.as_raw_nonzero()
+                self.group.id()
             );
             self.timed_out = true;
             self.terminate(now);
@@ -275,7 +231,7 @@ impl Supervisor<'_> {
         if termination.done || termination.recheck_at.is_some_and(|at| now < at) {
             return termination.done;
         }
-        if test_kill_process_group(self.pid).is_err() {
+        if !self.group.has_members() {
             // Everyone in the group is gone: no SIGKILL to wait for.
             termination.done = true;
         } else {
@@ -297,27 +253,17 @@ impl Supervisor<'_> {
             }
         }
         let mut exit_slot = None;
-        if let (true, Some(fd)) = (running, &self.exit_watch) {
+        if let (true, Some(fd)) = (running, self.group.exit_fd()) {
             exit_slot = Some(fds.len());
-            fds.push(PollFd::new(fd, PollFlags::IN));
+            fds.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
         }
-        let mut wake_at = self.next_deadline(now);
-        if !self.cancelled {
-            // Readable once cancelled; the flag is re-read at the top of the loop.
-            match self.cancel.wake_fd() {
-                Some(fd) => fds.push(PollFd::from_borrowed_fd(fd, PollFlags::IN)),
-                None => {
-                    let check_at = now + CANCEL_CHECK_INTERVAL;
-                    wake_at = Some(wake_at.map_or(check_at, |at| at.min(check_at)));
-                }
-            }
-            // A cancel that raced with the fd's creation wrote no byte to it.
-            if self.cancel.is_cancelled() {
-                return Ok(Ready::default());
-            }
+        let wake_at = self.next_deadline(now);
+        if self.cancelled {
+            cancel::poll_until(&mut fds, wake_at)?;
+        } else {
+            // Wakes on a cancel too; the flag is re-read at the top of the loop.
+            self.cancel.poll(&mut fds, wake_at)?;
         }
-        let timeout = wake_at.map(|at| poll_timeout(at.saturating_duration_since(now)));
-        poll(&mut fds, timeout.as_ref())?;
         let mut ready = Ready::default();
         for (index, slot) in pipe_slots.iter().enumerate() {
             ready.pipes[index] = slot.is_some_and(|slot| !fds[slot].revents().is_empty());
@@ -345,7 +291,7 @@ impl Supervisor<'_> {
         {
             consider(drain.until.min(drain.last_activity + EXIT_QUIET));
         }
-        if running && self.exit_watch.is_none() {
+        if running && self.group.exit_fd().is_none() {
             consider(now + self.exit_check_interval);
         }
         next
@@ -361,7 +307,9 @@ impl Supervisor<'_> {
         // A child closes its pipes as it exits, just before it becomes reapable: looking now
         // usually saves a wake-up for the pidfd.
         let pipes_just_closed = had_pipes && self.pipes.iter().all(Option::is_none);
-        if self.exit.is_none() && (ready.exit || pipes_just_closed || self.exit_watch.is_none()) {
+        if self.exit.is_none()
+            && (ready.exit || pipes_just_closed || self.group.exit_fd().is_none())
+        {
             self.check_exit();
         }
     }
@@ -388,10 +336,10 @@ impl Supervisor<'_> {
 
     /// Reaps the child if it has exited.
     fn check_exit(&mut self) {
-        let exit = match self.child.try_wait() {
+        let exit = match self.group.try_wait() {
             Ok(Some(status)) => Exit::Status(status),
             Ok(None) => {
-                if self.exit_watch.is_none() {
+                if self.group.exit_fd().is_none() {
                     self.exit_check_interval =
                         (self.exit_check_interval * 2).min(MAX_EXIT_CHECK_INTERVAL);
                 }
@@ -400,7 +348,7 @@ impl Supervisor<'_> {
             Err(err) => {
                 log::warn!(
                     "exec: waiting for process {} failed ({err}); its exit status is lost",
-                    self.pid.as_raw_nonzero()
+                    self.group.id()
                 );
                 Exit::Unknown
             }
@@ -412,7 +360,6 @@ impl Supervisor<'_> {
         let now = Instant::now();
         let success = exit.is_success();
         self.exit = Some(exit);
-        self.exit_watch = None;
         self.drain = Some(Drain {
             until: now + EXIT_DRAIN_MAX,
             last_activity: now,
@@ -428,7 +375,7 @@ impl Supervisor<'_> {
 
     /// SIGTERM to the group; SIGKILL follows after `KILL_GRACE` unless the group is gone.
     fn terminate(&mut self, now: Instant) {
-        let reached = self.signal_group(Signal::TERM);
+        let reached = self.group.signal(Signal::TERM);
         self.termination = Some(Termination {
             kill_at: now + KILL_GRACE,
             done: !reached,
@@ -438,58 +385,23 @@ impl Supervisor<'_> {
     }
 
     fn kill(&mut self) {
-        self.signal_group(Signal::KILL);
+        self.group.signal(Signal::KILL);
         if let Some(termination) = &mut self.termination {
             termination.done = true;
         }
     }
 
-    /// Signals the process group, and the direct child too if it moved to another group.
-    /// Returns whether any process may have received it.
-    fn signal_group(&self, signal: Signal) -> bool {
-        let to_group = kill_process_group(self.pid, signal);
-        if let Err(err) = to_group {
-            if err != Errno::SRCH {
-                log::debug!(
-                    "exec: signalling process group {} failed ({err})",
-                    self.pid.as_raw_nonzero()
-                );
-            }
-        }
-        // Only while it is unreaped: then the pid cannot belong to anyone else. Signalling it
-        // when it is still in the group would deliver the signal twice to a trapping child.
-        let left_group =
-            self.exit.is_none() && getpgid(Some(self.pid)).is_ok_and(|group| group != self.pid);
-        let to_child = left_group && kill_process(self.pid, signal).is_ok();
-        to_group.is_ok() || to_child
-    }
-
     /// Gives up on an orderly end: SIGKILL to everyone, close the pipes, reap.
     fn abandon(&mut self) {
-        self.signal_group(Signal::KILL);
+        self.group.kill();
         self.pipes = [None, None];
         if self.exit.is_none() {
-            self.exit = Some(match self.child.wait() {
-                Ok(status) => Exit::Status(status),
-                Err(_) => Exit::Unknown,
+            self.exit = Some(match self.group.exit_status().flatten() {
+                Some(status) => Exit::Status(status),
+                None => Exit::Unknown,
             });
         }
     }
-}
-
-/// `remaining` rounded up to whole milliseconds, so that a platform whose `poll` counts in
-/// milliseconds never wakes just before the deadline and spins; capped, because such platforms
-/// reject timeouts past `c_int::MAX` ms and the loop recomputes it anyway.
-fn poll_timeout(remaining: Duration) -> Timespec {
-    let millis = remaining
-        .as_nanos()
-        .div_ceil(1_000_000)
-        .min(MAX_POLL_TIMEOUT.as_millis());
-    let rounded = Duration::from_millis(millis as u64);
-    Timespec::try_from(rounded).unwrap_or(Timespec {
-        tv_sec: 3600,
-        tv_nsec: 0,
-    })
 }
 
 #[cfg(test)]
@@ -506,8 +418,8 @@ mod tests {
             timeout,
             ..ExecSpec::default()
         };
-        let child = spawn(&spec).expect("spawn sh");
-        supervise_with(child, &spec, &CancelToken::new(), None)
+        let group = spawn(&spec).expect("spawn sh").without_pidfd();
+        supervise(group, &spec, &CancelToken::new())
     }
 
     #[test]
@@ -532,14 +444,5 @@ mod tests {
         let ended = run_without_pidfd("trap '' TERM; sleep 100", Some(Duration::from_millis(100)));
         assert!(ended.timed_out);
         assert_eq!(ended.signal, Some(9));
-    }
-
-    #[test]
-    fn poll_timeouts_round_up_to_milliseconds() {
-        let ts = poll_timeout(Duration::from_micros(1));
-        assert_eq!((ts.tv_sec, ts.tv_nsec), (0, 1_000_000));
-        let ts = poll_timeout(Duration::from_millis(1500));
-        assert_eq!((ts.tv_sec, ts.tv_nsec), (1, 500_000_000));
-        assert_eq!(poll_timeout(Duration::from_secs(1 << 40)).tv_sec, 3600);
     }
 }
