@@ -3,7 +3,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
-use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
@@ -15,6 +14,7 @@ use super::cdp::{lock, CdpConnection, CdpError, CdpEvent, CdpListener};
 use super::error::{RouteError, RouteResult};
 use super::launcher::{self, LaunchedBrowser};
 use super::page::Page;
+use crate::exec::ProcessGroup;
 
 /// A page target as CDP lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +82,7 @@ pub struct Instance {
     routing: Arc<Routing>,
     pages: Mutex<HashMap<String, Arc<Page>>>,
     attach_gate: Gate,
-    process: Mutex<Option<Child>>,
+    process: Mutex<Option<ProcessGroup>>,
     pub pid: Option<u32>,
     /// `host:port` of the DevTools HTTP endpoint, when there is one.
     pub http_authority: Option<String>,
@@ -102,7 +102,7 @@ impl Instance {
         budget: &Budget,
     ) -> Result<Instance, String> {
         let LaunchedBrowser {
-            mut child,
+            mut group,
             port,
             ws_url,
             stderr_tail,
@@ -113,8 +113,8 @@ impl Instance {
                 routing,
                 pages: Mutex::new(HashMap::new()),
                 attach_gate: Gate::default(),
-                pid: Some(child.id()),
-                process: Mutex::new(Some(child)),
+                pid: Some(group.id()),
+                process: Mutex::new(Some(group)),
                 http_authority: Some(format!("127.0.0.1:{port}")),
                 ws_url,
                 launched: true,
@@ -123,7 +123,7 @@ impl Instance {
                 stderr_tail: Some(stderr_tail),
             }),
             Err(err) => {
-                launcher::kill_group(&mut child, Duration::from_millis(500));
+                group.terminate(Duration::from_millis(500));
                 Err(err.to_string())
             }
         }
@@ -192,7 +192,7 @@ impl Instance {
             return false;
         }
         match lock(&self.process).as_mut() {
-            Some(child) => matches!(child.try_wait(), Ok(None)),
+            Some(group) => matches!(group.try_wait(), Ok(None)),
             None => true,
         }
     }
@@ -204,8 +204,8 @@ impl Instance {
             .conn
             .close_reason()
             .unwrap_or_else(|| "the browser stopped".to_string());
-        if let Some(child) = lock(&self.process).as_mut() {
-            if let Ok(Some(status)) = child.try_wait() {
+        if let Some(group) = lock(&self.process).as_mut() {
+            if let Ok(Some(status)) = group.try_wait() {
                 report.push_str(&format!("; process {status}"));
             }
         }
@@ -415,19 +415,23 @@ impl Instance {
     /// Stops the browser: `Browser.close`, then SIGTERM/SIGKILL to its process group. For an
     /// attached browser only the connection is closed.
     pub fn shutdown(&self) {
-        let child = lock(&self.process).take();
-        if let Some(mut child) = child {
+        let group = lock(&self.process).take();
+        if let Some(mut group) = group {
             self.conn.expect_close();
             if !self.conn.is_closed() {
                 let _ = self
                     .conn
                     .call("Browser.close", json!({}), None, Duration::from_secs(1));
             }
-            if !launcher::wait_exit(&mut child, Duration::from_secs(2)) {
-                launcher::kill_group(&mut child, Duration::from_secs(1));
+            // Browser.close usually ends it; whatever is left of the group (helpers that
+            // outlive the main process, or a browser that ignored the close) is then
+            // terminated, with a grace only when the main process is still running.
+            let grace = if group.wait_timeout(Duration::from_secs(2)) {
+                Duration::ZERO
             } else {
-                launcher::kill_group(&mut child, Duration::ZERO);
-            }
+                Duration::from_secs(1)
+            };
+            group.terminate(grace);
         }
         self.conn.close();
         for page in lock(&self.pages).drain().map(|(_, page)| page) {

@@ -8,15 +8,15 @@
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use super::cdp::lock;
+use crate::exec::ProcessGroup;
 
 /// A browser executable that was found, and what kind it is (`chromium`, `chrome`, `brave`,
 /// `edge`), as the status route reports it.
@@ -163,7 +163,8 @@ pub fn launch_args(spec: &LaunchSpec) -> Vec<String> {
 
 /// A Chromium process the node started.
 pub struct LaunchedBrowser {
-    pub child: Child,
+    /// The browser's process group: stopping it stops renderers and helpers too.
+    pub group: ProcessGroup,
     pub port: u16,
     /// The browser-level WebSocket, `ws://127.0.0.1:<port>/devtools/browser/<id>`.
     pub ws_url: String,
@@ -216,16 +217,14 @@ pub fn launch(spec: &LaunchSpec, deadline: Instant) -> Result<LaunchedBrowser, S
         .env("XDG_CACHE_HOME", &spec.xdg_dir);
     // Its own process group: stopping the browser kills renderers and helpers too, and a
     // terminal ^C aimed at the node does not hit Chromium first.
-    command.process_group(0);
-    let mut child = command
-        .spawn()
+    let mut group = ProcessGroup::spawn(&mut command)
         .map_err(|err| format!("cannot start {}: {err}", binary.display()))?;
     // The kernel should sacrifice the browser, not the node, when memory runs out. Best effort:
     // renderers forked before this line keep their own score.
-    let _ = std::fs::write(format!("/proc/{}/oom_score_adj", child.id()), "1000");
+    let _ = std::fs::write(format!("/proc/{}/oom_score_adj", group.id()), "1000");
 
     let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
-    if let Some(stderr) = child.stderr.take() {
+    if let Some(stderr) = group.take_stderr() {
         let tail = Arc::clone(&stderr_tail);
         let _ = std::thread::Builder::new()
             .name("chromium-stderr".to_string())
@@ -242,16 +241,16 @@ pub fn launch(spec: &LaunchSpec, deadline: Instant) -> Result<LaunchedBrowser, S
             });
     }
 
-    let ready = wait_for_endpoint(spec, &active_port_file, &mut child, deadline);
+    let ready = wait_for_endpoint(spec, &active_port_file, &mut group, deadline);
     match ready {
         Ok((port, ws_url)) => Ok(LaunchedBrowser {
-            child,
+            group,
             port,
             ws_url,
             stderr_tail,
         }),
         Err(reason) => {
-            kill_group(&mut child, Duration::from_millis(500));
+            group.terminate(Duration::from_millis(500));
             // Give the stderr thread a moment to record Chromium's last words.
             std::thread::sleep(Duration::from_millis(50));
             let tail: Vec<String> = lock(&stderr_tail).iter().cloned().collect();
@@ -280,11 +279,11 @@ fn restrict_dir(dir: &Path) {
 fn wait_for_endpoint(
     spec: &LaunchSpec,
     active_port_file: &Path,
-    child: &mut Child,
+    group: &mut ProcessGroup,
     deadline: Instant,
 ) -> Result<(u16, String), String> {
     loop {
-        if let Ok(Some(status)) = child.try_wait() {
+        if let Ok(Some(status)) = group.try_wait() {
             return Err(format!("Chromium exited during start-up ({status})"));
         }
         let port = if spec.port != 0 {
@@ -441,41 +440,6 @@ fn release_stale_profile_lock(user_data_dir: &Path) -> Result<(), String> {
         let _ = std::fs::remove_file(user_data_dir.join(name));
     }
     Ok(())
-}
-
-/// SIGTERM to the browser's process group, then SIGKILL after `grace`; reaps the child.
-pub fn kill_group(child: &mut Child, grace: Duration) {
-    let pid = i32::try_from(child.id())
-        .ok()
-        .and_then(rustix::process::Pid::from_raw);
-    if let Some(pid) = pid {
-        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::TERM);
-    }
-    if wait_exit(child, grace) {
-        if let Some(pid) = pid {
-            // Helpers (zygote, GPU, renderers) may outlive the main process briefly.
-            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-        }
-        return;
-    }
-    if let Some(pid) = pid {
-        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-/// Waits up to `grace` for the child to exit; true when it did (and was reaped).
-pub fn wait_exit(child: &mut Child, grace: Duration) -> bool {
-    let deadline = Instant::now() + grace;
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => return true,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            Ok(None) => return false,
-            Err(_) => return true,
-        }
-    }
 }
 
 #[cfg(test)]
