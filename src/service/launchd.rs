@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::manager::{run_tool, ServiceManager, ServiceRuntime};
+use super::manager::{run_tool, ServiceManager, ServiceRuntime, TOOL_TIMEOUT};
 use super::spec::ServiceSpec;
 
 /// The job label; the same as `openclaw node install` uses, so either replaces the other.
@@ -38,7 +38,7 @@ impl Launchd {
         format!("gui/{}/{LABEL}", self.uid)
     }
     fn launchctl(&self, args: &[&str]) -> Result<String, String> {
-        run_tool(&self.launchctl, args)
+        run_tool(&self.launchctl, args, TOOL_TIMEOUT)
     }
     fn loaded(&self) -> bool {
         self.launchctl(&["print", &self.target()]).is_ok()

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::manager::{run_tool, ServiceManager, ServiceRuntime};
+use super::manager::{run_tool, ServiceManager, ServiceRuntime, TOOL_TIMEOUT};
 use super::spec::ServiceSpec;
 
 /// The unit name; the same as `openclaw node install` uses, so either replaces the other.
@@ -40,7 +40,7 @@ impl Systemd {
     fn systemctl(&self, args: &[&str]) -> Result<String, String> {
         let mut full = vec!["--user"];
         full.extend_from_slice(args);
-        run_tool(&self.systemctl, &full).map_err(explain_bus_error)
+        run_tool(&self.systemctl, &full, TOOL_TIMEOUT).map_err(explain_bus_error)
     }
 
     /// `Some(true)` when the user's systemd instance outlives their sessions.
