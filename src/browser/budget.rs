@@ -5,13 +5,18 @@
 //! message instead of a stuck worker. An action may narrow the budget to its own timeout
 //! ([`Budget::narrow`]); running out of that narrower time is reported as the action's failure
 //! ([`Interrupt::ActionTimeout`]), running out of the request's time as the proxy timeout.
+//!
+//! Every wait here goes through the cancel token's one cancellable wait
+//! ([`CancelToken::wait_until`], [`CancelToken::ready_until`]): a cancel wakes it at once, and
+//! it sleeps until its event or its deadline, with no timer looking at a flag in between.
 
-use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::cancel::CancelToken;
+use crossbeam_channel::{Receiver, RecvError, Select, Sender, TryRecvError};
 
-use super::cdp::lock;
+use crate::cancel::{CancelToken, Woken};
+
+use super::cdp::{PendingCall, Reply};
 
 /// Why a wait stopped early.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,9 +37,6 @@ pub struct Budget {
     cancel: CancelToken,
 }
 
-/// How often long waits look at the cancel token.
-const SLICE: Duration = Duration::from_millis(50);
-
 impl Budget {
     pub fn new(timeout: Duration, cancel: CancelToken) -> Budget {
         let deadline = Instant::now() + timeout;
@@ -52,6 +54,11 @@ impl Budget {
             deadline,
             ..self.clone()
         }
+    }
+
+    /// The invocation's cancel token, for a wait that is not a channel (a launch).
+    pub fn cancel_token(&self) -> &CancelToken {
+        &self.cancel
     }
 
     pub fn deadline(&self) -> Instant {
@@ -78,30 +85,76 @@ impl Budget {
         }
     }
 
-    /// Sleeps `duration` (or less, when the budget ends first), waking to check cancellation.
+    /// Sleeps `duration` (or less, when the budget ends first); a cancel ends it at once.
     pub fn sleep(&self, duration: Duration) -> Result<(), Interrupt> {
+        self.check()?;
         let until = Instant::now() + duration;
+        self.cancel.wait_until(until.min(self.deadline));
+        self.check()
+    }
+
+    /// Waits until an operation of `select` is ready, the budget ends, or `until`:
+    /// `Ok(Some(index))` when ready (a hint: `try_recv` then), `Ok(None)` when `until` came
+    /// first, the interrupt when cancelled or out of time.
+    pub fn ready(&self, select: Select<'_>, until: Instant) -> Result<Option<usize>, Interrupt> {
+        match self.cancel.ready_until(select, until.min(self.deadline)) {
+            Woken::Ready(index) => Ok(Some(index)),
+            Woken::Cancelled => Err(Interrupt::Cancelled),
+            Woken::TimedOut => self.check().map(|()| None),
+        }
+    }
+
+    /// Waits for a message on `rx` within the budget; `Ok(Err(RecvError))` when the channel
+    /// is disconnected.
+    pub fn recv<T>(&self, rx: &Receiver<T>) -> Result<Result<T, RecvError>, Interrupt> {
         loop {
-            self.check()?;
-            let now = Instant::now();
-            if now >= until {
-                return Ok(());
+            match rx.try_recv() {
+                Ok(message) => return Ok(Ok(message)),
+                Err(TryRecvError::Disconnected) => return Ok(Err(RecvError)),
+                Err(TryRecvError::Empty) => {}
             }
-            std::thread::sleep(
-                (until - now)
-                    .min(SLICE)
-                    .min(self.remaining().max(Duration::from_millis(1))),
-            );
+            let mut select = Select::new();
+            select.recv(rx);
+            self.ready(select, self.deadline)?;
+        }
+    }
+
+    /// Waits for the answer to a CDP command within the budget and no later than `until`;
+    /// `Ok(None)` when `until` came first (the call stays pending).
+    pub fn reply(&self, pending: &PendingCall, until: Instant) -> Result<Option<Reply>, Interrupt> {
+        loop {
+            if let Some(reply) = pending.try_reply() {
+                return Ok(Some(reply));
+            }
+            let mut select = Select::new();
+            select.recv(pending.receiver());
+            if self.ready(select, until)?.is_none() {
+                return Ok(None);
+            }
         }
     }
 }
 
 /// A mutual-exclusion gate whose `acquire` gives up when the budget ends (std's `Mutex` cannot
 /// time out). Used for browser start/stop and for one action at a time per tab.
-#[derive(Default)]
+///
+/// The gate is a channel holding one permit: acquiring takes it (a cancellable channel wait),
+/// the guard puts it back.
 pub struct Gate {
-    busy: Mutex<bool>,
-    freed: Condvar,
+    permit_tx: Sender<()>,
+    permit_rx: Receiver<()>,
+}
+
+impl Default for Gate {
+    fn default() -> Gate {
+        let (permit_tx, permit_rx) = crossbeam_channel::bounded(1);
+        // The channel is empty and both ends are here: this cannot fail.
+        let _ = permit_tx.try_send(());
+        Gate {
+            permit_tx,
+            permit_rx,
+        }
+    }
 }
 
 /// Holding this means holding the gate.
@@ -111,25 +164,16 @@ pub struct GateGuard<'a> {
 
 impl Gate {
     pub fn acquire(&self, budget: &Budget) -> Result<GateGuard<'_>, Interrupt> {
-        let mut busy = lock(&self.busy);
-        while *busy {
-            budget.check()?;
-            let wait = budget.remaining().min(SLICE);
-            busy = self
-                .freed
-                .wait_timeout(busy, wait)
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .0;
-        }
-        *busy = true;
+        // Both ends live in the gate, so the channel is never disconnected.
+        let _ = budget.recv(&self.permit_rx)?;
         Ok(GateGuard { gate: self })
     }
 }
 
 impl Drop for GateGuard<'_> {
     fn drop(&mut self) {
-        *lock(&self.gate.busy) = false;
-        self.gate.freed.notify_one();
+        // The permit taken by `acquire` goes back; the channel has room for exactly it.
+        let _ = self.gate.permit_tx.try_send(());
     }
 }
 
@@ -173,5 +217,27 @@ mod tests {
         );
         drop(held);
         assert!(gate.acquire(&budget).is_ok());
+    }
+
+    #[test]
+    fn a_cancel_wakes_every_kind_of_wait_at_once() {
+        let gate = Gate::default();
+        let cancel = CancelToken::new();
+        let budget = Budget::new(Duration::from_secs(60), cancel.clone());
+        let _held = gate.acquire(&budget).unwrap();
+        let (_tx, rx) = crossbeam_channel::bounded::<()>(1);
+        let canceller = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            cancel.cancel();
+        });
+        let started = Instant::now();
+        assert_eq!(gate.acquire(&budget).err(), Some(Interrupt::Cancelled));
+        assert_eq!(budget.recv(&rx).err(), Some(Interrupt::Cancelled));
+        assert_eq!(
+            budget.sleep(Duration::from_secs(60)),
+            Err(Interrupt::Cancelled)
+        );
+        assert!(started.elapsed() < Duration::from_secs(10));
+        canceller.join().unwrap();
     }
 }

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use serde_json::{json, Value};
 use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::{Message, WebSocket};
@@ -61,7 +61,8 @@ impl std::fmt::Display for CdpError {
     }
 }
 
-type Reply = Result<Value, CdpError>;
+/// The answer to one command.
+pub type Reply = Result<Value, CdpError>;
 
 struct Shared {
     writer: Mutex<WebSocket<TcpStream>>,
@@ -327,12 +328,31 @@ impl PendingCall {
         match self.rx.recv_timeout(timeout) {
             Ok(reply) => Some(reply),
             Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => Some(Err(CdpError::Closed(
-                lock(&self.shared.close_reason)
-                    .clone()
-                    .unwrap_or_else(|| "closed".to_string()),
-            ))),
+            Err(RecvTimeoutError::Disconnected) => Some(self.closed()),
         }
+    }
+
+    /// The answer if it has arrived (or the connection is gone), without waiting.
+    pub fn try_reply(&self) -> Option<Reply> {
+        match self.rx.try_recv() {
+            Ok(reply) => Some(reply),
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => Some(self.closed()),
+        }
+    }
+
+    /// The channel the answer arrives on, for a wait that also watches other things (the
+    /// cancel token, a page's changes); read it with [`PendingCall::try_reply`].
+    pub fn receiver(&self) -> &Receiver<Reply> {
+        &self.rx
+    }
+
+    fn closed(&self) -> Reply {
+        Err(CdpError::Closed(
+            lock(&self.shared.close_reason)
+                .clone()
+                .unwrap_or_else(|| "closed".to_string()),
+        ))
     }
 }
 

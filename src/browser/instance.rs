@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -224,10 +224,9 @@ impl Instance {
         budget.check()?;
         let pending = self.conn.send(method, params, None)?;
         loop {
-            if let Some(reply) = pending.wait(budget.remaining().min(Duration::from_millis(50))) {
+            if let Some(reply) = budget.reply(&pending, budget.deadline())? {
                 return reply.map_err(RouteError::from);
             }
-            budget.check()?;
         }
     }
 
@@ -376,16 +375,16 @@ impl Instance {
             ("Runtime.runIfWaitingForDebugger", json!({})),
         ] {
             let pending = self.conn.send(method, params, Some(&session_id))?;
-            match pending.wait(budget.remaining().min(Duration::from_secs(5))) {
-                Some(Ok(_)) => {}
+            match budget.reply(&pending, Instant::now() + Duration::from_secs(5))? {
+                Some(Ok(_)) | None => {}
                 Some(Err(err)) => log::debug!("browser: {method} on {target_id} failed: {err}"),
-                None => budget.check()?,
             }
         }
         let pending = self
             .conn
             .send("Page.getFrameTree", json!({}), Some(&session_id))?;
-        if let Some(Ok(tree)) = pending.wait(budget.remaining().min(Duration::from_secs(5))) {
+        let until = Instant::now() + Duration::from_secs(5);
+        if let Ok(Some(Ok(tree))) = budget.reply(&pending, until) {
             let frame = tree
                 .pointer("/frameTree/frame")
                 .cloned()

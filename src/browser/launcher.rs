@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::cdp::lock;
+use crate::cancel::CancelToken;
 use crate::exec::ProcessGroup;
 
 /// A browser executable that was found, and what kind it is (`chromium`, `chrome`, `brave`,
@@ -184,8 +185,12 @@ const PROXY_ENV: [&str; 8] = [
     "no_proxy",
 ];
 
-/// Starts Chromium and waits (until `deadline`) for its DevTools endpoint.
-pub fn launch(spec: &LaunchSpec, deadline: Instant) -> Result<LaunchedBrowser, String> {
+/// Starts Chromium and waits (until `deadline`, or a cancel) for its DevTools endpoint.
+pub fn launch(
+    spec: &LaunchSpec,
+    deadline: Instant,
+    cancel: &CancelToken,
+) -> Result<LaunchedBrowser, String> {
     std::fs::create_dir_all(&spec.user_data_dir).map_err(|err| {
         format!(
             "cannot create the browser profile directory {}: {err}",
@@ -241,7 +246,7 @@ pub fn launch(spec: &LaunchSpec, deadline: Instant) -> Result<LaunchedBrowser, S
             });
     }
 
-    let ready = wait_for_endpoint(spec, &active_port_file, &mut group, deadline);
+    let ready = wait_for_endpoint(spec, &active_port_file, &mut group, deadline, cancel);
     match ready {
         Ok((port, ws_url)) => Ok(LaunchedBrowser {
             group,
@@ -281,6 +286,7 @@ fn wait_for_endpoint(
     active_port_file: &Path,
     group: &mut ProcessGroup,
     deadline: Instant,
+    cancel: &CancelToken,
 ) -> Result<(u16, String), String> {
     loop {
         if let Ok(Some(status)) = group.try_wait() {
@@ -304,7 +310,11 @@ fn wait_for_endpoint(
         if Instant::now() >= deadline {
             return Err("Chromium did not open its DevTools endpoint in time".to_string());
         }
-        std::thread::sleep(Duration::from_millis(50));
+        // Chromium tells nobody when it has written the port file: it is looked for again in
+        // 50 ms, only while a launch is under way. A cancel ends the wait at once.
+        if cancel.wait_until((Instant::now() + Duration::from_millis(50)).min(deadline)) {
+            return Err("cancelled while Chromium was starting".to_string());
+        }
     }
 }
 

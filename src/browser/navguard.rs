@@ -7,7 +7,6 @@
 //! rebinding.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
-use std::time::Duration;
 
 use serde_json::Value;
 
@@ -142,21 +141,12 @@ fn resolve(host: &str, budget: &Budget) -> RouteResult<Vec<IpAddr>> {
             let _ = tx.send(result);
         })
         .map_err(RouteError::internal)?;
-    loop {
-        match rx.recv_timeout(budget.remaining().min(Duration::from_millis(50))) {
-            Ok(Ok(addresses)) if !addresses.is_empty() => return Ok(addresses),
-            Ok(_) => {
-                return Err(RouteError::internal(format!(
-                    "Unable to resolve hostname: {host}"
-                )))
-            }
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => budget.check()?,
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
-                return Err(RouteError::internal(format!(
-                    "Unable to resolve hostname: {host}"
-                )))
-            }
-        }
+    match budget.recv(&rx)? {
+        Ok(Ok(addresses)) if !addresses.is_empty() => Ok(addresses),
+        // A failed lookup, no address, or a resolver thread that died.
+        _ => Err(RouteError::internal(format!(
+            "Unable to resolve hostname: {host}"
+        ))),
     }
 }
 
@@ -385,6 +375,7 @@ mod tests {
     use super::*;
     use crate::cancel::CancelToken;
     use serde_json::json;
+    use std::time::Duration;
 
     fn budget() -> Budget {
         Budget::new(Duration::from_secs(10), CancelToken::new())

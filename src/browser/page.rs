@@ -7,7 +7,10 @@
 //! condition variable.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Condvar, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use crossbeam_channel::{Receiver, Select, Sender};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
@@ -204,7 +207,10 @@ pub struct Page {
     pub target_id: String,
     pub session_id: String,
     state: Mutex<PageState>,
-    changed: Condvar,
+    /// Who waits for the page's state to change: one channel per waiting request (see
+    /// [`Page::watch`]), poked whenever an event changed the state.
+    watchers: Mutex<Vec<(u64, Sender<()>)>>,
+    next_watcher: AtomicU64,
     /// One action at a time per tab: two clicks must not interleave their mouse events.
     pub action_gate: Gate,
 }
@@ -248,7 +254,8 @@ impl Page {
             target_id,
             session_id,
             state: Mutex::new(PageState::default()),
-            changed: Condvar::new(),
+            watchers: Mutex::new(Vec::new()),
+            next_watcher: AtomicU64::new(0),
             action_gate: Gate::default(),
         }
     }
@@ -413,13 +420,34 @@ impl Page {
             _ => return,
         }
         drop(state);
-        self.changed.notify_all();
+        self.notify_changed();
     }
 
     /// The session or its target went away (tab closed, browser gone).
     pub fn mark_detached(&self) {
         lock(&self.state).detached = true;
-        self.changed.notify_all();
+        self.notify_changed();
+    }
+
+    /// Wakes every watcher. A watcher whose channel already holds a poke needs no second one.
+    fn notify_changed(&self) {
+        for (_, poke) in lock(&self.watchers).iter() {
+            let _ = poke.try_send(());
+        }
+    }
+
+    /// A channel that receives a message after each change of the page's state, until the
+    /// returned watch is dropped. Take it *before* looking at the state, so that no change
+    /// falls between the look and the wait.
+    pub fn watch(&self) -> PageWatch<'_> {
+        let (poke, changes) = crossbeam_channel::bounded(1);
+        let id = self.next_watcher.fetch_add(1, Ordering::Relaxed);
+        lock(&self.watchers).push((id, poke));
+        PageWatch {
+            page: self,
+            id,
+            changes,
+        }
     }
 
     pub fn is_detached(&self) -> bool {
@@ -586,11 +614,12 @@ impl Page {
     /// Records a dialog the node answered.
     pub fn record_answered(&self, dialog: Dialog, closed_by: &'static str) {
         record_closed(&mut lock(&self.state), dialog, closed_by);
-        self.changed.notify_all();
+        self.notify_changed();
     }
 
     /// Waits until `ready` holds, the page detaches, or the budget ends.
     pub fn wait_until(&self, budget: &Budget, ready: impl Fn(&Page) -> bool) -> RouteResult<()> {
+        let watch = self.watch();
         loop {
             if ready(self) {
                 return Ok(());
@@ -601,10 +630,22 @@ impl Page {
                 ));
             }
             budget.check()?;
-            let state = lock(&self.state);
-            let wait = budget.remaining().min(Duration::from_millis(50));
-            let _ = self.changed.wait_timeout(state, wait);
+            // The page owns the other end while the watch lives: never disconnected.
+            let _ = budget.recv(&watch.changes)?;
         }
+    }
+}
+
+/// A registration for the page's changes; see [`Page::watch`].
+pub struct PageWatch<'a> {
+    page: &'a Page,
+    id: u64,
+    pub changes: Receiver<()>,
+}
+
+impl Drop for PageWatch<'_> {
+    fn drop(&mut self) {
+        lock(&self.page.watchers).retain(|(id, _)| *id != self.id);
     }
 }
 
@@ -632,30 +673,30 @@ impl PageSession<'_> {
     /// script is paused until someone answers it.
     pub fn call(&self, method: &str, params: Value) -> RouteResult<Value> {
         self.budget.check()?;
+        let watch = self.page.watch();
         let pending = self
             .conn
             .send(method, params, Some(&self.page.session_id))?;
-        let mut first = true;
+        let map_reply = |reply: super::cdp::Reply| {
+            reply.map_err(|err| match err {
+                super::cdp::CdpError::Protocol { message, .. }
+                    if message.contains("Session with given id not found") =>
+                {
+                    self.page.mark_detached();
+                    RouteError::internal("Target page, context or browser has been closed")
+                }
+                other => other.into(),
+            })
+        };
+        let first_look = Instant::now() + DIALOG_CHECK_AFTER;
+        if let Some(reply) = self.budget.reply(&pending, first_look)? {
+            return map_reply(reply);
+        }
         loop {
-            let slice = if first {
-                DIALOG_CHECK_AFTER
-            } else {
-                Duration::from_millis(50)
-            };
-            first = false;
-            if let Some(reply) = pending.wait(self.budget.remaining().min(slice)) {
-                return reply.map_err(|err| match err {
-                    super::cdp::CdpError::Protocol { message, .. }
-                        if message.contains("Session with given id not found") =>
-                    {
-                        self.page.mark_detached();
-                        RouteError::internal("Target page, context or browser has been closed")
-                    }
-                    other => other.into(),
-                });
-            }
-            if let Err(interrupt) = self.budget.check() {
-                return Err(interrupt.into());
+            // Changes before this look are seen by it; later ones poke the watch.
+            while watch.changes.try_recv().is_ok() {}
+            if let Some(reply) = pending.try_reply() {
+                return map_reply(reply);
             }
             if self.page.has_pending_dialog() {
                 return Err(RouteError::BlockedByDialog);
@@ -665,6 +706,11 @@ impl PageSession<'_> {
                     "Target page, context or browser has been closed",
                 ));
             }
+            // The answer, a dialog opening, the page going away, a cancel or the deadline.
+            let mut select = Select::new();
+            select.recv(pending.receiver());
+            select.recv(&watch.changes);
+            self.budget.ready(select, self.budget.deadline())?;
         }
     }
 

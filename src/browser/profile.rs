@@ -178,27 +178,28 @@ impl Profile {
             remove_env: options.remove_env.clone(),
         };
         let deadline = budget.deadline().min(Instant::now() + LAUNCH_TIMEOUT);
-        let launched = launcher::launch(&spec, deadline).map_err(|reason| {
-            if let Err(interrupt) = budget.check() {
-                return RouteError::from(interrupt);
-            }
-            if reason.contains("profile lock") {
-                return RouteError::internal(format!(
-                    "Cannot start browser profile \"{}\": {reason}",
-                    self.name()
-                ));
-            }
-            match self.settings.cdp_port {
-                Some(port) => RouteError::internal(format!(
-                    "Failed to start Chrome CDP on port {port} for profile \"{}\". {reason}",
-                    self.name()
-                )),
-                None => RouteError::internal(format!(
-                    "Failed to start Chromium for profile \"{}\". {reason}",
-                    self.name()
-                )),
-            }
-        })?;
+        let launched =
+            launcher::launch(&spec, deadline, budget.cancel_token()).map_err(|reason| {
+                if let Err(interrupt) = budget.check() {
+                    return RouteError::from(interrupt);
+                }
+                if reason.contains("profile lock") {
+                    return RouteError::internal(format!(
+                        "Cannot start browser profile \"{}\": {reason}",
+                        self.name()
+                    ));
+                }
+                match self.settings.cdp_port {
+                    Some(port) => RouteError::internal(format!(
+                        "Failed to start Chrome CDP on port {port} for profile \"{}\". {reason}",
+                        self.name()
+                    )),
+                    None => RouteError::internal(format!(
+                        "Failed to start Chromium for profile \"{}\". {reason}",
+                        self.name()
+                    )),
+                }
+            })?;
         Instance::from_launch(launched, headless, self.user_data_dir.clone(), budget).map_err(
             |reason| {
                 RouteError::internal(format!(
