@@ -25,6 +25,7 @@
 //! - [`commands`]: one module per command family, and the dispatch table.
 //! - [`exec`]: spawning a command, capping its output, timeouts and process-group kills.
 //! - [`approvals`]: the exec-approvals document, policy and decisions.
+//! - [`secrets`]: the node's own secrets and the one rule that keeps them from children.
 //! - [`identity`], [`state`], [`config`], [`paths`]: who the node is and what it keeps on disk.
 //! - [`service`], [`status`]: running as a systemd/launchd service and reporting on it.
 //! - [`browser`]: the `browser.proxy` command over the Chrome DevTools Protocol.
@@ -60,6 +61,7 @@ internal_modules!(
     paths,
     platform,
     run,
+    secrets,
     service,
     shell_quote,
     state,

@@ -17,6 +17,7 @@ use crate::invoke::pool::Pool;
 use crate::invoke::Dispatcher;
 use crate::paths::StatePaths;
 use crate::platform::search_path::effective_path_env;
+use crate::secrets::Secrets;
 use crate::state::run_lock::RunLock;
 use crate::state::{self, DeviceAuthStore, GatewayEndpoint, NodeState};
 use crate::status::StatusReporter;
@@ -141,27 +142,23 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
         .or_else(|| config.gateway_password().map(str::to_string));
 
     let path_env = effective_path_env();
-    let secret_env_names: Vec<String> = vec![
-        "OPENCLAW_GATEWAY_TOKEN".into(),
-        "OPENCLAW_GATEWAY_PASSWORD".into(),
-    ];
-    let secret_values: Vec<String> = [token.clone(), password.clone()]
-        .into_iter()
-        .flatten()
-        .collect();
+    let secrets = Secrets::new(
+        vec![
+            "OPENCLAW_GATEWAY_TOKEN".into(),
+            "OPENCLAW_GATEWAY_PASSWORD".into(),
+        ],
+        [token.clone(), password.clone()]
+            .into_iter()
+            .flatten()
+            .collect(),
+    );
     let runtime = Arc::new(NodeRuntime {
         paths: paths.clone(),
         config: config.clone(),
         path_env: path_env.clone(),
         approvals: crate::approvals::ApprovalsStore::new(&paths),
-        browser: BrowserProxy::from_config(
-            &config,
-            &paths,
-            secret_env_names.clone(),
-            secret_values.clone(),
-        ),
-        secret_env_names,
-        secret_values,
+        browser: BrowserProxy::from_config(&config, &paths, secrets.clone()),
+        secrets,
     });
     let surface = CommandSurface::new(runtime.clone());
     let (caps, commands) = surface.advertised();

@@ -21,6 +21,7 @@ use openclaw_node::commands::{InvokeContext, NodeRuntime};
 use openclaw_node::config::NodeConfig;
 use openclaw_node::invoke::{InvokeError, NoEvents};
 use openclaw_node::paths::StatePaths;
+use openclaw_node::secrets::Secrets;
 
 const INDEX: &str = r#"<!doctype html><html><head><title>BP Test Page</title></head><body>
 <main>
@@ -88,6 +89,13 @@ struct TestNode {
 
 impl TestNode {
     fn new(config: Value) -> TestNode {
+        TestNode::with_secrets(
+            config,
+            Secrets::new(vec!["OPENCLAW_GATEWAY_TOKEN".to_string()], vec![]),
+        )
+    }
+
+    fn with_secrets(config: Value, secrets: Secrets) -> TestNode {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "openclaw-node-browser-test-{}-{}",
@@ -98,19 +106,13 @@ impl TestNode {
         std::fs::create_dir_all(&dir).expect("create the state directory");
         let paths = StatePaths::at(&dir);
         let config = NodeConfig::from_value(config);
-        let browser = BrowserProxy::from_config(
-            &config,
-            &paths,
-            vec!["OPENCLAW_GATEWAY_TOKEN".to_string()],
-            vec![],
-        );
+        let browser = BrowserProxy::from_config(&config, &paths, secrets.clone());
         let node = NodeRuntime {
             approvals: ApprovalsStore::new(&paths),
             paths,
             config: Arc::new(config),
             path_env: openclaw_node::platform::search_path::effective_path_env(),
-            secret_env_names: vec!["OPENCLAW_GATEWAY_TOKEN".to_string()],
-            secret_values: vec![],
+            secrets,
             browser,
         };
         let ctx = InvokeContext {
@@ -205,6 +207,27 @@ fn evaluate(node: &TestNode, function: &str) -> Value {
         json!({ "body": { "kind": "evaluate", "fn": function } }),
     )["result"]
         .clone()
+}
+
+#[test]
+fn the_browser_never_sees_a_variable_that_contains_a_secret() {
+    const TOKEN: &str = "browser-test-token-5e1f0c";
+    // Only this test reads these; they are set before its browser starts.
+    std::env::set_var("OCN_TEST_AUTH", format!("Bearer {TOKEN}"));
+    std::env::set_var("OCN_TEST_PLAIN", "kept");
+    let node = TestNode::with_secrets(json!({}), Secrets::new(vec![], vec![TOKEN.to_string()]));
+    if skip_without_browser(&node) {
+        return;
+    }
+    node.ok("POST", "/start", json!({}));
+    let pid = node.ok("GET", "/", json!({}))["pid"].as_u64().expect("pid");
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).expect("the browser's environ");
+    let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
+    assert!(vars.iter().any(|v| *v == b"OCN_TEST_PLAIN=kept"));
+    assert!(
+        !vars.iter().any(|v| v.starts_with(b"OCN_TEST_AUTH=")),
+        "AUTH=Bearer <token> reached the browser"
+    );
 }
 
 #[test]

@@ -80,8 +80,10 @@ pub fn runtime_named(name: &str, approvals: Option<&str>) -> Arc<NodeRuntime> {
                 paths,
                 config: Arc::new(NodeConfig::default()),
                 path_env: fuzz_path_env(),
-                secret_env_names: vec!["OPENCLAW_GATEWAY_TOKEN".into()],
-                secret_values: vec!["fuzz-secret-value".into()],
+                secrets: openclaw_node::secrets::Secrets::new(
+                    vec!["OPENCLAW_GATEWAY_TOKEN".into()],
+                    vec!["fuzz-secret-value".into()],
+                ),
                 browser: None,
             })
         })

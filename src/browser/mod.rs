@@ -43,6 +43,7 @@ use crate::cancel::CancelToken;
 use crate::config::NodeConfig;
 use crate::invoke::{InvokeError, InvokeResult};
 use crate::paths::StatePaths;
+use crate::secrets::Secrets;
 
 use budget::{Budget, Interrupt};
 use error::RouteError;
@@ -63,10 +64,8 @@ pub struct BrowserProxy {
     settings: Settings,
     profiles: Vec<Arc<Profile>>,
     media_dir: PathBuf,
-    /// Names of the environment variables that hold the node's secrets.
-    secret_env_names: Vec<String>,
-    /// The node's secret values, kept out of Chromium's environment whatever they are named.
-    secret_values: Vec<String>,
+    /// The node's secrets, kept out of Chromium's environment by name and by value.
+    secrets: Secrets,
 }
 
 impl BrowserProxy {
@@ -75,8 +74,7 @@ impl BrowserProxy {
     pub fn from_config(
         config: &NodeConfig,
         paths: &StatePaths,
-        secret_env_names: Vec<String>,
-        secret_values: Vec<String>,
+        secrets: Secrets,
     ) -> Option<BrowserProxy> {
         let base_dir = paths.browser_dir();
         let settings =
@@ -90,8 +88,7 @@ impl BrowserProxy {
             settings,
             profiles,
             media_dir: base_dir.join("media"),
-            secret_env_names,
-            secret_values,
+            secrets,
         })
     }
 
@@ -322,25 +319,10 @@ impl BrowserProxy {
         }
     }
 
-    /// The node's secrets stay out of Chromium's environment, by name and by value.
+    /// The node's secrets stay out of Chromium's environment (inherited from the node's), by
+    /// the same rule as a command's: by name, and wherever a secret value appears in a value.
     fn launch_options(&self) -> LaunchOptions {
-        let mut remove_env = self.secret_env_names.clone();
-        for (name, value) in std::env::vars_os() {
-            let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else {
-                continue;
-            };
-            if self
-                .secret_values
-                .iter()
-                .any(|secret| !secret.is_empty() && secret == value)
-            {
-                remove_env.push(name.to_string());
-            }
-        }
-        LaunchOptions {
-            remove_env,
-            headless: None,
-        }
+        launch_options(&self.secrets, std::env::vars_os())
     }
 
     fn timeout_message(
@@ -491,9 +473,43 @@ fn valid_ownership(body: &Value) -> bool {
         && field("browserInstanceFingerprint")
 }
 
+/// The options a launch inherits from the node: the variables of `env` (the node's
+/// environment) that Chromium must not see, by [`Secrets::withheld_names`].
+fn launch_options(
+    secrets: &Secrets,
+    env: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> LaunchOptions {
+    LaunchOptions {
+        remove_env: secrets.withheld_names(env),
+        headless: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chromium_loses_variables_that_contain_a_secret() {
+        // Before Secrets owned the rule, only values *equal* to a secret were removed, so
+        // AUTH="Bearer <token>" reached the browser while system.run withheld it.
+        let token = "gw-token-0123456789";
+        let secrets = Secrets::new(vec!["OPENCLAW_GATEWAY_TOKEN".into()], vec![token.into()]);
+        let env = [
+            ("AUTH", format!("Bearer {token}")),
+            ("SAME", token.to_string()),
+            ("HOME", "/home/u".to_string()),
+        ]
+        .map(|(k, v)| (k.into(), v.into()));
+        let removed = launch_options(&secrets, env).remove_env;
+        for name in ["AUTH", "SAME", "OPENCLAW_GATEWAY_TOKEN"] {
+            assert!(
+                removed.iter().any(|n| n == name),
+                "{name} kept: {removed:?}"
+            );
+        }
+        assert!(!removed.iter().any(|n| n == "HOME"));
+    }
 
     #[test]
     fn paths_normalize() {

@@ -621,8 +621,7 @@ fn check(paths: StatePaths, config: NodeConfig, args: &CheckArgs) -> Result<Exit
         paths,
         config: Arc::new(config),
         path_env: effective_path_env(),
-        secret_env_names: Vec::new(),
-        secret_values: Vec::new(),
+        secrets: crate::secrets::Secrets::default(),
         browser: None,
     };
     let ctx = InvokeContext {

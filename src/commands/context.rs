@@ -8,6 +8,7 @@ use crate::cancel::CancelToken;
 use crate::config::NodeConfig;
 use crate::invoke::{Call, EventSink};
 use crate::paths::StatePaths;
+use crate::secrets::Secrets;
 
 /// Shared, read-mostly state for command handlers. Built once by `run`, kept across reconnects.
 pub struct NodeRuntime {
@@ -15,12 +16,9 @@ pub struct NodeRuntime {
     pub config: Arc<NodeConfig>,
     /// The PATH the node resolves bare commands with and advertises as `connect.pathEnv`.
     pub path_env: String,
-    /// Names of environment variables holding the node's own secrets (gateway token, password,
-    /// service credentials). They are removed from every child's environment.
-    pub secret_env_names: Vec<String>,
-    /// Secret values the node read from disk or the environment; never passed to a child, even
-    /// under another variable name.
-    pub secret_values: Vec<String>,
+    /// The node's own secrets (gateway token, password, service credentials) and the rule that
+    /// keeps them from every child's environment, even under another variable name.
+    pub secrets: Secrets,
     pub approvals: ApprovalsStore,
     /// Present when the browser proxy is enabled and a browser or CDP endpoint was found.
     pub browser: Option<BrowserProxy>,

@@ -113,16 +113,15 @@ pub(super) fn execute_phase(
         return Err(Stop::Cancelled);
     }
 
-    let secrets = Secrets {
-        names: &node.secret_env_names,
-        values: &node.secret_values,
-    };
-    let env = exec_env::child_env(
+    // The node's secrets are withheld by crate::secrets, the rule Chromium's environment
+    // goes through too; child_env's own copy of it is given nothing to match.
+    let mut env = exec_env::child_env(
         exec_env::process_env(),
         &parsed.overrides,
         &node.path_env,
-        &secrets,
+        &ApprovalsSecrets::default(),
     );
+    env.retain(|(name, value)| !node.secrets.withholds(name, value));
     let spec = ExecSpec {
         argv: exec_argv,
         cwd: auth.cwd.as_ref().map(PathBuf::from),

@@ -34,7 +34,7 @@ use crate::approvals::decision::{
     self, decide, Approval, Decision, Denial, DenyReason, MSG_APPROVAL_CHANGED, MSG_POLICY_CHANGED,
     MSG_SCREEN_RECORDING, MSG_STATE_WRITE_FAILED,
 };
-use crate::approvals::env::{self as exec_env, Secrets};
+use crate::approvals::env::{self as exec_env, Secrets as ApprovalsSecrets};
 use crate::approvals::policy::{effective_policy, Ask, EffectivePolicy, PolicySnapshot, Security};
 use crate::approvals::prepare::{
     bind_mode, build_plan, command_argv, non_empty_string, plan_coverage, segments_coverage,
@@ -170,7 +170,7 @@ pub fn handle_run(ctx: &InvokeContext, params_json: Option<&str>) -> InvokeResul
             record.timed_out = Some(result.timed_out);
             record.duration_ms = Some(started.elapsed().as_millis() as u64);
             record.error = result.error.clone();
-            audit::append(&audit_path, &record, &ctx.node.secret_values);
+            audit::append(&audit_path, &record, &ctx.node.secrets.values);
             send_finished(ctx, &parsed.execution, &result);
             Ok(to_json(&result))
         }
@@ -181,7 +181,7 @@ pub fn handle_run(ctx: &InvokeContext, params_json: Option<&str>) -> InvokeResul
             let mut record = audit_record(&parsed.execution, "denied");
             record.reason = Some(denial.reason.as_str().to_string());
             record.message = Some(denial.message.clone());
-            audit::append(&audit_path, &record, &ctx.node.secret_values);
+            audit::append(&audit_path, &record, &ctx.node.secrets.values);
             send_denied(ctx, &parsed.execution, denial.reason);
             Err(InvokeError::new("SYSTEM_RUN_DENIED", denial.message))
         }

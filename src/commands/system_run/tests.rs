@@ -62,8 +62,7 @@ pub(crate) mod support {
             paths,
             config: Arc::new(NodeConfig::from_value(config)),
             path_env: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
-            secret_env_names,
-            secret_values,
+            secrets: crate::secrets::Secrets::new(secret_env_names, secret_values),
             browser: None,
         };
         let events = Arc::new(Recorder::default());
