@@ -26,7 +26,8 @@
 //! - [`exec`]: spawning a command, capping its output, timeouts and process-group kills.
 //! - [`approvals`]: the exec-approvals document, policy and decisions.
 //! - [`secrets`]: the node's own secrets and the one rule that keeps them from children.
-//! - [`identity`], [`state`], [`config`], [`paths`]: who the node is and what it keeps on disk.
+//! - [`identity`], [`state`], [`config`], [`paths`]: who the node is and what it keeps on disk;
+//!   [`endpoint`]: the gateway endpoint from `run`'s and `install`'s flags.
 //! - [`service`], [`status`]: running as a systemd/launchd service and reporting on it.
 //! - [`browser`]: the `browser.proxy` command over the Chrome DevTools Protocol.
 
@@ -54,6 +55,7 @@ internal_modules!(
     cancel,
     commands,
     config,
+    endpoint,
     exec,
     gateway,
     identity,

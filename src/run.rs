@@ -9,6 +9,7 @@ use argh::FromArgs;
 use crate::browser::BrowserProxy;
 use crate::commands::{CommandSurface, NodeRuntime};
 use crate::config::NodeConfig;
+use crate::endpoint::EndpointFlags;
 use crate::gateway::connect::ClientDescription;
 use crate::gateway::reconnect::{LoopExit, NodeLoop};
 use crate::gateway::session::SessionControl;
@@ -76,11 +77,6 @@ fn env_secret(name: &str) -> Option<String> {
 
 /// Runs the node until SIGINT/SIGTERM (exit 0) or a terminal auth failure (exit 1).
 pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
-    if args.no_tls && args.tls_fingerprint.is_some() {
-        return Err(CliError::new(
-            "--no-tls cannot be combined with --tls-fingerprint",
-        ));
-    }
     let paths = StatePaths::from_env().map_err(CliError::new)?;
     // Before anything is read or written: a second run would share this node's identity.
     let _run_lock =
@@ -228,31 +224,16 @@ fn endpoint_for_run(
     args: &RunArgs,
     config: &NodeConfig,
 ) -> Result<GatewayEndpoint, CliError> {
-    let pin = match &args.tls_fingerprint {
-        Some(pin) => {
-            Some(transport::normalize_fingerprint(pin).map_err(|e| CliError::new(e.to_string()))?)
-        }
-        None => None,
-    };
-    let flags = GatewayEndpoint {
+    let flags = EndpointFlags {
         host: args.host.clone(),
         port: args.port,
-        tls: if args.tls {
-            Some(true)
-        } else if args.no_tls {
-            Some(false)
-        } else {
-            None
-        },
-        tls_fingerprint: pin,
         context_path: args.context_path.clone(),
+        tls: args.tls,
+        no_tls: args.no_tls,
+        tls_fingerprint: args.tls_fingerprint.clone(),
     };
-    let mut endpoint = state::resolve_endpoint(saved, &flags);
-    if let Some(saved_pin) = endpoint.tls_fingerprint.take() {
-        let pin = transport::normalize_fingerprint(&saved_pin)
-            .map_err(|e| CliError::new(format!("the saved gateway TLS fingerprint: {e}")))?;
-        endpoint.tls_fingerprint = Some(pin);
-    }
+    // The checks and rules `install` uses too: `--tls --no-tls` and `--port 0` are refused.
+    let mut endpoint = crate::endpoint::resolve(&flags, saved).map_err(CliError::new)?;
     if endpoint.tls.is_none() {
         endpoint.tls = config.get_bool(&["gateway", "tls", "enabled"]);
     }

@@ -3,22 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::state::GatewayEndpoint;
-
-use crate::gateway::transport::{normalize_fingerprint, GatewayUrl};
-use crate::state::{self, DEFAULT_GATEWAY_HOST, DEFAULT_GATEWAY_PORT};
-
-/// The connection flags `install` was given (the `run` flags it passes on).
-#[derive(Debug, Clone, Default)]
-#[allow(missing_docs)] // the `install` flags of the same names
-pub struct EndpointFlags {
-    pub host: Option<String>,
-    pub port: Option<u16>,
-    pub context_path: Option<String>,
-    pub tls: bool,
-    pub no_tls: bool,
-    pub tls_fingerprint: Option<String>,
-}
+pub use crate::endpoint::EndpointFlags;
+use crate::gateway::transport::GatewayUrl;
+use crate::state::{GatewayEndpoint, DEFAULT_GATEWAY_HOST, DEFAULT_GATEWAY_PORT};
 
 /// The endpoint the service will connect to. `tls: None` leaves TLS to `run`'s saved state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,41 +42,14 @@ impl Endpoint {
     }
 }
 
-/// Settles the endpoint with `run`'s own rules ([`state::resolve_endpoint`]): explicit flags
-/// win; what is not given comes from the saved endpoint, except that a new host or port drops
-/// the saved TLS, pin and context path. The flags `run` would refuse are refused here, before
-/// they become a service that fails at every start.
+/// Settles the endpoint as `run` will ([`crate::endpoint::resolve`], the same checks and
+/// rules), so flags `run` would refuse are refused before they become a service that fails at
+/// every start.
 pub fn resolve_endpoint(
     flags: &EndpointFlags,
     saved: Option<&GatewayEndpoint>,
 ) -> Result<Endpoint, String> {
-    if flags.tls && flags.no_tls {
-        return Err("--tls and --no-tls contradict each other; pass one".to_string());
-    }
-    if flags.no_tls && flags.tls_fingerprint.is_some() {
-        return Err("--no-tls cannot be combined with --tls-fingerprint".to_string());
-    }
-    if flags.port == Some(0) {
-        return Err("--port must be between 1 and 65535".to_string());
-    }
-    let tls_fingerprint = match flags.tls_fingerprint.as_deref() {
-        Some(fp) => Some(normalize_fingerprint(fp).map_err(|e| format!("--tls-fingerprint: {e}"))?),
-        None => None,
-    };
-    let given = GatewayEndpoint {
-        host: flags.host.clone(),
-        port: flags.port,
-        tls: if flags.tls {
-            Some(true)
-        } else if flags.no_tls {
-            Some(false)
-        } else {
-            None
-        },
-        tls_fingerprint,
-        context_path: flags.context_path.clone(),
-    };
-    Ok(Endpoint::from_state(state::resolve_endpoint(saved, &given)))
+    crate::endpoint::resolve(flags, saved).map(Endpoint::from_state)
 }
 
 /// The `run` command line for `exe` and the endpoint. A binary installed under the name
