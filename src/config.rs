@@ -242,7 +242,7 @@ mod tests {
             let dir = std::env::temp_dir().join(format!(
                 "openclaw-node-config-{name}-{}-{}",
                 std::process::id(),
-                crate::identity::random_token_b64url(6)
+                crate::random::token_b64url(6)
             ));
             std::fs::create_dir_all(&dir).unwrap();
             let path = dir.join("openclaw.json");

@@ -10,10 +10,8 @@
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
-use ring::rand::SecureRandom as _;
 use ring::signature::{Ed25519KeyPair, KeyPair as _};
 use serde_json::{json, Value};
-use sha2::{Digest as _, Sha256};
 
 /// DER prefix of an Ed25519 SubjectPublicKeyInfo; the raw 32-byte key follows.
 const SPKI_PREFIX: [u8; 12] = [
@@ -84,7 +82,7 @@ impl DeviceIdentity {
     /// A new key pair from a fresh random seed.
     pub fn generate() -> DeviceIdentity {
         let mut seed = [0u8; 32];
-        random_bytes(&mut seed);
+        crate::random::fill(&mut seed);
         DeviceIdentity::from_seed(seed)
     }
 
@@ -205,7 +203,7 @@ impl std::fmt::Debug for DeviceIdentity {
 
 /// Lowercase hex SHA-256 of a raw public key.
 pub fn device_id_for_public_key(public_key: &[u8]) -> String {
-    to_hex(&Sha256::digest(public_key))
+    crate::digest::sha256_hex(public_key)
 }
 
 /// Which legacy `identity/device.json` form a document was in.
@@ -327,50 +325,6 @@ fn js_trim(value: &str) -> &str {
     value.trim_matches(|c: char| (c.is_whitespace() && c != '\u{85}') || c == '\u{feff}')
 }
 
-/// Fills `buf` from the OS random source.
-///
-/// Panics only when the OS cannot supply randomness at all (`getrandom` failing), where going on
-/// would mean predictable keys and tokens.
-pub fn random_bytes(buf: &mut [u8]) {
-    ring::rand::SystemRandom::new()
-        .fill(buf)
-        .expect("the operating system's random source failed; refusing to continue without it");
-}
-
-/// A random (version 4) UUID in lowercase hyphenated form.
-pub fn random_uuid_v4() -> String {
-    let mut b = [0u8; 16];
-    random_bytes(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex = to_hex(&b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
-}
-
-/// `bytes` random bytes, base64url without padding (32 bytes give 43 chars).
-pub fn random_token_b64url(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    random_bytes(&mut buf);
-    URL_SAFE_NO_PAD.encode(&buf)
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
-    }
-    out
-}
-
 /// PEM as Node's `crypto` writes it: base64 wrapped at 64 columns, every line ending in `\n`.
 fn pem_encode(label: &str, der: &[u8]) -> String {
     let body = STANDARD.encode(der);
@@ -431,6 +385,7 @@ fn decode_raw_key_b64(text: &str) -> Result<[u8; 32], String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::digest::lower_hex as to_hex;
 
     const SEED_A: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
     const PUBLIC_RAW_A: &str = "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8";
@@ -705,32 +660,6 @@ mod tests {
         ] {
             assert!(identity_from_device_json(&doc).is_err(), "{doc}");
         }
-    }
-
-    #[test]
-    fn random_helpers_have_the_right_shapes() {
-        let uuid = random_uuid_v4();
-        assert_eq!(uuid.len(), 36);
-        let parts: Vec<&str> = uuid.split('-').collect();
-        assert_eq!(
-            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
-            [8, 4, 4, 4, 12]
-        );
-        assert!(parts[2].starts_with('4'));
-        assert!(matches!(parts[3].as_bytes()[0], b'8' | b'9' | b'a' | b'b'));
-        assert!(uuid
-            .chars()
-            .all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
-        assert_ne!(random_uuid_v4(), uuid);
-        let token = random_token_b64url(32);
-        assert_eq!(token.len(), 43);
-        assert!(token
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
-        assert_eq!(random_token_b64url(24).len(), 32);
-        let mut buf = [0u8; 64];
-        random_bytes(&mut buf);
-        assert_ne!(buf, [0u8; 64]);
     }
 
     #[test]

@@ -30,6 +30,9 @@
 //!   [`endpoint`]: the gateway endpoint from `run`'s and `install`'s flags.
 //! - [`service`], [`status`]: running as a systemd/launchd service and reporting on it.
 //! - [`browser`]: the `browser.proxy` command over the Chrome DevTools Protocol.
+//! - Small leaves, one home each: [`clock`] (epoch milliseconds, ISO-8601), [`random`]
+//!   (OS randomness, UUIDs, tokens), [`digest`] (SHA-256, hex), [`js`] (JavaScript's `String()`
+//!   of JSON values).
 
 #![forbid(unsafe_code)]
 
@@ -53,15 +56,19 @@ internal_modules!(
     approvals,
     browser,
     cancel,
+    clock,
     commands,
     config,
+    digest,
     endpoint,
     exec,
     gateway,
     identity,
     invoke,
+    js,
     paths,
     platform,
+    random,
     run,
     secrets,
     service,

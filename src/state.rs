@@ -17,10 +17,10 @@ use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 
+use crate::clock::now_ms;
 use crate::identity::{self, DeviceIdentity};
 use crate::paths::StatePaths;
 
@@ -154,7 +154,7 @@ fn prepare_temp(path: &Path) -> Result<(&Path, PathBuf), StateError> {
     };
     create_private_dir_all(dir).map_err(|e| StateError::io(path, "creating its directory", &e))?;
     let mut suffix = [0u8; 6];
-    identity::random_bytes(&mut suffix);
+    crate::random::fill(&mut suffix);
     let suffix: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
     Ok((
         dir,
@@ -230,13 +230,6 @@ fn read_json_file(path: &Path, max: u64) -> Result<Option<Value>, StateError> {
             format!("not valid JSON ({e}); the file may be truncated or corrupt"),
         )
     })
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// Pretty JSON with 2-space indent, as the TS node's `JSON.stringify(value, null, 2)`.
@@ -534,7 +527,7 @@ pub fn merge_run_overrides(
     if let Some(node_id) = explicit(node_id) {
         state.node_id = node_id;
     } else if state.node_id.trim().is_empty() {
-        state.node_id = identity::random_uuid_v4();
+        state.node_id = crate::random::uuid_v4();
     }
     if let Some(name) = explicit(display_name) {
         state.display_name = Some(name);

@@ -11,10 +11,10 @@
 
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::now_ms;
 use crate::paths::StatePaths;
 
 /// The status file's format version.
@@ -313,14 +313,6 @@ fn process_start_ticks(pid: u32) -> Option<u64> {
     // after the last ')' start at field 3.
     let after_comm = &stat[stat.rfind(')')? + 1..];
     after_comm.split_whitespace().nth(22 - 3)?.parse().ok()
-}
-
-/// Milliseconds since the Unix epoch (0 if the clock is before it).
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
 
 fn non_empty(value: &str) -> Option<String> {

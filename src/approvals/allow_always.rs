@@ -15,7 +15,7 @@
 //! `agentId`); this port records usage under the `default` key instead. allow-always without an
 //! agent id is still refused, as in the TS host.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use crate::clock::now_ms;
 
 use serde_json::{Map, Value};
 
@@ -50,13 +50,6 @@ pub enum CommitError {
     Changed,
     /// The grant cannot be stored: `approval state could not be persisted`.
     Unpersistable(String),
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 fn entry_key(entry: &Value) -> (Option<&str>, Option<&str>) {

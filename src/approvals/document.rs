@@ -42,12 +42,12 @@ pub fn serialize(doc: &Value) -> String {
 
 /// 24 random bytes, base64url without padding (the socket token format).
 pub fn generate_token() -> String {
-    crate::identity::random_token_b64url(24)
+    crate::random::token_b64url(24)
 }
 
 /// A random UUID v4 (allowlist entry ids).
 pub fn random_uuid() -> String {
-    crate::identity::random_uuid_v4()
+    crate::random::uuid_v4()
 }
 
 const SECURITY_VALUES: &[&str] = &["deny", "allowlist", "full"];

@@ -34,6 +34,7 @@ use super::resolve::{
     analysable_payload_segments, lexical_resolve, realpath, resolve_command, trust_path,
     ResolveContext, Segment,
 };
+use crate::js::string as js_string;
 
 /// The long explanation the gateway shows for an unsupported shape.
 pub const UNSUPPORTED_SHAPE_SUFFIX: &str = "\nNo approval request was created for this attempt; this is not a user denial. Retry a supported single executable with an absolute path through the normal approval flow. This node approval path cannot bind script/interpreter payloads nested in its shell wrapper.";
@@ -172,28 +173,6 @@ pub fn command_argv(value: Option<&Value>) -> Option<Vec<String>> {
     value?
         .as_array()
         .map(|items| items.iter().map(js_string).collect())
-}
-
-/// JavaScript's `String(value)` for JSON values.
-pub fn js_string(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Null => "null".to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::Array(items) => items
-            .iter()
-            .map(|v| {
-                if v.is_null() {
-                    String::new()
-                } else {
-                    js_string(v)
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(","),
-        Value::Object(_) => "[object Object]".to_string(),
-    }
 }
 
 /// `buildSystemRunApprovalPlan` (without the policy snapshot).

@@ -174,17 +174,9 @@ pub struct ActRequest {
 pub fn text_of(value: Option<&Value>) -> String {
     match value {
         Some(Value::String(s)) => s.trim().to_string(),
-        Some(Value::Number(n)) => js_number(n),
+        Some(number @ Value::Number(_)) => crate::js::string(number),
         Some(Value::Bool(b)) => b.to_string(),
         _ => String::new(),
-    }
-}
-
-fn js_number(n: &serde_json::Number) -> String {
-    match n.as_f64() {
-        Some(f) if f.fract() == 0.0 && f.abs() < 1e21 => format!("{}", f as i64),
-        Some(f) => f.to_string(),
-        None => n.to_string(),
     }
 }
 
@@ -197,7 +189,7 @@ pub fn bool_of(value: Option<&Value>) -> Option<bool> {
     match value {
         Some(Value::Bool(b)) => Some(*b),
         Some(Value::String(s)) => super::settings::parse_bool(s),
-        Some(Value::Number(n)) => super::settings::parse_bool(&js_number(n)),
+        Some(number @ Value::Number(_)) => super::settings::parse_bool(&crate::js::string(number)),
         _ => None,
     }
 }

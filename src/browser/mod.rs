@@ -42,6 +42,7 @@ use serde_json::{json, Map, Value};
 use crate::cancel::CancelToken;
 use crate::config::NodeConfig;
 use crate::invoke::{InvokeError, InvokeResult};
+use crate::js::string as js_string;
 use crate::paths::StatePaths;
 use crate::secrets::Secrets;
 
@@ -443,17 +444,6 @@ fn request_timeout_ms(value: Option<&Value>) -> u64 {
     match value.and_then(Value::as_f64) {
         Some(ms) if ms.is_finite() && ms >= 1.0 => (ms.floor() as u64).min(MAX_TIMEOUT_MS),
         _ => DEFAULT_TIMEOUT_MS,
-    }
-}
-
-/// JS `String(value)` for query values the tool sends as JSON numbers and booleans.
-fn js_string(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Number(_) | Value::Bool(_) => act::text_of(Some(value)),
-        Value::Array(items) => items.iter().map(js_string).collect::<Vec<_>>().join(","),
-        Value::Object(_) => "[object Object]".to_string(),
-        Value::Null => String::new(),
     }
 }
 

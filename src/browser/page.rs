@@ -18,6 +18,7 @@ use serde_json::{json, Map, Value};
 use super::budget::{Budget, Gate, Interrupt};
 use super::cdp::{lock, CdpConnection};
 use super::error::{RouteError, RouteResult};
+use crate::clock::iso_now;
 
 const MAX_CONSOLE: usize = 500;
 const MAX_ERRORS: usize = 200;
@@ -220,32 +221,6 @@ pub struct PageSession<'a> {
     pub conn: &'a CdpConnection,
     pub page: &'a Page,
     pub budget: &'a Budget,
-}
-
-/// ISO-8601 UTC with milliseconds, like JS `Date.toISOString()`.
-pub fn iso_now() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = now.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60,
-        now.subsec_millis()
-    )
 }
 
 impl Page {

@@ -1,6 +1,7 @@
 //! The browser control routes (spec §5): an HTTP-shaped request `{method, path, query, body}`
 //! in, a JSON body (or a [`RouteError`]) out, like the TS node's in-process route dispatcher.
 
+use crate::random::uuid_v4;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -954,31 +955,6 @@ fn element_box(
         }
         _ => Err(not_found()),
     }
-}
-
-/// A random UUID v4 for media names.
-fn uuid_v4() -> String {
-    use ring::rand::SecureRandom;
-    let mut bytes = [0u8; 16];
-    if ring::rand::SystemRandom::new().fill(&mut bytes).is_err() {
-        // Uniqueness is all that matters here; the clock is a fine fallback.
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
-        bytes = nanos.to_le_bytes();
-    }
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
 }
 
 fn navigate(env: &Env, profile: &Profile, body: &Map<String, Value>) -> RouteResult<Output> {

@@ -165,16 +165,9 @@ struct Node<'a> {
 fn ax_value(value: Option<&Value>) -> String {
     match value.and_then(|v| v.get("value")) {
         Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => js_number(n),
+        Some(number @ Value::Number(_)) => crate::js::string(number),
         Some(Value::Bool(b)) => b.to_string(),
         _ => String::new(),
-    }
-}
-
-fn js_number(n: &serde_json::Number) -> String {
-    match n.as_f64() {
-        Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
-        _ => n.to_string(),
     }
 }
 
@@ -401,8 +394,8 @@ fn state_suffix(raw: &Value) -> String {
             Some(Value::Bool(true)) => out.push_str(&format!(" [{name}]")),
             Some(Value::String(s)) if s == "true" => out.push_str(&format!(" [{name}]")),
             Some(Value::String(s)) if s == "mixed" => out.push_str(&format!(" [{name}=mixed]")),
-            Some(Value::Number(n)) if name == "level" => {
-                out.push_str(&format!(" [level={}]", js_number(n)))
+            Some(level @ Value::Number(_)) if name == "level" => {
+                out.push_str(&format!(" [level={}]", crate::js::string(level)))
             }
             Some(Value::String(s)) if name == "invalid" && s != "false" => {
                 out.push_str(&format!(" [invalid={s}]"))

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use super::InvokeContext;
 use crate::invoke::{require_params, InvokeError, InvokeResult};
+use crate::js::string as js_string;
 
 pub fn handle(ctx: &InvokeContext, params_json: Option<&str>) -> InvokeResult {
     let params = require_params(params_json)?;
@@ -39,13 +40,4 @@ pub fn which(name: &str, path_env: &str) -> Option<String> {
         .map(|dir| Path::new(dir).join(name))
         .find(|candidate| candidate.exists())
         .map(|candidate| candidate.to_string_lossy().into_owned())
-}
-
-/// JavaScript's `String(value)` for the JSON values a gateway may send in `bins`.
-fn js_string(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Null => "null".to_string(),
-        other => other.to_string(),
-    }
 }

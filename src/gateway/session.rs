@@ -154,14 +154,6 @@ impl<R> Write for ReaderIo<R> {
     }
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 /// Runs one session to its end: connects ([`transport::connect`]: TCP, TLS, the pin check),
 /// then [`serve`]s the connection. Blocks the calling thread, which becomes the reader.
 pub fn run(setup: SessionSetup<'_>) -> SessionEnd {

@@ -155,7 +155,7 @@ pub fn status(args: &StatusArgs) -> Result<ExitCode, CliError> {
     if args.json {
         print_json(&report)?;
     } else {
-        print!("{}", report::render_text(&report, crate::status::now_ms()));
+        print!("{}", report::render_text(&report, crate::clock::now_ms()));
     }
     Ok(ExitCode::SUCCESS)
 }

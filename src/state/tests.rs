@@ -14,7 +14,7 @@ impl TempDir {
         let dir = std::env::temp_dir().join(format!(
             "openclaw-node-state-{name}-{}-{}",
             std::process::id(),
-            identity::random_token_b64url(6)
+            crate::random::token_b64url(6)
         ));
         fs::create_dir_all(&dir).unwrap();
         TempDir(dir)

@@ -5,7 +5,7 @@ use super::*;
 
 /// A random UUID v4 for default run ids.
 pub(super) fn new_run_id() -> String {
-    crate::identity::random_uuid_v4()
+    crate::random::uuid_v4()
 }
 
 /// `normalizeOptionalString`: a trimmed non-empty string, else `None`.
