@@ -439,12 +439,7 @@ fn release_stale_profile_lock(user_data_dir: &Path) -> Result<(), String> {
             "stopping a browser (pid {}) left over from an earlier run of the node",
             owner.as_raw_nonzero()
         );
-        let _ = rustix::process::kill_process_group(owner, rustix::process::Signal::KILL);
-        let _ = rustix::process::kill_process(owner, rustix::process::Signal::KILL);
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while alive(owner) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        crate::exec::kill_foreign_group(owner, Instant::now() + Duration::from_secs(2));
     }
     for name in ["SingletonLock", "SingletonSocket", "SingletonCookie"] {
         let _ = std::fs::remove_file(user_data_dir.join(name));

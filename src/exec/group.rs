@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 use rustix::event::{PollFd, PollFlags};
 use rustix::io::Errno;
 use rustix::process::{
-    getpgid, kill_process, kill_process_group, test_kill_process_group, Pid, Signal,
+    getpgid, kill_process, kill_process_group, test_kill_process, test_kill_process_group, Pid,
+    Signal,
 };
 
 /// Without a pidfd the leader's exit is checked this often at most.
@@ -222,6 +223,35 @@ impl Drop for ProcessGroup {
     }
 }
 
+/// Kills a process group the node did not start, led by `pid` (a browser an earlier run of
+/// the node left behind: its leader is not our child, so no [`ProcessGroup`] owns it), and
+/// waits until the leader has exited or `deadline` passes; true when it exited.
+///
+/// A pidfd works for any process, not only our children: the wait sleeps in `poll` until the
+/// leader exits. Without one, the leader is looked at every 20 ms (until its parent reaps it).
+pub fn kill_foreign_group(pid: Pid, deadline: Instant) -> bool {
+    let _ = kill_process_group(pid, Signal::KILL);
+    let _ = kill_process(pid, Signal::KILL);
+    if let Some(fd) = watch_exit(pid) {
+        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+        loop {
+            match crate::cancel::poll_until(&mut fds, Some(deadline)) {
+                Ok(0) => return false,
+                Ok(_) => return true,
+                Err(Errno::INTR) => {}
+                Err(_) => break,
+            }
+        }
+    }
+    while test_kill_process(pid).is_ok() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
 /// A pidfd that becomes readable when the child exits (Linux 5.3+). `None` elsewhere, or when
 /// the kernel refuses, selects the interval check.
 #[cfg(target_os = "linux")]
@@ -298,5 +328,16 @@ mod tests {
         let pid = group.pid();
         drop(group);
         assert!(test_kill_process_group(pid).is_err());
+    }
+
+    #[test]
+    fn a_foreign_group_is_killed_and_waited_for() {
+        // Our child here, but killed and waited for as if it were not: the pidfd wait.
+        let mut group = sh("exec sleep 100");
+        assert!(kill_foreign_group(
+            group.pid(),
+            Instant::now() + Duration::from_secs(5)
+        ));
+        assert!(group.wait_timeout(Duration::from_secs(5)));
     }
 }

@@ -35,7 +35,7 @@ mod group;
 mod spawn;
 mod supervise;
 
-pub use group::ProcessGroup;
+pub use group::{kill_foreign_group, ProcessGroup};
 
 use std::io;
 use std::path::PathBuf;
