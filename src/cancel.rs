@@ -169,14 +169,6 @@ impl CancelToken {
         }
     }
 
-    /// [`CancelToken::wait_until`] `timeout` from now; true when cancelled.
-    pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        match Instant::now().checked_add(timeout) {
-            Some(deadline) => self.wait_until(deadline),
-            None => self.wait_until(Instant::now() + MAX_POLL_TIMEOUT),
-        }
-    }
-
     /// The channel counterpart of [`CancelToken::poll`]: waits until one operation of
     /// `select` (the caller's receivers) is ready, the token is cancelled, or `deadline`.
     /// Readiness is a hint, as for [`Select::ready`]: the caller then `try_recv`s.
@@ -239,7 +231,7 @@ mod tests {
     fn a_wait_ends_at_its_deadline_or_at_once_on_cancel() {
         let token = CancelToken::new();
         let started = Instant::now();
-        assert!(!token.wait_timeout(Duration::from_millis(30)));
+        assert!(!token.wait_until(started + Duration::from_millis(30)));
         assert!(started.elapsed() >= Duration::from_millis(30));
         let canceller = token.clone();
         let thread = std::thread::spawn(move || {
@@ -247,10 +239,10 @@ mod tests {
             canceller.cancel();
         });
         let started = Instant::now();
-        assert!(token.wait_timeout(Duration::from_secs(30)));
+        assert!(token.wait_until(started + Duration::from_secs(30)));
         assert!(started.elapsed() < Duration::from_secs(5));
         thread.join().unwrap();
-        assert!(token.wait_timeout(Duration::from_secs(30)));
+        assert!(token.wait_until(Instant::now() + Duration::from_secs(30)));
     }
 
     #[test]
