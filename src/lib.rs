@@ -23,7 +23,9 @@
 //!   writer threads, liveness and reconnection.
 //! - [`invoke`]: invocation types, cancellation, the worker pool.
 //! - [`commands`]: one module per command family, and the dispatch table.
-//! - [`exec`]: spawning a command, capping its output, timeouts and process-group kills.
+//! - [`exec`]: spawning a command, capping its output, timeouts; `ProcessGroup`, the one owner
+//!   of a spawned process group (commands, the service manager's tools and Chromium alike).
+//! - [`cancel`]: the cancel token and the one cancellable wait (its wake descriptor in `poll`).
 //! - [`approvals`]: the exec-approvals document, policy and decisions.
 //! - [`secrets`]: the node's own secrets and the one rule that keeps them from children.
 //! - [`identity`], [`state`], [`config`], [`paths`]: who the node is and what it keeps on disk;
