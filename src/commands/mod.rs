@@ -187,8 +187,6 @@ mod tests {
             ]
         );
         let call = Call {
-            invoke_id: "i".into(),
-            node_id: "n".into(),
             cancel: ctx.cancel.clone(),
             events: ctx.events.clone(),
         };
