@@ -171,7 +171,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
         env!("CARGO_PKG_VERSION"),
         paths.dir().display()
     );
-    let policy = crate::approvals::startup_notice(&runtime.approvals, &runtime.config);
+    let policy = crate::approvals::startup_notice(&runtime.approvals, runtime.config.as_ref().into());
     log::log!(policy.level, "{}", policy.message);
     log::info!(
         "advertising {} commands: {}",

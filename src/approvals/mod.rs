@@ -47,7 +47,7 @@ pub mod store;
 
 pub use store::{ApprovalsStore, Snapshot, StoreError};
 
-use crate::config::NodeConfig;
+use policy::ExecConfig;
 
 /// What `run` says about the exec policy at start-up: one line, at a level that matches what
 /// it means for the machine.
@@ -61,7 +61,7 @@ pub struct PolicyNotice {
 /// broken document or config is reported in the notice itself, at ERROR, because every run is
 /// then denied. `security=full` that nobody chose (no document value, no config value) is a
 /// WARN: every command the gateway sends runs.
-pub fn startup_notice(approvals: &ApprovalsStore, config: &NodeConfig) -> PolicyNotice {
+pub fn startup_notice(approvals: &ApprovalsStore, config: ExecConfig<'_>) -> PolicyNotice {
     let file = approvals.file_path();
     let broken = |err: &dyn std::fmt::Display| PolicyNotice {
         level: log::Level::Error,
@@ -149,6 +149,15 @@ mod tests {
     use crate::paths::StatePaths;
     use serde_json::json;
 
+    /// The exec config an `openclaw.json` tree gives.
+    pub(crate) fn exec_config(tree: &serde_json::Value) -> ExecConfig<'_> {
+        ExecConfig {
+            file: None,
+            tools_exec: tree.pointer("/tools/exec"),
+            agents_list: tree.pointer("/agents/list"),
+        }
+    }
+
     fn notice(name: &str, doc: Option<&str>, config: serde_json::Value) -> PolicyNotice {
         let dir = std::env::temp_dir().join(format!("oc-notice-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -158,7 +167,7 @@ mod tests {
             std::fs::write(dir.join("exec-approvals.json"), doc).unwrap();
         }
         let store = ApprovalsStore::new(&paths);
-        let notice = startup_notice(&store, &NodeConfig::from_value(config));
+        let notice = startup_notice(&store, exec_config(&config));
         let _ = std::fs::remove_dir_all(&dir);
         notice
     }

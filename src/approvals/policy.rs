@@ -19,8 +19,8 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 /// The three parts of the node config (`openclaw.json`) the exec policy reads, so that this
-/// library does not depend on the application's config type. `&NodeConfig` converts into it
-/// (`impl From` in `crate::config`), so callers pass either.
+/// library does not depend on the application's config type, which converts into it (`impl
+/// From` in `crate::config`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ExecConfig<'a> {
     /// The file the config was read from, named in error messages; `None` says `openclaw.json`.
@@ -496,7 +496,7 @@ pub fn effective_policy<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::NodeConfig;
+    use crate::approvals::tests::exec_config;
     use serde_json::json;
 
     fn doc(value: Value) -> Value {
@@ -506,7 +506,7 @@ mod tests {
     #[test]
     fn defaults_are_full_off_deny() {
         let policy =
-            effective_policy(&doc(json!({"version": 1})), &NodeConfig::default(), None).unwrap();
+            effective_policy(&doc(json!({"version": 1})), ExecConfig::default(), None).unwrap();
         assert_eq!(
             (policy.security, policy.ask, policy.approvals.ask_fallback),
             (Security::Full, Ask::Off, Security::Deny)
@@ -536,30 +536,30 @@ mod tests {
 
     #[test]
     fn stricter_of_config_and_document() {
-        let config = NodeConfig::from_value(
-            json!({"tools": {"exec": {"security": "allowlist", "ask": "off"}}}),
-        );
+        let config_tree = json!({"tools": {"exec": {"security": "allowlist", "ask": "off"}}});
+        let config = exec_config(&config_tree);
         let d = doc(json!({"version": 1, "defaults": {"security": "full", "ask": "on-miss"}}));
-        let policy = effective_policy(&d, &config, Some("main")).unwrap();
+        let policy = effective_policy(&d, config, Some("main")).unwrap();
         assert_eq!(
             (policy.security, policy.ask),
             (Security::Allowlist, Ask::OnMiss)
         );
         // Without a document value, the config value is the fallback.
-        let policy = effective_policy(&doc(json!({"version": 1})), &config, None).unwrap();
+        let policy = effective_policy(&doc(json!({"version": 1})), config, None).unwrap();
         assert_eq!(
             (policy.security, policy.ask),
             (Security::Allowlist, Ask::Off)
         );
-        let mode = NodeConfig::from_value(json!({"tools": {"exec": {"mode": "ask"}},
-            "agents": {"list": [{"id": "ops", "tools": {"exec": {"mode": "deny"}}}]}}));
-        assert_eq!(config_policy(&mode, Some("main")).unwrap().ask, Ask::OnMiss);
+        let mode_tree = json!({"tools": {"exec": {"mode": "ask"}},
+            "agents": {"list": [{"id": "ops", "tools": {"exec": {"mode": "deny"}}}]}});
+        let mode = exec_config(&mode_tree);
+        assert_eq!(config_policy(mode, Some("main")).unwrap().ask, Ask::OnMiss);
         assert_eq!(
-            config_policy(&mode, Some("ops")).unwrap().security,
+            config_policy(mode, Some("ops")).unwrap().security,
             Security::Deny
         );
-        let bad = NodeConfig::from_value(json!({"tools": {"exec": {"security": "sometimes"}}}));
-        assert!(config_policy(&bad, None)
+        let bad_tree = json!({"tools": {"exec": {"security": "sometimes"}}});
+        assert!(config_policy(exec_config(&bad_tree), None)
             .unwrap_err()
             .contains("tools.exec.security"));
     }
@@ -604,9 +604,11 @@ mod tests {
         assert_eq!(policy.ask, Ask::Always);
         assert_eq!(policy.source, "openclaw.json agents.list[ops].tools.exec");
         assert_eq!(policy.safe_bins, Some(vec!["wc".to_string()]));
-        // The same answer as through the whole config.
-        let whole =
-            NodeConfig::from_value(json!({"tools": {"exec": exec}, "agents": {"list": agents}}));
-        assert_eq!(config_policy(&whole, Some("ops")).unwrap(), policy);
+        // The same answer as through the whole config tree.
+        let whole_tree = json!({"tools": {"exec": exec}, "agents": {"list": agents}});
+        assert_eq!(
+            config_policy(exec_config(&whole_tree), Some("ops")).unwrap(),
+            policy
+        );
     }
 }
