@@ -74,6 +74,7 @@ internal_modules!(
     run,
     secrets,
     service,
+    settings,
     shell_quote,
     state,
     status,

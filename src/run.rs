@@ -2,7 +2,6 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use argh::FromArgs;
 
@@ -16,9 +15,7 @@ use crate::gateway::session::SessionControl;
 use crate::gateway::transport::{self, GatewayUrl};
 use crate::invoke::pool::Pool;
 use crate::invoke::Dispatcher;
-use crate::paths::StatePaths;
-use crate::platform::search_path::effective_path_env;
-use crate::secrets::Secrets;
+use crate::settings::RunSettings;
 use crate::state::run_lock::RunLock;
 use crate::state::{self, DeviceAuthStore, GatewayEndpoint, NodeState};
 use crate::status::StatusReporter;
@@ -54,34 +51,14 @@ pub struct RunArgs {
     pub display_name: Option<String>,
 }
 
-/// How long to wait for the challenge and for the connect answer (§1.3), unless
-/// `OPENCLAW_CONNECT_CHALLENGE_TIMEOUT_MS` / `OPENCLAW_HANDSHAKE_TIMEOUT_MS` say otherwise.
-fn handshake_timeout() -> Duration {
-    [
-        "OPENCLAW_CONNECT_CHALLENGE_TIMEOUT_MS",
-        "OPENCLAW_HANDSHAKE_TIMEOUT_MS",
-    ]
-    .iter()
-    .find_map(|name| std::env::var(name).ok()?.trim().parse::<u64>().ok())
-    .filter(|ms| *ms > 0)
-    .map(Duration::from_millis)
-    .unwrap_or(Duration::from_secs(15))
-}
-
-fn env_secret(name: &str) -> Option<String> {
-    std::env::var(name)
-        .ok()
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-}
-
 /// Runs the node until SIGINT/SIGTERM (exit 0) or a terminal auth failure (exit 1).
 pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
-    let paths = StatePaths::from_env().map_err(CliError::new)?;
-    // Before anything is read or written: a second run would share this node's identity.
+    let settings = RunSettings::from_process()?;
+    let paths = settings.paths.clone();
+    let config = settings.config.clone();
+    // Before anything else is read or written: a second run would share this node's identity.
     let _run_lock =
         RunLock::acquire(&paths.run_lock_file()).map_err(|err| CliError::new(err.to_string()))?;
-    let config = Arc::new(NodeConfig::load(&paths.config_file())?);
     let saved = NodeState::load(&paths)?;
 
     let endpoint = endpoint_for_run(saved.as_ref().map(|s| &s.gateway), args, &config)?;
@@ -95,10 +72,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
         endpoint.context_path.as_deref(),
     );
     if !url.tls {
-        let allow = std::env::var("OPENCLAW_ALLOW_INSECURE_PRIVATE_WS")
-            .map(|v| v.trim() == "1")
-            .unwrap_or(false);
-        transport::check_plaintext_allowed(&url.host, allow)
+        transport::check_plaintext_allowed(&url.host, settings.allow_insecure_private_ws)
             .map_err(|e| CliError::new(e.to_string()))?;
     }
 
@@ -128,33 +102,19 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
     )?;
     let display_name = node_state.display_name.clone();
 
-    let env_token = env_secret("OPENCLAW_GATEWAY_TOKEN");
-    let env_password = env_secret("OPENCLAW_GATEWAY_PASSWORD");
-    let token = env_token
-        .clone()
-        .or_else(|| config.gateway_token().map(str::to_string));
-    let password = env_password
-        .clone()
-        .or_else(|| config.gateway_password().map(str::to_string));
-
-    let path_env = effective_path_env();
-    let secrets = Secrets::new(
-        vec![
-            "OPENCLAW_GATEWAY_TOKEN".into(),
-            "OPENCLAW_GATEWAY_PASSWORD".into(),
-        ],
-        [token.clone(), password.clone()]
-            .into_iter()
-            .flatten()
-            .collect(),
-    );
+    let path_env = settings.path_env.clone();
     let runtime = Arc::new(NodeRuntime {
         paths: paths.clone(),
         config: config.clone(),
         path_env: path_env.clone(),
         approvals: crate::approvals::ApprovalsStore::new(&paths),
-        browser: BrowserProxy::from_config(&config, &paths, secrets.clone()),
-        secrets,
+        browser: BrowserProxy::from_config(
+            &config,
+            &settings.browser_host,
+            &paths,
+            settings.secrets.clone(),
+        ),
+        secrets: settings.secrets.clone(),
     });
     let surface = CommandSurface::new(runtime.clone());
     let (caps, commands) = surface.advertised();
@@ -181,7 +141,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
 
     let control = Arc::new(SessionControl::default());
     let shutdown = install_signal_handlers(control.clone())?;
-    let dispatcher = Dispatcher::new(Arc::new(surface), Pool::from_env());
+    let dispatcher = Dispatcher::new(Arc::new(surface), Pool::sized(settings.max_invokes));
     let node_loop = NodeLoop {
         url,
         pin: node_state.gateway.tls_fingerprint.clone(),
@@ -195,14 +155,14 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
             commands: &commands,
             path_env: &path_env,
         },
-        token,
-        password,
+        token: settings.token.clone(),
+        password: settings.password.clone(),
         device_auth: DeviceAuthStore::new(&paths),
         dispatcher: &dispatcher,
         status: &status,
         control: &control,
         shutdown,
-        handshake_timeout: handshake_timeout(),
+        handshake_timeout: settings.handshake_timeout,
     };
     let exit = node_loop.run();
     if let Some(browser) = &runtime.browser {

@@ -15,7 +15,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use openclaw_node::approvals::ApprovalsStore;
-use openclaw_node::browser::BrowserProxy;
+use openclaw_node::browser::{BrowserHost, BrowserProxy};
 use openclaw_node::cancel::CancelToken;
 use openclaw_node::commands::{InvokeContext, NodeRuntime};
 use openclaw_node::config::NodeConfig;
@@ -106,7 +106,12 @@ impl TestNode {
         std::fs::create_dir_all(&dir).expect("create the state directory");
         let paths = StatePaths::at(&dir);
         let config = NodeConfig::from_value(config);
-        let browser = BrowserProxy::from_config(&config, &paths, secrets.clone());
+        let host = BrowserHost {
+            path_env: openclaw_node::platform::search_path::effective_path_env(),
+            headless_override: None,
+            has_display: std::env::var_os("DISPLAY").is_some(),
+        };
+        let browser = BrowserProxy::from_config(&config, &host, &paths, secrets.clone());
         let node = NodeRuntime {
             approvals: ApprovalsStore::new(&paths),
             paths,

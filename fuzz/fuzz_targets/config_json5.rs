@@ -26,5 +26,5 @@ fuzz_target!(|data: &[u8]| {
     let _ = config.get_bool(&["gateway", "tls", "enabled"]);
     let _ = config.get_str(&["nodeHost", "displayName"]);
     let _ = config.get(&["tools", "exec"]);
-    let _ = BrowserProxy::from_config(&config, paths, Default::default());
+    let _ = BrowserProxy::from_config(&config, &Default::default(), paths, Default::default());
 });

@@ -5,9 +5,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use openclaw_node::approvals::allowlist;
-use openclaw_node::approvals::safe_bins::SafeBins;
 use openclaw_node::approvals::argv;
 use openclaw_node::approvals::resolve::{self, ResolveContext, Segment};
+use openclaw_node::approvals::safe_bins::SafeBins;
 use openclaw_node::approvals::shell;
 use openclaw_node_fuzz::fuzz_path_env;
 

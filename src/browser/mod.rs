@@ -49,6 +49,7 @@ use crate::secrets::Secrets;
 use budget::{Budget, Interrupt};
 use error::RouteError;
 use profile::{LaunchOptions, Profile};
+pub use settings::{parse_bool, BrowserHost};
 use settings::Settings;
 
 /// The default whole-request budget (`timeoutMs`).
@@ -74,12 +75,12 @@ impl BrowserProxy {
     /// and a browser executable or a CDP endpoint is available.
     pub fn from_config(
         config: &NodeConfig,
+        host: &BrowserHost,
         paths: &StatePaths,
         secrets: Secrets,
     ) -> Option<BrowserProxy> {
         let base_dir = paths.browser_dir();
-        let settings =
-            Settings::from_config(config, &crate::platform::search_path::effective_path_env())?;
+        let settings = Settings::from_config(config, host)?;
         let profiles = settings
             .profiles
             .iter()

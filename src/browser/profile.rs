@@ -158,10 +158,7 @@ impl Profile {
             RouteError::internal("No supported browser found (Chrome/Brave/Edge/Chromium on macOS, Linux, or Windows).")
         })?;
         let headless = options.headless.unwrap_or(self.settings.headless);
-        if !headless
-            && std::env::var_os("DISPLAY").is_none()
-            && std::env::var_os("WAYLAND_DISPLAY").is_none()
-        {
+        if !headless && !self.settings.has_display {
             return Err(RouteError::internal(format!(
                 "Cannot start browser profile \"{}\" headed: neither DISPLAY nor WAYLAND_DISPLAY is set. Set browser.headless to true (the default) in openclaw.json, or start with headless=true.",
                 self.name()

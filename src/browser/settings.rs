@@ -15,6 +15,18 @@ pub const DEFAULT_COLOR: &str = "#FF4500";
 /// TS's default CDP port for attach-only profiles without a port: gateway port 18789 + 11.
 const DEFAULT_ATTACH_PORT: u16 = 18800;
 
+/// What the browser proxy takes from the machine rather than from openclaw.json, resolved once
+/// by `run` (see `crate::settings`).
+#[derive(Debug, Clone, Default)]
+pub struct BrowserHost {
+    /// The PATH a browser executable is looked for on.
+    pub path_env: String,
+    /// `OPENCLAW_BROWSER_HEADLESS`, when set to a boolean: it wins over the config.
+    pub headless_override: Option<bool>,
+    /// Whether `DISPLAY` or `WAYLAND_DISPLAY` is set, so a headed browser can start.
+    pub has_display: bool,
+}
+
 /// Everything the proxy needs from config.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -46,6 +58,8 @@ pub struct ProfileSettings {
     pub extra_args: Vec<String>,
     pub executable: Option<DetectedBrowser>,
     pub color: String,
+    /// Whether the machine has a display for a headed browser ([`BrowserHost::has_display`]).
+    pub has_display: bool,
 }
 
 impl ProfileSettings {
@@ -93,13 +107,13 @@ impl Settings {
     /// `None` when the browser proxy is switched off (`browser.enabled:false` or
     /// `nodeHost.browserProxy.enabled:false`) or nothing could drive a browser: no executable
     /// found and no CDP endpoint configured.
-    pub fn from_config(config: &NodeConfig, path_env: &str) -> Option<Settings> {
+    pub fn from_config(config: &NodeConfig, host: &BrowserHost) -> Option<Settings> {
         if config.get_bool(&["browser", "enabled"]) == Some(false)
             || config.get_bool(&["nodeHost", "browserProxy", "enabled"]) == Some(false)
         {
             return None;
         }
-        let settings = Settings::read(config, path_env);
+        let settings = Settings::read(config, host);
         let usable = settings
             .profiles
             .iter()
@@ -107,19 +121,17 @@ impl Settings {
         usable.then_some(settings)
     }
 
-    fn read(config: &NodeConfig, path_env: &str) -> Settings {
+    fn read(config: &NodeConfig, host: &BrowserHost) -> Settings {
         let configured_executable = config
             .get_str(&["browser", "executablePath"])
             .map(str::to_string);
-        let detected = launcher::detect(configured_executable.as_deref(), path_env);
+        let detected = launcher::detect(configured_executable.as_deref(), &host.path_env);
         let default_profile = config
             .get_str(&["browser", "defaultProfile"])
             .unwrap_or(DEFAULT_PROFILE)
             .to_string();
         let global_headless = config.get_bool(&["browser", "headless"]);
-        let env_headless = std::env::var("OPENCLAW_BROWSER_HEADLESS")
-            .ok()
-            .and_then(|v| parse_bool(&v));
+        let env_headless = host.headless_override;
         // Chromium refuses to run as root without --no-sandbox.
         let no_sandbox = config
             .get_bool(&["browser", "noSandbox"])
@@ -157,7 +169,7 @@ impl Settings {
                     (None, None, None) => (true, "default"),
                 };
                 let executable = match field("executablePath").and_then(Value::as_str) {
-                    Some(path) => launcher::detect(Some(path), path_env),
+                    Some(path) => launcher::detect(Some(path), &host.path_env),
                     None => detected.clone(),
                 };
                 let mut cdp_url = field("cdpUrl")
@@ -186,6 +198,7 @@ impl Settings {
                         .and_then(Value::as_str)
                         .unwrap_or(DEFAULT_COLOR)
                         .to_string(),
+                    has_display: host.has_display,
                     name,
                 }
             })
@@ -235,7 +248,11 @@ mod tests {
     use serde_json::json;
 
     fn settings(config: Value) -> Option<Settings> {
-        Settings::from_config(&NodeConfig::from_value(config), "/nonexistent")
+        let host = BrowserHost {
+            path_env: "/nonexistent".into(),
+            ..BrowserHost::default()
+        };
+        Settings::from_config(&NodeConfig::from_value(config), &host)
     }
 
     #[test]

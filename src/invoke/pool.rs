@@ -56,12 +56,9 @@ impl Pool {
         }
     }
 
-    /// A pool sized by `OPENCLAW_NODE_MAX_INVOKES` (workers) or the defaults.
-    pub fn from_env() -> Pool {
-        match std::env::var("OPENCLAW_NODE_MAX_INVOKES")
-            .ok()
-            .and_then(|v| v.trim().parse::<usize>().ok())
-        {
+    /// `workers` threads behind a queue four times as long, or the defaults.
+    pub fn sized(workers: Option<usize>) -> Pool {
+        match workers {
             Some(workers) if workers > 0 => Pool::new(workers, workers * 4),
             _ => Pool::new(DEFAULT_WORKERS, DEFAULT_QUEUE),
         }
