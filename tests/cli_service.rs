@@ -390,3 +390,70 @@ fn status_names_the_node_the_way_the_gateway_addresses_it() {
         "the ambiguous label is gone: {text}"
     );
 }
+
+#[test]
+fn install_print_manager_prints_for_another_machine() {
+    // No service manager here (OPENCLAW_NODE_SYSTEMCTL=none): without --manager, a script.
+    let home = Home::new("print-manager");
+    let out = home.node(&["install", "--print", "--host", "gw.example"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("#!/bin/sh"));
+
+    let out = home.node(&[
+        "install",
+        "--print",
+        "--manager",
+        "systemd",
+        "--host",
+        "gw.example",
+        "--port",
+        "18790",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let unit = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        unit.contains("[Service]") && unit.contains("ExecStart="),
+        "{unit}"
+    );
+    assert!(
+        unit.contains("--host gw.example") && unit.contains("--port 18790"),
+        "{unit}"
+    );
+
+    let out = home.node(&[
+        "install",
+        "--print",
+        "--manager=launchd",
+        "--host",
+        "gw.example",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("<key>ProgramArguments</key>"));
+
+    let doc = stdout_json(&home.node(&[
+        "install",
+        "--print",
+        "--manager",
+        "script",
+        "--json",
+        "--host",
+        "gw.example",
+    ]));
+    assert_eq!(doc["printed"]["format"], "sh-script");
+
+    // A name it cannot print, and --manager without --print, are refused with a reason.
+    let out = home.node(&["install", "--print", "--manager", "upstart"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("use systemd, launchd or script"),
+        "{}",
+        stderr(&out)
+    );
+    let out = home.node(&["install", "--manager", "systemd", "--host", "gw.example"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("--manager chooses what --print prints"),
+        "{}",
+        stderr(&out)
+    );
+}

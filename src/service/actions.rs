@@ -157,12 +157,33 @@ pub fn install(ctx: &ServiceContext, args: &InstallArgs) -> ActionReport {
              JavaScript runtime (the option is accepted for compatibility with `openclaw node install`)"
         ));
     }
+    let format = match (args.manager.as_deref(), args.print) {
+        (None, _) => None,
+        (Some(_), false) => {
+            return report.fail(
+                "--manager chooses what --print prints; `install` itself uses this machine's \
+                 service manager"
+                    .to_string(),
+                vec!["openclaw-node install --print --manager systemd > openclaw-node.service".into()],
+            )
+        }
+        (Some(name), true) => match PrintFormat::parse(name, ctx) {
+            Some(format) => Some(format),
+            None => {
+                return report.fail(
+                    format!("--manager {name:?} is not one this node can print: use systemd, launchd or script"),
+                    vec![],
+                )
+            }
+        },
+    };
     let spec = match build_spec(ctx, args) {
         Ok(spec) => spec,
         Err(err) => return report.fail(err, vec![]),
     };
     if args.print {
-        return print(ctx, manager.as_deref().ok(), &spec, report);
+        let format = format.unwrap_or_else(|| PrintFormat::for_machine(ctx, manager.as_deref().ok()));
+        return print(ctx, format, &spec, report);
     }
     let manager = match manager {
         Ok(manager) => manager,
@@ -285,20 +306,53 @@ fn root_refusal(kind: &str) -> String {
 
 /// `install --print`: the definition on stdout instead of installed. The credentials, if the
 /// environment has any, still go to their 0600 file, since the definition only names it.
+/// What `install --print` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PrintFormat {
+    SystemdUser,
+    SystemdSystem,
+    LaunchdPlist,
+    Script,
+}
+
+impl PrintFormat {
+    /// `--manager NAME`. A systemd unit is a user unit unless the node runs as root, as on this
+    /// machine's own install.
+    fn parse(name: &str, ctx: &ServiceContext) -> Option<PrintFormat> {
+        match name.trim() {
+            "systemd" if ctx.euid == 0 => Some(PrintFormat::SystemdSystem),
+            "systemd" => Some(PrintFormat::SystemdUser),
+            "launchd" => Some(PrintFormat::LaunchdPlist),
+            "script" | "sh" => Some(PrintFormat::Script),
+            _ => None,
+        }
+    }
+
+    /// What this machine's own service manager would use.
+    fn for_machine(ctx: &ServiceContext, manager: Option<&dyn ServiceManager>) -> PrintFormat {
+        match manager.map(|m| m.kind()) {
+            Some("systemd") if ctx.euid == 0 => PrintFormat::SystemdSystem,
+            Some("systemd") => PrintFormat::SystemdUser,
+            Some(_) => PrintFormat::LaunchdPlist,
+            None => PrintFormat::Script,
+        }
+    }
+}
+
 fn print(
     ctx: &ServiceContext,
-    manager: Option<&dyn ServiceManager>,
+    format: PrintFormat,
     spec: &ServiceSpec,
     mut report: ActionReport,
 ) -> ActionReport {
-    let (format, content) = match manager {
-        Some(m) if m.kind() == "systemd" && ctx.euid == 0 => (
+    let (format, content) = match format {
+        PrintFormat::SystemdSystem => (
             "systemd-system-unit",
             systemd::render_unit(spec, Scope::System),
         ),
-        Some(m) if m.kind() == "systemd" => ("systemd-user-unit", m.render(spec)),
-        Some(m) => ("launchd-plist", m.render(spec)),
-        None => ("sh-script", script::render_script(spec)),
+        PrintFormat::SystemdUser => ("systemd-user-unit", systemd::render_unit(spec, Scope::User)),
+        PrintFormat::LaunchdPlist => ("launchd-plist", launchd::render_plist(spec)),
+        PrintFormat::Script => ("sh-script", script::render_script(spec)),
     };
     let mut message = match format {
         "sh-script" => "Printed a start script for your own supervisor.".to_string(),

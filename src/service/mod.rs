@@ -36,10 +36,10 @@ use context::ServiceContext;
 #[derive(FromArgs, Debug, Clone, Default)]
 #[argh(subcommand, name = "install")]
 pub struct InstallArgs {
-    /// gateway host (default 127.0.0.1)
+    /// gateway host (default: the one the last run saved, else 127.0.0.1)
     #[argh(option)]
     pub host: Option<String>,
-    /// gateway port (default 18789)
+    /// gateway port (default: the saved one, else 18789)
     #[argh(option)]
     pub port: Option<u16>,
     /// path the gateway is served under, e.g. /openclaw-gw
@@ -70,6 +70,10 @@ pub struct InstallArgs {
     /// of installing it
     #[argh(switch)]
     pub print: bool,
+    /// with --print: what to print, whatever this machine has (systemd, launchd or script),
+    /// e.g. a systemd unit for another machine from inside a container
+    #[argh(option)]
+    pub manager: Option<String>,
     /// machine-readable output
     #[argh(switch)]
     pub json: bool,
