@@ -12,29 +12,46 @@
 //!   atomically with mode 0600; the node's secrets never reach logs or child processes.
 //! - **Wire-compatible** with the real Gateway (`openclaw@2026.9.6`, and older ones).
 //!
+//! Data flows one way. The session's reader decodes a frame; an invocation goes to the
+//! dispatcher, which registers it (for cancel) and offers it to a worker; the worker runs it
+//! through the command table and hands its one result to the writer, the only code that writes
+//! the socket. Nothing runs a command on the reader; the gateway layer knows frames, not
+//! commands; the leaves (`cancel`, `exec`, `approvals`, `browser`) know nothing of the
+//! application.
+//!
 //! ```text
-//!  socket ──► reader thread ──► invoke pool (workers) ──► writer thread ──► socket
-//!                 │                    │ exec, approvals, browser              ▲
-//!                 └── res frames ──────┴── node.event / node.invoke.result ────┘
+//!                  gateway::session                     invoke                  commands
+//!  socket ──► reader ── node.invoke.request ──► Dispatcher ──► pool worker ──► COMMANDS[name]
+//!    ▲          │  └── node.invoke.cancel ──► Invocations (cancel tokens)        │ exec, approvals,
+//!    │          └── res frames ──► link (waiting requests)                       │ browser
+//!    └──── writer ◄── link (bounded in bytes) ◄── node.invoke.result / node.event ┘
 //! ```
 //!
-//! Module map:
-//! - [`gateway`]: transport (TCP, TLS, pinning), frames, handshake, the session's reader and
-//!   writer threads, liveness and reconnection.
-//! - [`invoke`]: invocation types, cancellation, the worker pool.
-//! - [`commands`]: one module per command family, and the dispatch table.
+//! Module map, application first, leaves last:
+//! - [`cli`]: the subcommands' entry points (`approvals` here; `run` and the service commands
+//!   re-exported); [`run`]: `openclaw-node run`; [`settings`]: what `run` takes from its
+//!   environment, resolved once.
+//! - [`gateway`]: transport (TCP, TLS, pinning), frames, the handshake, the session over any
+//!   socket halves (reader, writer, tick watchdog), the link, and reconnection with the refusal
+//!   matrix as a pure function.
+//! - [`invoke`]: the request and result types and the dispatcher: in-flight registry, busy
+//!   answer, one panic guard, one result unless cancelled; the worker pool.
+//! - [`commands`]: the one command table (`COMMANDS`: name, cap, handler, availability) and one
+//!   module per command family; the node's runtime that handlers read.
+//! - [`approvals`]: the exec-approvals document and store, the policy, and the analysis as
+//!   stages (parse, resolve, match, decide, bind); `argv/` and `shells` for command words.
+//! - [`browser`]: `browser.proxy` over the Chrome DevTools Protocol.
 //! - [`exec`]: spawning a command, capping its output, timeouts; `ProcessGroup`, the one owner
 //!   of a spawned process group (commands, the service manager's tools and Chromium alike).
-//! - [`cancel`]: the cancel token and the one cancellable wait (its wake descriptor in `poll`).
-//! - [`approvals`]: the exec-approvals document, policy and decisions.
-//! - [`secrets`]: the node's own secrets and the one rule that keeps them from children.
+//! - [`service`], [`status`]: running as a systemd/launchd service and reporting on it.
 //! - [`identity`], [`state`], [`config`], [`paths`]: who the node is and what it keeps on disk;
 //!   [`endpoint`]: the gateway endpoint from `run`'s and `install`'s flags.
-//! - [`service`], [`status`]: running as a systemd/launchd service and reporting on it.
-//! - [`browser`]: the `browser.proxy` command over the Chrome DevTools Protocol.
-//! - Small leaves, one home each: [`clock`] (epoch milliseconds, ISO-8601), [`random`]
-//!   (OS randomness, UUIDs, tokens), [`digest`] (SHA-256, hex), [`js`] (JavaScript's `String()`
-//!   of JSON values).
+//! - [`platform`]: what differs between operating systems (today the search PATH).
+//! - Leaves with one concern each: [`cancel`] (the cancel token and the one cancellable wait),
+//!   [`secrets`] (the node's secrets and the one rule that keeps them from children), [`clock`]
+//!   (epoch milliseconds, ISO-8601), [`random`] (OS randomness, UUIDs, tokens), [`digest`]
+//!   (SHA-256, hex), [`js`] (JavaScript's `String()` of JSON values), [`shell_quote`] (POSIX
+//!   quoting for scripts and printed hints).
 
 #![forbid(unsafe_code)]
 
