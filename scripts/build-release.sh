@@ -5,7 +5,9 @@
 #   x86_64-unknown-linux-musl    always. ring's C and assembly parts are compiled with the host's gcc
 #                                (CC_x86_64_unknown_linux_musl=gcc); the result is a static-pie binary.
 #   aarch64-unknown-linux-musl   when the cross compiler aarch64-linux-gnu-gcc is installed (Debian:
-#                                `apt-get install gcc-aarch64-linux-gnu`); it compiles ring and links.
+#                                `apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross`: the
+#                                second has the libc headers ring's C code includes, which
+#                                --no-install-recommends leaves out); it compiles ring and links.
 # A missing Rust target is added with `rustup target add` first.
 #
 # USAGE
@@ -38,7 +40,7 @@ if [[ ${#targets[@]} == 0 ]]; then
   if command -v aarch64-linux-gnu-gcc >/dev/null 2>&1; then
     targets+=(aarch64-unknown-linux-musl)
   else
-    say "aarch64-linux-gnu-gcc not found: skipping aarch64-unknown-linux-musl (apt-get install gcc-aarch64-linux-gnu)"
+    say "aarch64-linux-gnu-gcc not found: skipping aarch64-unknown-linux-musl (apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross)"
   fi
 fi
 
@@ -60,7 +62,9 @@ build_env() {
       command -v gcc >/dev/null || die "gcc not found (ring compiles C for musl with it): apt-get install gcc"
       echo "CC_x86_64_unknown_linux_musl=gcc" ;;
     aarch64-unknown-linux-musl)
-      command -v aarch64-linux-gnu-gcc >/dev/null || die "aarch64-linux-gnu-gcc not found: apt-get install gcc-aarch64-linux-gnu"
+      command -v aarch64-linux-gnu-gcc >/dev/null || die "aarch64-linux-gnu-gcc not found: apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
+      # without them ring fails on bits/libc-header-start.h
+      [[ -f /usr/aarch64-linux-gnu/include/stdio.h ]] || die "the aarch64 libc headers are missing: apt-get install libc6-dev-arm64-cross"
       echo "CC_aarch64_unknown_linux_musl=aarch64-linux-gnu-gcc"
       echo "AR_aarch64_unknown_linux_musl=aarch64-linux-gnu-ar"
       echo "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=aarch64-linux-gnu-gcc" ;;
