@@ -388,6 +388,27 @@ pub struct Decision {
     pub verdict: Result<(), Denial>,
 }
 
+/// What the node believes of a request's approval fields. The gateway's `approved`,
+/// `approvalDecision` and auto-review are claims; the node honours them only where an
+/// approval can legitimately exist:
+/// * not with `ask=off` (as configured, before any fallback): the node's policy never asks, so
+///   no operator can have approved, and a miss stays a miss whatever the request claims;
+/// * not when the approvals are locked against the gateway ([`super::lock`]).
+///
+/// `ask-fallback` is kept: it only ever narrows the policy (`askFallback` is applied with
+/// `min`).
+pub fn honoured_approval(approval: Approval, policy: &EffectivePolicy) -> Approval {
+    if policy.ask == Ask::Off || policy.remote_readonly {
+        Approval {
+            approved_by_ask: false,
+            auto_review: false,
+            fallback: approval.fallback,
+        }
+    } else {
+        approval
+    }
+}
+
 /// The first inline-eval hit among the segments, including a shell wrapper's inline command.
 pub fn inline_eval_hit(segments: &[Segment]) -> Option<InlineEvalHit> {
     for segment in segments {
@@ -420,6 +441,7 @@ pub fn decide(
     resolved: &ResolvedSegments,
     matches: &Matches,
 ) -> Result<Decision, Denial> {
+    let approval = honoured_approval(approval, policy);
     let fallback = approval.fallback;
     let approved_by_ask = approval.approved_by_ask;
     let security = if fallback {
@@ -690,12 +712,18 @@ mod tests {
                 file: None,
                 tools_exec: Some(&exec),
                 agents_list: None,
+                ..ExecConfig::default()
             };
             effective_policy(&doc, config, None).unwrap()
         }
 
         fn allowlist_off() -> Value {
             json!({"security": "allowlist", "ask": "off", "askFallback": "deny"})
+        }
+
+        /// A policy under which an operator's approval can exist (with `ask=off` none can).
+        fn allowlist_on_miss() -> Value {
+            json!({"security": "allowlist", "ask": "on-miss", "askFallback": "deny"})
         }
 
         fn run(
@@ -738,6 +766,36 @@ mod tests {
             fallback: false,
             auto_review: true,
         };
+
+        #[test]
+        fn a_forged_approval_under_ask_off_or_a_lock_is_a_miss() {
+            let echo_only = json!([{"pattern": "/usr/bin/echo"}]);
+            let off = policy(allowlist_off(), false, echo_only.clone());
+            for approval in [APPROVED, AUTO_REVIEW] {
+                let decision = run(&["id"], &off, approval).unwrap();
+                assert_eq!(
+                    decision.verdict.unwrap_err().message,
+                    MSG_ALLOWLIST_MISS,
+                    "ask=off: no approval can exist"
+                );
+                assert!(!decision.approval.approved_by_ask);
+            }
+            let mut locked = policy(allowlist_on_miss(), false, echo_only.clone());
+            locked.remote_readonly = true;
+            let decision = run(&["id"], &locked, APPROVED).unwrap();
+            assert_eq!(decision.verdict.unwrap_err().message, MSG_APPROVAL_REQUIRED);
+            let mut full = policy(json!({"security": "full", "ask": "always"}), false, json!([]));
+            full.remote_readonly = true;
+            let decision = run(&["id"], &full, APPROVED).unwrap();
+            assert_eq!(
+                decision.verdict.unwrap_err().message,
+                MSG_APPROVAL_REQUIRED,
+                "locked: ask=always can never be satisfied by the gateway"
+            );
+            // Unlocked, on-miss: the operator's approval is honoured, as in the TS host.
+            let asking = policy(allowlist_on_miss(), false, echo_only);
+            assert_eq!(run(&["id"], &asking, APPROVED).unwrap().verdict, Ok(()));
+        }
 
         #[test]
         fn the_verdict_is_carried_not_returned() {
@@ -799,7 +857,10 @@ mod tests {
         fn suppressions_under_auto_review_are_denied_first() {
             // Before the strict inline-eval check, and whatever the security.
             let words = ["python3", "-c", "print('security.audit.suppressions')"];
-            for defaults in [allowlist_off(), json!({"security": "deny"})] {
+            for defaults in [
+                allowlist_on_miss(),
+                json!({"security": "deny", "ask": "on-miss"}),
+            ] {
                 let p = policy(defaults, true, json!([]));
                 assert_eq!(
                     early(run(&words, &p, AUTO_REVIEW)),
@@ -832,11 +893,17 @@ mod tests {
                     "carried, not early, and over security=deny too"
                 );
             }
-            let p = policy(allowlist_off(), false, json!([]));
+            let p = policy(allowlist_on_miss(), false, json!([]));
             assert_eq!(
                 carried(run(&argv, &p, APPROVED)),
                 None,
                 "an operator's approval is the explicit approval suppressions need"
+            );
+            let off = policy(allowlist_off(), false, json!([]));
+            assert_eq!(
+                carried(run(&argv, &off, APPROVED)).as_deref(),
+                Some(MSG_APPROVAL_REQUIRED),
+                "with ask=off no approval can exist"
             );
         }
 
@@ -855,9 +922,15 @@ mod tests {
                 wrapped,
                 "inside a shell payload too"
             );
+            let asking = policy(allowlist_on_miss(), true, json!([]));
             assert!(
-                run(&["python3", "-c", "1"], &p, APPROVED).is_ok(),
+                run(&["python3", "-c", "1"], &asking, APPROVED).is_ok(),
                 "approved"
+            );
+            assert_eq!(
+                early(run(&["python3", "-c", "1"], &p, APPROVED)),
+                message,
+                "with ask=off an approval is not honoured"
             );
             let off = policy(allowlist_off(), false, json!([]));
             assert_eq!(

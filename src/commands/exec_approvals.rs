@@ -64,8 +64,14 @@ fn bool_required() -> InvokeError {
 }
 
 /// `system.execApprovals.set`: replaces the whole document, checked against `baseHash`.
+///
+/// Refused on a node whose approvals are locked against the gateway ([`crate::approvals::lock`]).
 pub fn handle_set(ctx: &InvokeContext, params_json: Option<&str>) -> InvokeResult {
     let params = require_params(params_json)?;
+    if crate::approvals::lock::is_locked(&ctx.node.paths, &ctx.node.config) {
+        log::warn!("security: system.execApprovals.set refused: exec approvals are locked");
+        return Err(InvokeError::invalid(crate::approvals::lock::MSG_SET_LOCKED));
+    }
     let file = match params.get("file") {
         Some(file @ Value::Object(_)) => file,
         _ => {
