@@ -177,6 +177,33 @@ mod tests {
     }
 
     #[test]
+    fn a_locked_node_refuses_set_and_keeps_its_document() {
+        for (name, config, by_file) in [
+            (
+                "approvals-set-locked-config",
+                json!({"nodeHost": {"execApprovals": {"remote": "readonly"}}}),
+                false,
+            ),
+            ("approvals-set-locked-file", json!({}), true),
+        ] {
+            let (ctx, _events, _dir) = context(name, config);
+            let before = parse(handle_get(&ctx, None));
+            if by_file {
+                crate::approvals::lock::lock(&ctx.node.paths).unwrap();
+            }
+            let widened = json!({"file": {"version": 1, "defaults": {"security": "full"}}, "baseHash": before["hash"]});
+            let err = handle_set(&ctx, Some(&widened.to_string())).unwrap_err();
+            assert_eq!(err.code, "INVALID_REQUEST");
+            assert_eq!(err.message, crate::approvals::lock::MSG_SET_LOCKED);
+            assert_eq!(parse(handle_get(&ctx, None))["hash"], before["hash"]);
+            if by_file {
+                crate::approvals::lock::unlock(&ctx.node.paths).unwrap();
+                assert!(handle_set(&ctx, Some(&widened.to_string())).is_ok());
+            }
+        }
+    }
+
+    #[test]
     fn set_cas_rules_and_exact_strings() {
         let (ctx, _events, dir) = context("approvals-set", json!({}));
         let missing = format!("missing:{}", crate::approvals::pattern::sha256_hex(b""));
