@@ -351,3 +351,68 @@ fn runs_no_gateway_approval_on_a_locked_node() {
     assert!(run(&ctx, approved).is_ok());
     assert!(canary.exists());
 }
+
+#[test]
+fn runs_no_env_added_after_the_approval() {
+    let (ctx, _events, state) = context("hostile-env-plan", json!({}));
+    write_approvals(
+        &state,
+        json!({"version": 1, "defaults": {"security": "allowlist", "ask": "on-miss", "askFallback": "deny"}}),
+    );
+    let dir = scratch("env-plan");
+    let prepared = prepare(
+        &ctx,
+        json!({"command": ["env"], "cwd": dir, "agentId": "main", "sessionKey": "agent:main:main"}),
+    );
+    let plan = prepared["plan"].clone();
+    assert!(plan.get("envSha256").is_none(), "no env, no new plan key");
+    let approved = |env: Option<Value>, plan: &Value| {
+        let mut params = json!({"command": plan["argv"], "rawCommand": plan["commandText"], "systemRunPlan": plan,
+            "cwd": plan["cwd"], "agentId": "main", "sessionKey": "agent:main:main", "approved": true, "approvalDecision": "allow-once"});
+        if let Some(env) = env {
+            params["env"] = env;
+        }
+        params
+    };
+    let err = run(&ctx, approved(Some(json!({"GIT_EXTERNAL_DIFF_X": "1"})), &plan)).unwrap_err();
+    assert_eq!(err.code, "INVALID_REQUEST");
+    assert_eq!(err.message, "explicit approval requires matching systemRunPlan");
+    assert!(run(&ctx, approved(None, &plan)).is_ok(), "the approved run still runs");
+
+    // Prepared with env: the same env runs, another one does not.
+    let prepared = prepare(
+        &ctx,
+        json!({"command": ["env"], "cwd": dir, "env": {"FOO": "approved"}, "agentId": "main", "sessionKey": "agent:main:main"}),
+    );
+    let plan = prepared["plan"].clone();
+    assert!(plan["envSha256"].is_string());
+    let out = stdout(run(&ctx, approved(Some(json!({"FOO": "approved"})), &plan)));
+    assert!(out.contains("FOO=approved\n"), "{out}");
+    for env in [json!({"FOO": "other"}), json!({"FOO": "approved", "BAR": "1"}), json!({})] {
+        let err = run(&ctx, approved(Some(env.clone()), &plan)).unwrap_err();
+        assert_eq!(err.message, "explicit approval requires matching systemRunPlan", "{env}");
+    }
+}
+
+#[test]
+fn runs_no_non_utf8_locale_in_allowlist_mode() {
+    let (ctx, _events, state) = context("hostile-locale", json!({}));
+    allowlist_off(&state, &[]);
+    for (key, value) in [("LC_ALL", "zh_CN.GBK"), ("LANG", "zh_TW.Big5"), ("LC_CTYPE", "ja_JP.SJIS")] {
+        for command in [json!(["bash", "-c", "echo hi"]), json!(["echo", "hi"])] {
+            let err = run(&ctx, json!({"command": command, "env": {key: value}})).unwrap_err();
+            assert_eq!(
+                err.message,
+                format!("SYSTEM_RUN_DENIED: environment override rejected (non-UTF-8 locale in allowlist mode: {key}={value})")
+            );
+        }
+    }
+    let out = stdout(run(
+        &ctx,
+        json!({"command": ["bash", "-c", "echo hi"], "env": {"LC_ALL": "C.UTF-8", "LANG": "C"}}),
+    ));
+    assert_eq!(out, "hi\n");
+    // Under security=full the override is the caller's business, as in the TS host.
+    full(&state);
+    assert!(run(&ctx, json!({"command": ["echo", "hi"], "env": {"LC_ALL": "zh_CN.GBK"}})).is_ok());
+}

@@ -79,6 +79,14 @@ pub(super) struct Analysis {
 /// Load, resolve, match.
 pub(super) fn analyse(ctx: &InvokeContext, parsed: &Parsed) -> Result<Analysis, Stop> {
     let (effective, expected_snapshot) = load_policy(ctx, parsed)?;
+    if effective.security == Security::Allowlist {
+        if let Some(assignment) = exec_env::non_utf8_locale_override(&parsed.overrides) {
+            return Err(deny(
+                DenyReason::AllowlistMiss,
+                exec_env::msg_non_utf8_locale(&assignment),
+            ));
+        }
+    }
     let resolve_ctx = ResolveContext::new(parsed.cwd.as_deref(), &ctx.node.path_env);
     let resolved = resolve_request(&parsed.request, &resolve_ctx);
     let matches = match_stage(&effective, &resolved, &resolve_ctx);
