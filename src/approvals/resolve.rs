@@ -375,7 +375,7 @@ impl Segment {
 /// 'uname'`, also behind transparent wrappers) by the segments of that payload, up to three
 /// levels deep, as the TS host evaluates nested shell wrappers. A nested payload that cannot be
 /// analysed keeps its wrapper segment, which then needs an argv-bound entry or `*`.
-#[cfg(test)]
+#[cfg(any(test, feature = "internals"))]
 pub fn flatten_nested_shells(
     segments: Vec<Segment>,
     ctx: &ResolveContext,
