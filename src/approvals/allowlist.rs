@@ -266,10 +266,15 @@ pub fn is_trusted_carrier(
     entries: &[AllowlistEntry],
     ctx: &ResolveContext,
 ) -> bool {
-    if carrier.relative_after_cd {
-        return false;
-    }
-    let resolution = &carrier.resolution;
+    !carrier.relative_after_cd && is_trusted_file(&carrier.resolution, entries, ctx)
+}
+
+/// [`is_trusted_carrier`]'s rule for one resolved file.
+fn is_trusted_file(
+    resolution: &ExecutableResolution,
+    entries: &[AllowlistEntry],
+    ctx: &ResolveContext,
+) -> bool {
     let Some(real) = resolution.resolved_real_path.as_deref() else {
         return false;
     };
@@ -400,6 +405,9 @@ pub fn evaluate_segment(
                     out.extend(argv.iter().skip(index + 1).cloned());
                     out
                 });
+                // The script is what the entry names; the shell that reads it must be a
+                // trusted file too (`./sh allowed.sh` would run the attacker's `./sh`).
+                let shell_trusted = is_trusted_file(&resolution.execution, entries, ctx);
                 entry = match_allowlist(
                     entries,
                     Some(&script_resolution),
@@ -407,6 +415,7 @@ pub fn evaluate_segment(
                     &cwd,
                     home,
                 )
+                .filter(|_| shell_trusted)
                 .cloned();
             }
         }
@@ -830,10 +839,25 @@ mod tests {
             vec!["sh", "-c", "nice ./bash -c 'echo hi'"],
             vec!["sh", "-c", "./nice sh -c 'echo hi'"],
             vec!["bash", "-c", "exec ./sh -c 'echo hi'"],
+            // A wrapper in front of an allowlisted segment runs as written in a payload.
+            vec!["sh", "-c", "./nice echo hi"],
+            vec!["sh", "-c", "ls && ./timeout 5 echo hi"],
+            vec!["sh", "-c", "nice ./nice echo hi"],
+            vec!["sh", "-c", "./env echo hi"],
+            vec!["sh", "-c", "./busybox echo hi"],
         ] {
             assert!(!request_passes(&argv, &dir, &entries), "{argv:?}");
         }
         // Explicitly allowlisting the file makes it trusted.
+        // A script allowlisted by path is read by a trusted shell only.
+        let script = dir.join("s.sh");
+        std::fs::write(&script, "echo hi\n").unwrap();
+        let script = script.to_string_lossy().into_owned();
+        let with_script = [entry(&realpath(Path::new(&script)).unwrap(), None, false)];
+        assert!(request_passes(&["sh", &script], &dir, &with_script));
+        assert!(!request_passes(&["./sh", &script], &dir, &with_script));
+        assert!(!request_passes(&["./bash", &script], &dir, &with_script));
+        assert!(!request_passes(&["sh", "-c", &format!("./sh {script}")], &dir, &with_script));
         let mut trusting = entries.clone();
         trusting.push(entry(&realpath(Path::new(&sh)).unwrap(), None, false));
         assert!(request_passes(&[&sh, "-c", "echo hi"], &dir, &trusting));

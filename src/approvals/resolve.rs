@@ -423,6 +423,7 @@ fn flatten_nested_shells_into(
                         ctx,
                         segment.in_shell,
                         segment.after_cd,
+                        true,
                     ));
                 }
                 out.extend(flatten_nested_shells_into(
@@ -450,13 +451,14 @@ pub struct Carrier {
     pub relative_after_cd: bool,
 }
 
-/// The carriers of a shell-wrapper plan: each wrapper's executable word, then the shell's.
+/// The carriers of a plan: each wrapper's executable word, then (`with_shell`) the shell's.
 /// Inside a payload, leading `exec`/`command`/`builtin` are shell builtins, not files.
 fn carriers_of(
     plan: &super::argv::WrapperTrustPlan,
     ctx: &ResolveContext,
     in_shell: bool,
     after_cd: bool,
+    with_shell: bool,
 ) -> Vec<Carrier> {
     let mut words: Vec<&str> = Vec::new();
     let mut shell_position = in_shell;
@@ -469,7 +471,7 @@ fn carriers_of(
             words.push(word.trim());
         }
     }
-    if let Some(shell) = plan.argv.first() {
+    if let Some(shell) = plan.argv.first().filter(|_| with_shell) {
         words.push(shell.trim());
     }
     words
@@ -519,8 +521,23 @@ pub fn resolve_request(request: &CommandRequest, ctx: &ResolveContext) -> Resolv
                     ctx,
                     false,
                     false,
+                    true,
                 ));
                 let segments = flatten_nested_shells_into(segments, ctx, 0, &mut carriers);
+                // Inside a payload the shell runs a segment as written: `./nice echo hi` runs
+                // `./nice`, though the policy matched `echo`. (A direct argv runs its planned
+                // argv, wrappers removed, so only payload segments carry wrappers.)
+                for segment in &segments {
+                    if let Some(resolution) = &segment.resolution {
+                        carriers.extend(carriers_of(
+                            &resolution.plan,
+                            ctx,
+                            true,
+                            segment.after_cd,
+                            false,
+                        ));
+                    }
+                }
                 (true, segments)
             }
             _ => (false, Vec::new()),

@@ -237,9 +237,22 @@ fn runs_no_untrusted_shell_or_wrapper() {
         vec!["nice", "./sh", "-c", "echo hi"],
         vec!["sh", "-c", "./sh -c 'echo hi'"],
         vec!["sh", "-c", "nice ./bash -c 'echo hi'"],
+        vec!["sh", "-c", "./nice echo hi"],
+        vec!["bash", "-c", "echo a && ./timeout 5 echo hi"],
+        vec!["sh", "-c", "./env echo hi"],
     ] {
         refused_and_not_run(&ctx, &state, &[], &command, &dir, &canary);
     }
+    // An allowlisted script is read only by a trusted shell.
+    let script = dir.join("s.sh");
+    std::fs::write(&script, "echo script\n").unwrap();
+    let script = script.display().to_string();
+    let extra = [script.clone()];
+    refused_and_not_run(&ctx, &state, &extra, &["./sh", &script], &dir, &canary);
+    refused_and_not_run(&ctx, &state, &extra, &["./bash", &script], &dir, &canary);
+    allowlist_off(&state, &extra);
+    let out = stdout(run(&ctx, json!({"command": ["sh", script], "cwd": dir})));
+    assert_eq!(out, "script\n");
 }
 
 #[test]
