@@ -129,6 +129,9 @@ fn runs_no_builtin_that_evaluates_a_subscript() {
     let printf_v = format!("printf -v 'a[$(touch {c})]' x");
     let chained = format!("echo ok && test -v 'a[$(touch {c})]'");
     let cmd_test = format!("command test -v 'a[$(touch {c})]'");
+    // Nested: the outer payload sees a double-quoted word, the inner one the builtin.
+    let nested = format!("bash -c \"test -v 'a[\\$(touch {c})]'\"");
+    let nested_nice = format!("nice bash -c \"printf -v 'a[\\$(touch {c})]' x\"");
     let printf = real("printf");
     let test = real("test");
     for command in [
@@ -140,6 +143,8 @@ fn runs_no_builtin_that_evaluates_a_subscript() {
         vec!["nice", "bash", "-c", test_v.as_str()],
         vec!["timeout", "5", "bash", "-c", bracket_v.as_str()],
         vec!["env", "bash", "-c", printf_v.as_str()],
+        vec!["sh", "-c", nested.as_str()],
+        vec!["bash", "-c", nested_nice.as_str()],
     ] {
         // With an empty allowlist, and with printf and test allowed by path.
         refused_and_not_run(&ctx, &state, &[], &command, &dir, &canary);
@@ -428,4 +433,39 @@ fn runs_no_non_utf8_locale_in_allowlist_mode() {
     // Under security=full the override is the caller's business, as in the TS host.
     full(&state);
     assert!(run(&ctx, json!({"command": ["echo", "hi"], "env": {"LC_ALL": "zh_CN.GBK"}})).is_ok());
+}
+
+#[test]
+fn runs_with_no_relative_path_entry_in_the_child_path() {
+    let (base, _events, state) = context("hostile-path", json!({}));
+    // The same node, whose own PATH starts with `.`.
+    let node = crate::commands::NodeRuntime {
+        paths: base.node.paths.clone(),
+        config: base.node.config.clone(),
+        path_env: ".::/usr/bin:/bin".to_string(),
+        secret_env_names: vec![],
+        secret_values: vec![],
+        approvals: crate::approvals::ApprovalsStore::new(&base.node.paths),
+        browser: None,
+    };
+    let ctx = InvokeContext {
+        cancel: crate::cancel::CancelToken::new(),
+        events: base.events.clone(),
+        node: std::sync::Arc::new(node),
+    };
+    let dir = scratch("path");
+    let canary = dir.join("canary");
+    canary_script(&dir.join("ls"), &canary);
+    allowlist_off(&state, &[]);
+    // The policy matched /usr/bin/ls; the shell must not find ./ls first.
+    for command in [json!(["sh", "-c", "ls /"]), json!(["bash", "-c", "echo a && ls /"])] {
+        let result = run(&ctx, json!({"command": command, "cwd": dir}));
+        assert!(result.is_ok(), "{command}: {result:?}");
+        assert!(!canary.exists(), "./ls ran through a relative PATH entry: {command}");
+    }
+    let out = stdout(run(&ctx, json!({"command": ["sh", "-c", "echo $PATH"], "cwd": dir})).or_else(|_| {
+        full(&state);
+        run(&ctx, json!({"command": ["sh", "-c", "echo $PATH"], "cwd": dir}))
+    }));
+    assert_eq!(out, "/usr/bin:/bin\n");
 }
