@@ -383,7 +383,9 @@ pub fn evaluate_segment(
             Some(_) if carries_command_in_args(&effective) && !argv_bound && !bare_wild => None,
             other => other.cloned(),
         };
-        if entry.is_none() && carries_command_in_args(&effective) {
+        // After a `cd` the script operand was resolved against the wrong directory
+        // (`cd /x && sh ./s.sh` reads /x/s.sh): no match through it.
+        if entry.is_none() && carries_command_in_args(&effective) && !segment.after_cd {
             if let Some(script) = shell_script_path(&effective, ctx) {
                 let script_resolution = ExecutableResolution {
                     raw_executable: script.clone(),
@@ -858,6 +860,9 @@ mod tests {
         assert!(!request_passes(&["./sh", &script], &dir, &with_script));
         assert!(!request_passes(&["./bash", &script], &dir, &with_script));
         assert!(!request_passes(&["sh", "-c", &format!("./sh {script}")], &dir, &with_script));
+        assert!(request_passes(&["sh", "-c", "sh ./s.sh"], &dir, &with_script));
+        assert!(!request_passes(&["sh", "-c", "cd / && sh ./s.sh"], &dir, &with_script));
+        assert!(!request_passes(&["sh", "-c", "cd /tmp; bash s.sh"], &dir, &with_script));
         let mut trusting = entries.clone();
         trusting.push(entry(&realpath(Path::new(&sh)).unwrap(), None, false));
         assert!(request_passes(&[&sh, "-c", "echo hi"], &dir, &trusting));
