@@ -418,6 +418,10 @@ fn lock_and_unlock() {
     assert!(state.join("exec-approvals.remote-readonly").exists());
     let again = json(&approvals(&state, &["lock", "--json"]));
     assert_eq!(again["changed"], false);
+    assert_eq!(
+        json(&approvals(&state, &["show", "--json"]))["remoteReadonly"],
+        true
+    );
     let shown = approvals(&state, &["show"]);
     assert!(shown.status.success());
     let text = String::from_utf8_lossy(&shown.stdout);

@@ -166,13 +166,7 @@ pub fn main(args: &ApprovalsArgs) -> Result<ExitCode, CliError> {
     let config = NodeConfig::load(&paths.config_file())?;
     let store = ApprovalsStore::new(&paths);
     match &args.action {
-        ApprovalsAction::Show(show_args) => {
-            let result = show(&store, &config, show_args);
-            if !show_args.json && result.is_ok() {
-                print_lock(&paths, &config, false, false);
-            }
-            result
-        }
+        ApprovalsAction::Show(show_args) => show(&store, &config, &paths, show_args),
         ApprovalsAction::Set(set_args) => set(&store, &config, set_args),
         ApprovalsAction::Allow(allow_args) => allow(&store, allow_args),
         ApprovalsAction::Remove(remove_args) => remove(&store, remove_args),
@@ -268,8 +262,10 @@ fn print_json(value: &Value) {
 fn show(
     store: &ApprovalsStore,
     config: &NodeConfig,
+    paths: &StatePaths,
     args: &ShowArgs,
 ) -> Result<ExitCode, CliError> {
+    let (locked, _, _) = lock_state(paths, config);
     let snapshot = store.read().map_err(store_error)?;
     let agent = agent_key(&args.agent);
     let effective: EffectivePolicy =
@@ -314,6 +310,7 @@ fn show(
                 "config": {"security": effective.config.security.as_str(), "ask": effective.config.ask.as_str(), "from": effective.config.source},
             },
             "strictInlineEval": effective.config.strict_inline_eval,
+            "remoteReadonly": locked,
             "allowlist": entries,
         }));
         return Ok(ExitCode::SUCCESS);
@@ -340,6 +337,14 @@ fn show(
     if effective.config.strict_inline_eval {
         println!("strictInlineEval: on (interpreter one-liners always need approval)");
     }
+    println!(
+        "gateway:      {}",
+        if locked {
+            "read-only: exec approvals are read-only for the gateway (`approvals unlock`)"
+        } else {
+            "may replace the approvals and approve misses (`approvals lock` stops that)"
+        }
+    );
     println!(
         "document:     {}{}",
         file.display(),
