@@ -389,16 +389,18 @@ pub struct Decision {
 }
 
 /// What the node believes of a request's approval fields. The gateway's `approved`,
-/// `approvalDecision` and auto-review are claims; the node honours them only where an
-/// approval can legitimately exist:
-/// * not with `ask=off` (as configured, before any fallback): the node's policy never asks, so
-///   no operator can have approved, and a miss stays a miss whatever the request claims;
-/// * not when the approvals are locked against the gateway ([`super::lock`]).
+/// `approvalDecision` and auto-review are claims: on a node whose approvals are locked against
+/// the gateway ([`super::lock`]) none is honoured.
+///
+/// With `ask=off` the node never asks, so no operator can have approved a *miss*: [`decide`]
+/// lets the approval answer only the explicit-approval checks the gateway asks for whatever
+/// `ask` says (`strictInlineEval`, security-audit suppressions). It excuses no miss, binds
+/// nothing, and persists no allow-always grant: the [`Decision`]'s approval is cleared.
 ///
 /// `ask-fallback` is kept: it only ever narrows the policy (`askFallback` is applied with
 /// `min`).
 pub fn honoured_approval(approval: Approval, policy: &EffectivePolicy) -> Approval {
-    if policy.ask == Ask::Off || policy.remote_readonly {
+    if policy.remote_readonly {
         Approval {
             approved_by_ask: false,
             auto_review: false,
@@ -444,6 +446,7 @@ pub fn decide(
     let approval = honoured_approval(approval, policy);
     let fallback = approval.fallback;
     let approved_by_ask = approval.approved_by_ask;
+    let grant_allowed = approved_by_ask && policy.ask != Ask::Off;
     let security = if fallback {
         policy.security.min(policy.approvals.ask_fallback)
     } else {
@@ -482,7 +485,7 @@ pub fn decide(
         analysis_ok: resolved.analysis_ok,
         allowlist_satisfied,
         durable_approval: durable || inline_trusted,
-        approved_by_ask,
+        approved_by_ask: grant_allowed,
     };
     let mut verdict = evaluate(&inputs);
     let segment_texts: Vec<(String, Vec<String>)> = resolved
@@ -518,7 +521,11 @@ pub fn decide(
     Ok(Decision {
         security,
         ask,
-        approval,
+        approval: Approval {
+            approved_by_ask: grant_allowed,
+            auto_review: approval.auto_review && grant_allowed,
+            fallback,
+        },
         analysis_ok: resolved.analysis_ok,
         all_satisfied: matches.all_satisfied,
         allowlist_satisfied,
@@ -794,7 +801,14 @@ mod tests {
             );
             // Unlocked, on-miss: the operator's approval is honoured, as in the TS host.
             let asking = policy(allowlist_on_miss(), false, echo_only);
-            assert_eq!(run(&["id"], &asking, APPROVED).unwrap().verdict, Ok(()));
+            let decision = run(&["id"], &asking, APPROVED).unwrap();
+            assert_eq!(decision.verdict, Ok(()));
+            assert!(decision.approval.approved_by_ask);
+            // Full/off: an allowed run, but no grant to persist.
+            let full_off = policy(json!({"security": "full", "ask": "off"}), false, json!([]));
+            let decision = run(&["id"], &full_off, APPROVED).unwrap();
+            assert_eq!(decision.verdict, Ok(()));
+            assert!(!decision.approval.approved_by_ask);
         }
 
         #[test]
@@ -857,10 +871,7 @@ mod tests {
         fn suppressions_under_auto_review_are_denied_first() {
             // Before the strict inline-eval check, and whatever the security.
             let words = ["python3", "-c", "print('security.audit.suppressions')"];
-            for defaults in [
-                allowlist_on_miss(),
-                json!({"security": "deny", "ask": "on-miss"}),
-            ] {
+            for defaults in [allowlist_off(), json!({"security": "deny"})] {
                 let p = policy(defaults, true, json!([]));
                 assert_eq!(
                     early(run(&words, &p, AUTO_REVIEW)),
@@ -902,8 +913,8 @@ mod tests {
             let off = policy(allowlist_off(), false, json!([]));
             assert_eq!(
                 carried(run(&argv, &off, APPROVED)).as_deref(),
-                Some(MSG_APPROVAL_REQUIRED),
-                "with ask=off no approval can exist"
+                Some(MSG_ALLOWLIST_MISS),
+                "with ask=off the approval answers the suppression check, not the miss"
             );
         }
 
@@ -922,15 +933,14 @@ mod tests {
                 wrapped,
                 "inside a shell payload too"
             );
-            let asking = policy(allowlist_on_miss(), true, json!([]));
             assert!(
-                run(&["python3", "-c", "1"], &asking, APPROVED).is_ok(),
+                run(&["python3", "-c", "1"], &p, APPROVED).is_ok(),
                 "approved"
             );
             assert_eq!(
-                early(run(&["python3", "-c", "1"], &p, APPROVED)),
-                message,
-                "with ask=off an approval is not honoured"
+                carried(run(&["python3", "-c", "1"], &p, APPROVED)).as_deref(),
+                Some(MSG_ALLOWLIST_MISS),
+                "with ask=off the approval answers strictInlineEval, not the miss"
             );
             let off = policy(allowlist_off(), false, json!([]));
             assert_eq!(

@@ -161,7 +161,7 @@ impl Authorized {
         plan: BoundPlan,
     ) -> Authorized {
         let verdicts = analysis.matches.verdicts;
-        // An approval the node did not honour (ask=off, locked) is not a rule, and never
+        // An approval the decide stage did not keep (ask=off, locked) is not a rule, and never
         // persists an allow-always grant.
         let honoured = decision.approval.approved_by_ask;
         let rule = describe_rule(
