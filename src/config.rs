@@ -18,6 +18,7 @@ impl<'a> From<&'a NodeConfig> for crate::approvals::policy::ExecConfig<'a> {
             file: config.source(),
             tools_exec: config.get(&["tools", "exec"]),
             agents_list: config.get(&["agents", "list"]),
+            remote_readonly: config.exec_approvals_remote_readonly(),
         }
     }
 }
@@ -118,6 +119,17 @@ impl NodeConfig {
     /// A boolean at `path`.
     pub fn get_bool(&self, path: &[&str]) -> Option<bool> {
         self.get(path).and_then(Value::as_bool)
+    }
+
+    /// `nodeHost.execApprovals.remote`: `"readonly"` locks the exec approvals against the
+    /// gateway (see [`crate::approvals::lock`]). Absent, null or `"readwrite"` is unlocked; any
+    /// other value is read-only, so a typo fails closed.
+    pub fn exec_approvals_remote_readonly(&self) -> bool {
+        match self.get(&["nodeHost", "execApprovals", "remote"]) {
+            None | Some(Value::Null) => false,
+            Some(Value::String(mode)) => mode.trim() != "readwrite",
+            Some(_) => true,
+        }
     }
 
     /// `gateway.auth.token`.

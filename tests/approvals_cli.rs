@@ -407,3 +407,40 @@ fn check_suggests_nothing_that_would_not_help() {
     assert_eq!(report["suggest"], serde_json::json!([]));
     std::fs::remove_dir_all(&state).unwrap();
 }
+
+#[test]
+fn lock_and_unlock() {
+    let state = state_dir("lock");
+    let locked = json(&approvals(&state, &["lock", "--json"]));
+    assert_eq!(locked["locked"], true);
+    assert_eq!(locked["changed"], true);
+    assert_eq!(locked["byLockFile"], true);
+    assert!(state.join("exec-approvals.remote-readonly").exists());
+    let again = json(&approvals(&state, &["lock", "--json"]));
+    assert_eq!(again["changed"], false);
+    assert_eq!(
+        json(&approvals(&state, &["show", "--json"]))["remoteReadonly"],
+        true
+    );
+    let shown = approvals(&state, &["show"]);
+    assert!(shown.status.success());
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        text.contains("exec approvals are read-only for the gateway"),
+        "{text}"
+    );
+    let unlocked = json(&approvals(&state, &["unlock", "--json"]));
+    assert_eq!(unlocked["locked"], false);
+    assert_eq!(unlocked["changed"], true);
+    assert!(!state.join("exec-approvals.remote-readonly").exists());
+    // A lock in openclaw.json is reported, and `unlock` does not lift it.
+    std::fs::write(
+        state.join("openclaw.json"),
+        r#"{nodeHost: {execApprovals: {remote: "readonly"}}}"#,
+    )
+    .unwrap();
+    let config_locked = json(&approvals(&state, &["unlock", "--json"]));
+    assert_eq!(config_locked["locked"], true);
+    assert_eq!(config_locked["byConfig"], true);
+    let _ = std::fs::remove_dir_all(&state);
+}

@@ -38,7 +38,8 @@ use super::pattern::{
 };
 use super::policy::AllowlistEntry;
 use super::resolve::{
-    candidate_path, lexical_resolve, realpath, trust_path, ExecutableResolution, ResolveContext,
+    candidate_path, lexical_resolve, realpath, trust_path, Carrier, ExecutableResolution,
+    ResolveContext,
     ResolvedSegments, Segment,
 };
 use super::safe_bins::{is_safe_bin_usage, SafeBins};
@@ -156,11 +157,147 @@ fn carries_command_in_args(argv: &[String]) -> bool {
     if ARGV_CARRYING_RUNNERS.contains(&name.as_str()) {
         return true;
     }
-    name == "find"
-        && argv
-            .iter()
-            .skip(1)
-            .any(|a| ["-exec", "-execdir", "-ok", "-okdir"].contains(&a.trim()))
+    name == "find" && !find_is_read_only(&argv[1..])
+}
+
+/// `find` primaries and options that only read, with how many words follow each. Anything
+/// else (`-delete`, `-exec`, `-fprint`, `-fls`, `-fprintf`, an option this port does not know)
+/// may write or run, so a path-only entry does not cover it (an argPattern can).
+const FIND_READ_ONLY: &[(&str, usize)] = &[
+    ("-name", 1),
+    ("-iname", 1),
+    ("-path", 1),
+    ("-ipath", 1),
+    ("-wholename", 1),
+    ("-iwholename", 1),
+    ("-regex", 1),
+    ("-iregex", 1),
+    ("-regextype", 1),
+    ("-lname", 1),
+    ("-ilname", 1),
+    ("-type", 1),
+    ("-xtype", 1),
+    ("-size", 1),
+    ("-perm", 1),
+    ("-user", 1),
+    ("-group", 1),
+    ("-uid", 1),
+    ("-gid", 1),
+    ("-links", 1),
+    ("-inum", 1),
+    ("-samefile", 1),
+    ("-newer", 1),
+    ("-anewer", 1),
+    ("-cnewer", 1),
+    ("-mtime", 1),
+    ("-mmin", 1),
+    ("-atime", 1),
+    ("-amin", 1),
+    ("-ctime", 1),
+    ("-cmin", 1),
+    ("-used", 1),
+    ("-fstype", 1),
+    ("-context", 1),
+    ("-maxdepth", 1),
+    ("-mindepth", 1),
+    ("-printf", 1),
+    ("-nouser", 0),
+    ("-nogroup", 0),
+    ("-empty", 0),
+    ("-executable", 0),
+    ("-readable", 0),
+    ("-writable", 0),
+    ("-true", 0),
+    ("-false", 0),
+    ("-print", 0),
+    ("-print0", 0),
+    ("-ls", 0),
+    ("-prune", 0),
+    ("-quit", 0),
+    ("-depth", 0),
+    ("-d", 0),
+    ("-mount", 0),
+    ("-xdev", 0),
+    ("-noleaf", 0),
+    ("-follow", 0),
+    ("-daystart", 0),
+    ("-ignore_readdir_race", 0),
+    ("-noignore_readdir_race", 0),
+    ("-a", 0),
+    ("-o", 0),
+    ("-and", 0),
+    ("-or", 0),
+    ("-not", 0),
+    ("-H", 0),
+    ("-L", 0),
+    ("-P", 0),
+];
+
+/// True when every word of a `find` argv (after `find`) is a path, an operator, or a
+/// read-only primary with its operands.
+fn find_is_read_only(args: &[String]) -> bool {
+    let mut index = 0;
+    while let Some(word) = args.get(index) {
+        let word = word.trim();
+        index += 1;
+        if !word.starts_with('-') || matches!(word, "(" | ")" | "!" | ",") {
+            continue;
+        }
+        // `-newerXY REF`.
+        if word.starts_with("-newer") && word.len() == 8 {
+            index += 1;
+            continue;
+        }
+        match FIND_READ_ONLY.iter().find(|(name, _)| *name == word) {
+            Some((_, operands)) => index += operands,
+            None => return false,
+        }
+    }
+    true
+}
+
+/// The match stage's trust rule for a [`Carrier`] (a shell or a wrapper that runs a payload):
+/// its real path is allowlisted (a path-only entry, or `*`), or it is a system file: the file
+/// and every directory above it owned by root and writable by nobody else (no group or world
+/// write bit), as OpenSSH's StrictModes reads `authorized_keys`. A carrier that does not
+/// resolve, or is named by a relative path after a `cd`, is never trusted.
+pub fn is_trusted_carrier(
+    carrier: &Carrier,
+    entries: &[AllowlistEntry],
+    ctx: &ResolveContext,
+) -> bool {
+    !carrier.relative_after_cd && is_trusted_file(&carrier.resolution, entries, ctx)
+}
+
+/// [`is_trusted_carrier`]'s rule for one resolved file.
+fn is_trusted_file(
+    resolution: &ExecutableResolution,
+    entries: &[AllowlistEntry],
+    ctx: &ResolveContext,
+) -> bool {
+    let Some(real) = resolution.resolved_real_path.as_deref() else {
+        return false;
+    };
+    let cwd = ctx.cwd.to_string_lossy();
+    if match_allowlist(entries, Some(resolution), None, &cwd, ctx.home.as_deref()).is_some() {
+        return true;
+    }
+    is_root_owned_chain(Path::new(real))
+}
+
+/// The file and each directory above it (by real path) owned by uid 0 with no group or world
+/// write bit.
+pub fn is_root_owned_chain(real: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let mut cursor = Some(real);
+    while let Some(path) = cursor {
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.uid() == 0 && meta.mode() & 0o022 == 0 => {}
+            _ => return false,
+        }
+        cursor = path.parent();
+    }
+    true
 }
 
 /// The matcher gives up on stdin (`s`), payload (`c`) and interactive (`i`) clusters, and on
@@ -203,7 +340,7 @@ pub fn evaluate_segment(
         entry: None,
         satisfied_by: None,
     };
-    if segment.policy_blocked() {
+    if segment.policy_blocked() || segment.runs_relative_word_after_cd() {
         return unsatisfied;
     }
     let cwd = ctx.cwd.to_string_lossy().into_owned();
@@ -222,6 +359,19 @@ pub fn evaluate_segment(
             resolved_real_path: trust,
             executable_name: policy.executable_name.clone(),
         };
+        // A cwd-bound allow-always hash names the cwd it was granted in; after a `cd` in the
+        // payload the segment runs elsewhere, so such entries are left out.
+        let unbound: Vec<AllowlistEntry>;
+        let entries = if segment.after_cd {
+            unbound = entries
+                .iter()
+                .filter(|e| !is_cwd_bound_hash_pattern(e.arg_pattern.as_deref()))
+                .cloned()
+                .collect();
+            &unbound[..]
+        } else {
+            entries
+        };
         let matched = match_allowlist(entries, Some(&candidate_resolution), exact_argv, &cwd, home);
         let argv_bound = matched.is_some_and(|m| {
             m.arg_pattern
@@ -233,7 +383,9 @@ pub fn evaluate_segment(
             Some(_) if carries_command_in_args(&effective) && !argv_bound && !bare_wild => None,
             other => other.cloned(),
         };
-        if entry.is_none() && carries_command_in_args(&effective) {
+        // After a `cd` the script operand was resolved against the wrong directory
+        // (`cd /x && sh ./s.sh` reads /x/s.sh): no match through it.
+        if entry.is_none() && carries_command_in_args(&effective) && !segment.after_cd {
             if let Some(script) = shell_script_path(&effective, ctx) {
                 let script_resolution = ExecutableResolution {
                     raw_executable: script.clone(),
@@ -255,6 +407,9 @@ pub fn evaluate_segment(
                     out.extend(argv.iter().skip(index + 1).cloned());
                     out
                 });
+                // The script is what the entry names; the shell that reads it must be a
+                // trusted file too (`./sh allowed.sh` would run the attacker's `./sh`).
+                let shell_trusted = is_trusted_file(&resolution.execution, entries, ctx);
                 entry = match_allowlist(
                     entries,
                     Some(&script_resolution),
@@ -262,6 +417,7 @@ pub fn evaluate_segment(
                     &cwd,
                     home,
                 )
+                .filter(|_| shell_trusted)
                 .cloned();
             }
         }
@@ -285,6 +441,7 @@ pub fn evaluate_segment(
             argv: segment.argv.clone(),
             exact_argv: segment.exact_argv,
             raw: segment.raw.clone(),
+            after_cd: segment.after_cd,
         };
         if is_safe_builtin_segment(&shell_segment) {
             return SegmentVerdict {
@@ -318,7 +475,11 @@ pub fn match_segments(
         .collect();
     let all_satisfied = resolved.analysis_ok
         && !verdicts.is_empty()
-        && verdicts.iter().all(|v| v.satisfied_by.is_some());
+        && verdicts.iter().all(|v| v.satisfied_by.is_some())
+        && resolved
+            .carriers
+            .iter()
+            .all(|c| is_trusted_carrier(c, entries, ctx));
     Matches {
         verdicts,
         all_satisfied,
@@ -616,5 +777,171 @@ mod tests {
         let matches = match_segments(&resolved, &[entry("*", None, false)], &bins, &ctx);
         assert!(matches.verdicts.is_empty());
         assert!(!matches.all_satisfied);
+    }
+
+    /// A fresh directory the attacker controls, with executable files `names` in it.
+    fn attacker_dir(tag: &str, names: &[&str]) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("oc-hostile-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in names {
+            let file = dir.join(name);
+            std::fs::write(&file, "#!/bin/sh\necho pwned\n").unwrap();
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        dir
+    }
+
+    /// Whether a whole request passes the match stage in `cwd` under `entries`.
+    fn request_passes(argv: &[&str], cwd: &Path, entries: &[AllowlistEntry]) -> bool {
+        let ctx = ResolveContext {
+            cwd: cwd.to_path_buf(),
+            path_env: "/usr/bin:/bin".into(),
+            home: Some("/home/u".into()),
+        };
+        let request = resolve_command_request(v(argv), None).unwrap();
+        let resolved = resolve_request(&request, &ctx);
+        match_segments(&resolved, entries, &SafeBins::new(None, &[]), &ctx).all_satisfied
+    }
+
+    fn echo_ls() -> Vec<AllowlistEntry> {
+        vec![entry(&real("echo"), None, false), entry(&real("ls"), None, false)]
+    }
+
+    #[test]
+    fn the_shell_and_its_wrappers_must_be_trusted_files() {
+        let dir = attacker_dir("carriers", &["sh", "bash", "nice", "busybox", "timeout", "env"]);
+        let d = dir.to_string_lossy().into_owned();
+        let entries = echo_ls();
+        // The legitimate shapes pass: system shells and wrappers.
+        for argv in [
+            vec!["sh", "-c", "echo hi"],
+            vec!["/bin/sh", "-c", "echo hi"],
+            vec!["nice", "sh", "-c", "echo hi"],
+            vec!["timeout", "5", "sh", "-c", "echo hi && ls"],
+            vec!["sh", "-c", "nice sh -c 'echo hi'"],
+        ] {
+            assert!(request_passes(&argv, Path::new("/tmp"), &entries), "{argv:?}");
+        }
+        let sh = format!("{d}/sh");
+        let nice = format!("{d}/nice");
+        let busybox = format!("{d}/busybox");
+        for argv in [
+            vec![sh.as_str(), "-c", "echo hi"],
+            vec!["./sh", "-c", "echo hi"],
+            vec!["./bash", "-c", "echo hi"],
+            vec!["./nice", "sh", "-c", "echo hi"],
+            vec![nice.as_str(), "sh", "-c", "echo hi"],
+            vec!["nice", "./sh", "-c", "echo hi"],
+            vec!["./timeout", "5", "sh", "-c", "echo hi"],
+            vec![busybox.as_str(), "sh", "-c", "echo hi"],
+            vec!["./busybox", "sh", "-c", "echo hi"],
+            vec!["sh", "-c", "./sh -c 'echo hi'"],
+            vec!["sh", "-c", "nice ./bash -c 'echo hi'"],
+            vec!["sh", "-c", "./nice sh -c 'echo hi'"],
+            vec!["bash", "-c", "exec ./sh -c 'echo hi'"],
+            // A wrapper in front of an allowlisted segment runs as written in a payload.
+            vec!["sh", "-c", "./nice echo hi"],
+            vec!["sh", "-c", "ls && ./timeout 5 echo hi"],
+            vec!["sh", "-c", "nice ./nice echo hi"],
+            vec!["sh", "-c", "./env echo hi"],
+            vec!["sh", "-c", "./busybox echo hi"],
+        ] {
+            assert!(!request_passes(&argv, &dir, &entries), "{argv:?}");
+        }
+        // Explicitly allowlisting the file makes it trusted.
+        // A script allowlisted by path is read by a trusted shell only.
+        let script = dir.join("s.sh");
+        std::fs::write(&script, "echo hi\n").unwrap();
+        let script = script.to_string_lossy().into_owned();
+        let with_script = [entry(&realpath(Path::new(&script)).unwrap(), None, false)];
+        assert!(request_passes(&["sh", &script], &dir, &with_script));
+        assert!(!request_passes(&["./sh", &script], &dir, &with_script));
+        assert!(!request_passes(&["./bash", &script], &dir, &with_script));
+        assert!(!request_passes(&["sh", "-c", &format!("./sh {script}")], &dir, &with_script));
+        assert!(request_passes(&["sh", "-c", "sh ./s.sh"], &dir, &with_script));
+        assert!(!request_passes(&["sh", "-c", "cd / && sh ./s.sh"], &dir, &with_script));
+        assert!(!request_passes(&["sh", "-c", "cd /tmp; bash s.sh"], &dir, &with_script));
+        let mut trusting = entries.clone();
+        trusting.push(entry(&realpath(Path::new(&sh)).unwrap(), None, false));
+        assert!(request_passes(&[&sh, "-c", "echo hi"], &dir, &trusting));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn relative_words_after_cd_are_misses_behind_wrappers_and_nested_shells() {
+        let dir = attacker_dir("cd", &["x", "echo"]);
+        let d = dir.to_string_lossy().into_owned();
+        // Allow the attacker's x by its real path, as an allowlist for ./x in the cwd would.
+        let mut entries = echo_ls();
+        entries.push(entry(&realpath(&dir.join("x")).unwrap(), None, false));
+        assert!(request_passes(&["sh", "-c", "./x"], &dir, &entries));
+        for payload in [
+            format!("cd {d} && nice ./x"),
+            format!("cd {d} && timeout 5 ./x"),
+            format!("cd {d} && env ./x"),
+            format!("cd {d} && nice -n 5 timeout 5 ./x"),
+            format!("cd {d} && sh -c ./x"),
+            format!("cd {d} && bash -c 'nice ./x'"),
+            format!("cd {d} && sh -c 'sh -c ./x'"),
+            format!("cd {d} && ./echo hi"),
+            format!("cd {d} && exec ./x"),
+        ] {
+            assert!(!request_passes(&["sh", "-c", &payload], Path::new("/"), &entries), "{payload}");
+        }
+        assert!(request_passes(
+            &["sh", "-c", &format!("cd {d} && ls && /usr/bin/echo hi")],
+            Path::new("/"),
+            &entries
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn find_by_path_alone_allows_only_read_only_predicates() {
+        let find = real("find");
+        let entries = [entry(&find, None, false)];
+        for argv in [
+            vec!["find", "/tmp", "-name", "*.txt"],
+            vec!["find", ".", "-maxdepth", "1", "-type", "f", "-print0"],
+            vec!["find", "/tmp", "(", "-name", "a", "-o", "-newermt", "x", ")", "-ls"],
+        ] {
+            assert_eq!(satisfied(&argv, &entries), Some(SatisfiedBy::Allowlist), "{argv:?}");
+        }
+        for argv in [
+            vec!["find", "/tmp", "-delete"],
+            vec!["find", "/tmp", "-name", "x", "-delete"],
+            vec!["find", "/tmp", "-fprint", "/tmp/out"],
+            vec!["find", "/tmp", "-fprint0", "/tmp/out"],
+            vec!["find", "/tmp", "-fprintf", "/tmp/out", "%p"],
+            vec!["find", "/tmp", "-fls", "/tmp/out"],
+            vec!["find", "/tmp", "-exec", "id", ";"],
+            vec!["find", "/tmp", "-execdir", "id", "+"],
+            vec!["find", "/tmp", "-okdir", "id", ";"],
+            vec!["find", "-D", "exec", "/tmp"],
+            vec!["nice", "find", "/tmp", "-delete"],
+        ] {
+            assert_eq!(satisfied(&argv, &entries), None, "{argv:?}");
+        }
+        // The same through a shell payload.
+        assert!(!request_passes(&["sh", "-c", "find /tmp -delete"], Path::new("/tmp"), &entries));
+        // An argPattern can say more.
+        let bound = [entry(&find, Some("^/tmp -delete$"), false)];
+        assert_eq!(
+            satisfied(&["find", "/tmp", "-delete"], &bound),
+            Some(SatisfiedBy::Allowlist)
+        );
+    }
+
+    #[test]
+    fn a_cwd_bound_grant_does_not_follow_a_cd() {
+        let ls = real("ls");
+        let hash = cwd_bound_hash_pattern(&v(&["ls", "-a"]), "/tmp");
+        let entries = [entry(&ls, Some(&hash), true)];
+        assert!(request_passes(&["sh", "-c", "ls -a"], Path::new("/tmp"), &entries));
+        for payload in ["cd / && ls -a", "cd /etc; ls -a", "cd / && sh -c 'ls -a'", "command cd / && ls -a"] {
+            assert!(!request_passes(&["sh", "-c", payload], Path::new("/tmp"), &entries), "{payload}");
+        }
     }
 }

@@ -388,6 +388,29 @@ pub struct Decision {
     pub verdict: Result<(), Denial>,
 }
 
+/// What the node believes of a request's approval fields. The gateway's `approved`,
+/// `approvalDecision` and auto-review are claims: on a node whose approvals are locked against
+/// the gateway ([`super::lock`]) none is honoured.
+///
+/// With `ask=off` the node never asks, so no operator can have approved a *miss*: [`decide`]
+/// lets the approval answer only the explicit-approval checks the gateway asks for whatever
+/// `ask` says (`strictInlineEval`, security-audit suppressions). It excuses no miss, binds
+/// nothing, and persists no allow-always grant: the [`Decision`]'s approval is cleared.
+///
+/// `ask-fallback` is kept: it only ever narrows the policy (`askFallback` is applied with
+/// `min`).
+pub fn honoured_approval(approval: Approval, policy: &EffectivePolicy) -> Approval {
+    if policy.remote_readonly {
+        Approval {
+            approved_by_ask: false,
+            auto_review: false,
+            fallback: approval.fallback,
+        }
+    } else {
+        approval
+    }
+}
+
 /// The first inline-eval hit among the segments, including a shell wrapper's inline command.
 pub fn inline_eval_hit(segments: &[Segment]) -> Option<InlineEvalHit> {
     for segment in segments {
@@ -420,8 +443,10 @@ pub fn decide(
     resolved: &ResolvedSegments,
     matches: &Matches,
 ) -> Result<Decision, Denial> {
+    let approval = honoured_approval(approval, policy);
     let fallback = approval.fallback;
     let approved_by_ask = approval.approved_by_ask;
+    let grant_allowed = approved_by_ask && policy.ask != Ask::Off;
     let security = if fallback {
         policy.security.min(policy.approvals.ask_fallback)
     } else {
@@ -460,7 +485,7 @@ pub fn decide(
         analysis_ok: resolved.analysis_ok,
         allowlist_satisfied,
         durable_approval: durable || inline_trusted,
-        approved_by_ask,
+        approved_by_ask: grant_allowed,
     };
     let mut verdict = evaluate(&inputs);
     let segment_texts: Vec<(String, Vec<String>)> = resolved
@@ -496,7 +521,11 @@ pub fn decide(
     Ok(Decision {
         security,
         ask,
-        approval,
+        approval: Approval {
+            approved_by_ask: grant_allowed,
+            auto_review: approval.auto_review && grant_allowed,
+            fallback,
+        },
         analysis_ok: resolved.analysis_ok,
         all_satisfied: matches.all_satisfied,
         allowlist_satisfied,
@@ -690,12 +719,18 @@ mod tests {
                 file: None,
                 tools_exec: Some(&exec),
                 agents_list: None,
+                ..ExecConfig::default()
             };
             effective_policy(&doc, config, None).unwrap()
         }
 
         fn allowlist_off() -> Value {
             json!({"security": "allowlist", "ask": "off", "askFallback": "deny"})
+        }
+
+        /// A policy under which an operator's approval can exist (with `ask=off` none can).
+        fn allowlist_on_miss() -> Value {
+            json!({"security": "allowlist", "ask": "on-miss", "askFallback": "deny"})
         }
 
         fn run(
@@ -738,6 +773,43 @@ mod tests {
             fallback: false,
             auto_review: true,
         };
+
+        #[test]
+        fn a_forged_approval_under_ask_off_or_a_lock_is_a_miss() {
+            let echo_only = json!([{"pattern": "/usr/bin/echo"}]);
+            let off = policy(allowlist_off(), false, echo_only.clone());
+            for approval in [APPROVED, AUTO_REVIEW] {
+                let decision = run(&["id"], &off, approval).unwrap();
+                assert_eq!(
+                    decision.verdict.unwrap_err().message,
+                    MSG_ALLOWLIST_MISS,
+                    "ask=off: no approval can exist"
+                );
+                assert!(!decision.approval.approved_by_ask);
+            }
+            let mut locked = policy(allowlist_on_miss(), false, echo_only.clone());
+            locked.remote_readonly = true;
+            let decision = run(&["id"], &locked, APPROVED).unwrap();
+            assert_eq!(decision.verdict.unwrap_err().message, MSG_APPROVAL_REQUIRED);
+            let mut full = policy(json!({"security": "full", "ask": "always"}), false, json!([]));
+            full.remote_readonly = true;
+            let decision = run(&["id"], &full, APPROVED).unwrap();
+            assert_eq!(
+                decision.verdict.unwrap_err().message,
+                MSG_APPROVAL_REQUIRED,
+                "locked: ask=always can never be satisfied by the gateway"
+            );
+            // Unlocked, on-miss: the operator's approval is honoured, as in the TS host.
+            let asking = policy(allowlist_on_miss(), false, echo_only);
+            let decision = run(&["id"], &asking, APPROVED).unwrap();
+            assert_eq!(decision.verdict, Ok(()));
+            assert!(decision.approval.approved_by_ask);
+            // Full/off: an allowed run, but no grant to persist.
+            let full_off = policy(json!({"security": "full", "ask": "off"}), false, json!([]));
+            let decision = run(&["id"], &full_off, APPROVED).unwrap();
+            assert_eq!(decision.verdict, Ok(()));
+            assert!(!decision.approval.approved_by_ask);
+        }
 
         #[test]
         fn the_verdict_is_carried_not_returned() {
@@ -832,11 +904,17 @@ mod tests {
                     "carried, not early, and over security=deny too"
                 );
             }
-            let p = policy(allowlist_off(), false, json!([]));
+            let p = policy(allowlist_on_miss(), false, json!([]));
             assert_eq!(
                 carried(run(&argv, &p, APPROVED)),
                 None,
                 "an operator's approval is the explicit approval suppressions need"
+            );
+            let off = policy(allowlist_off(), false, json!([]));
+            assert_eq!(
+                carried(run(&argv, &off, APPROVED)).as_deref(),
+                Some(MSG_ALLOWLIST_MISS),
+                "with ask=off the approval answers the suppression check, not the miss"
             );
         }
 
@@ -858,6 +936,11 @@ mod tests {
             assert!(
                 run(&["python3", "-c", "1"], &p, APPROVED).is_ok(),
                 "approved"
+            );
+            assert_eq!(
+                carried(run(&["python3", "-c", "1"], &p, APPROVED)).as_deref(),
+                Some(MSG_ALLOWLIST_MISS),
+                "with ask=off the approval answers strictInlineEval, not the miss"
             );
             let off = policy(allowlist_off(), false, json!([]));
             assert_eq!(

@@ -332,6 +332,57 @@ const ALLOWED_INHERITED_OVERRIDE_ONLY: &[&str] = &[
     "ZDOTDIR",
 ];
 
+/// Beyond the TS host: overrides that make a tool load or run code, which the lists above miss
+/// (`RUSTFLAGS` is blocked, so its cargo spellings must be too). Refused as overrides only:
+/// the node's own environment, which its admin set, is passed on as before.
+const BLOCKED_OVERRIDE_CODE_LOADING: &[&str] = &[
+    // cargo/rustc: flags (`-C linker=`, `-Z` plugins), the compiler and its wrappers.
+    "CARGO",
+    "CARGO_ENCODED_RUSTFLAGS",
+    "CARGO_ENCODED_RUSTDOCFLAGS",
+    "CARGO_BUILD_RUSTFLAGS",
+    "CARGO_BUILD_RUSTDOCFLAGS",
+    "RUSTDOCFLAGS",
+    "RUSTC_BOOTSTRAP",
+    "RUSTC_LINKER",
+    // perl, python: library paths, warning categories (imported), interactive hooks.
+    "PERLLIB",
+    "PYTHONWARNINGS",
+    "PYTHONINSPECT",
+    "PYTHONEXECUTABLE",
+    // make reads extra makefiles and flags (`--eval`) from the environment.
+    "MAKEFILES",
+    "GNUMAKEFLAGS",
+    // gawk: program search path and extension (.so) path.
+    "AWKPATH",
+    "AWKLIBPATH",
+    // glibc/openssl: locale and message catalogues (format strings), provider modules.
+    "LOCPATH",
+    "NLSPATH",
+    "OPENSSL_MODULES",
+    // go: the toolchain it downloads and runs, and where its tools come from.
+    "GOTOOLCHAIN",
+    "GOROOT",
+    "GIT_CONFIG",
+    "JULIA_LOAD_PATH",
+    "ELECTRON_RUN_AS_NODE",
+    "PKG_CONFIG_PATH",
+    // shell behaviour the analyser does not model: where `cd` goes, which globs match.
+    "CDPATH",
+    "GLOBIGNORE",
+];
+
+/// Override prefixes for cargo's config-by-environment (`CARGO_BUILD_RUSTC`,
+/// `CARGO_HOST_LINKER`, `CARGO_ALIAS_*`, `CARGO_PROFILE_*_RUSTFLAGS`, ...).
+const BLOCKED_OVERRIDE_CODE_PREFIXES: &[&str] = &[
+    "CARGO_BUILD_",
+    "CARGO_ENCODED_",
+    "CARGO_HOST_",
+    "CARGO_ALIAS_",
+    "CARGO_PROFILE_",
+    "CARGO_UNSTABLE_",
+];
+
 const BLOCKED_PREFIXES: &[&str] = &["DYLD_", "LD_", "BASH_FUNC_"];
 const BLOCKED_OVERRIDE_PREFIXES: &[&str] =
     &["GIT_CONFIG_", "NPM_CONFIG_", "CARGO_REGISTRIES_", "TF_VAR_"];
@@ -366,7 +417,7 @@ fn is_cargo_target_executable_key(upper: &str) -> bool {
     let Some(rest) = upper.strip_prefix("CARGO_TARGET_") else {
         return false;
     };
-    for suffix in ["_LINKER", "_RUNNER"] {
+    for suffix in ["_LINKER", "_RUNNER", "_RUSTFLAGS", "_RUSTDOCFLAGS"] {
         if let Some(middle) = rest.strip_suffix(suffix) {
             if !middle.is_empty()
                 && middle
@@ -408,6 +459,72 @@ pub fn is_blocked_override_key(upper: &str) -> bool {
         || BLOCKED_OVERRIDE_PREFIXES
             .iter()
             .any(|p| upper.starts_with(p))
+        || BLOCKED_OVERRIDE_CODE_LOADING.contains(&upper)
+        || BLOCKED_OVERRIDE_CODE_PREFIXES
+            .iter()
+            .any(|p| upper.starts_with(p))
+}
+
+/// The locale keys whose charset decides how a shell splits bytes into characters.
+fn is_locale_key(upper: &str) -> bool {
+    upper == "LANG" || upper.starts_with("LC_")
+}
+
+/// True when a locale value names UTF-8 (or no charset beyond ASCII: `C`, `POSIX`, empty).
+/// `zh_CN.GBK`, `ja_JP.SJIS`, `zh_TW.Big5` or a bare `zh_CN` (whose default charset is not
+/// UTF-8) are not: in those multibyte charsets a second byte can be `\\`, `'` or `` ` ``, so
+/// bash reads a payload differently from the analyser, which reads UTF-8.
+fn is_utf8_locale(value: &str) -> bool {
+    let value = value.trim();
+    if value.is_empty() || value == "C" || value == "POSIX" {
+        return true;
+    }
+    let without_modifier = value.split('@').next().unwrap_or(value);
+    without_modifier
+        .split_once('.')
+        .is_some_and(|(_, charset)| {
+            let charset = charset.to_ascii_lowercase().replace('-', "");
+            charset == "utf8"
+        })
+}
+
+/// Allowlist mode: the first locale override that is not UTF-8, as the refusal names it.
+pub fn non_utf8_locale_override(overrides: &[(String, String)]) -> Option<String> {
+    overrides
+        .iter()
+        .find(|(key, value)| is_locale_key(&key.to_uppercase()) && !is_utf8_locale(value))
+        .map(|(key, value)| format!("{key}={value}"))
+}
+
+/// The refusal of a non-UTF-8 locale override in allowlist mode.
+pub fn msg_non_utf8_locale(assignment: &str) -> String {
+    format!(
+        "SYSTEM_RUN_DENIED: environment override rejected (non-UTF-8 locale in allowlist mode: {assignment})"
+    )
+}
+
+/// What an approved plan records of `params.env`: a digest of the accepted overrides (sorted
+/// by key), `None` when there are none. A run whose overrides differ from its plan's is not
+/// the run that was approved.
+pub fn overrides_digest(overrides: &[(String, String)]) -> Option<String> {
+    if overrides.is_empty() {
+        return None;
+    }
+    let mut sorted: Vec<&(String, String)> = overrides.iter().collect();
+    sorted.sort();
+    let canonical = serde_json::to_string(&sorted).unwrap_or_default();
+    Some(super::pattern::sha256_hex(canonical.as_bytes()))
+}
+
+/// The child's PATH: the node's PATH without relative or empty entries, which the policy
+/// never resolves through (see [`super::resolve`]) and which would make the child's own
+/// lookups (`env x`, a script's `x`) find files in its cwd.
+pub fn absolute_path_entries(path_env: &str) -> String {
+    path_env
+        .split(':')
+        .filter(|dir| dir.starts_with('/'))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// Inherited keys the child never sees.
@@ -610,7 +727,7 @@ pub fn child_env(
     }
     // The node resolved bare commands with its own PATH; the child must see the same one.
     merged.retain(|(k, _)| k != "PATH");
-    merged.push(("PATH".to_string(), path_env.to_string()));
+    merged.push(("PATH".to_string(), absolute_path_entries(path_env)));
     for (key, value) in overrides {
         set(key.clone(), value.clone(), &mut merged);
     }
@@ -757,5 +874,77 @@ mod tests {
         assert_eq!(get("FOO"), Some("bar"));
         assert_eq!(get("KEEP"), Some("1"));
         assert_eq!(get("OPENCLAW_CLI"), Some("1"));
+    }
+
+    #[test]
+    fn code_loading_overrides_are_refused() {
+        for key in [
+            "CARGO_ENCODED_RUSTFLAGS",
+            "CARGO_BUILD_RUSTFLAGS",
+            "CARGO_BUILD_RUSTC",
+            "CARGO_BUILD_RUSTC_WORKSPACE_WRAPPER",
+            "CARGO_HOST_LINKER",
+            "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS",
+            "CARGO_PROFILE_DEV_RUSTFLAGS",
+            "CARGO_ALIAS_B",
+            "cargo_encoded_rustflags",
+            "RUSTFLAGS",
+            "RUSTDOCFLAGS",
+            "RUSTC_WRAPPER",
+            "PERLLIB",
+            "PYTHONWARNINGS",
+            "MAKEFILES",
+            "AWKLIBPATH",
+            "OPENSSL_MODULES",
+            "GOTOOLCHAIN",
+            "LOCPATH",
+            "CDPATH",
+        ] {
+            let err = validate_overrides(Some(&json!({ key: "x" }))).unwrap_err();
+            assert!(err.contains("blocked override keys"), "{key}: {err}");
+        }
+        // Cargo's harmless settings still pass.
+        assert!(validate_overrides(Some(&json!({"CARGO_TARGET_DIR": "/tmp/t", "CARGO_TERM_COLOR": "never"}))).is_ok());
+        // The node's own environment is passed on as before.
+        assert!(!is_blocked_inherited_key("CARGO_BUILD_RUSTFLAGS"));
+    }
+
+    #[test]
+    fn locale_overrides_must_be_utf8() {
+        for ok in ["C", "POSIX", "", "C.UTF-8", "en_US.UTF-8", "en_US.utf8", "de_DE.UTF-8@euro"] {
+            assert_eq!(non_utf8_locale_override(&kv(&[("LC_ALL", ok)])), None, "{ok}");
+        }
+        for bad in ["zh_CN.GBK", "zh_CN.GB18030", "zh_TW.Big5", "ja_JP.SJIS", "zh_CN", "en_US.ISO-8859-1"] {
+            for key in ["LANG", "LC_ALL", "LC_CTYPE", "lc_ctype"] {
+                assert_eq!(
+                    non_utf8_locale_override(&kv(&[("TERM", "xterm"), (key, bad)])),
+                    Some(format!("{key}={bad}"))
+                );
+            }
+        }
+        assert_eq!(
+            msg_non_utf8_locale("LC_ALL=zh_CN.GBK"),
+            "SYSTEM_RUN_DENIED: environment override rejected (non-UTF-8 locale in allowlist mode: LC_ALL=zh_CN.GBK)"
+        );
+    }
+
+    #[test]
+    fn the_child_path_has_no_relative_entries() {
+        let secrets = Secrets {
+            names: &[],
+            values: &[],
+        };
+        let env = child_env(kv(&[]), &[], ".:/usr/bin::bin:/bin", &secrets);
+        let path = env.iter().find(|(k, _)| k == "PATH").unwrap();
+        assert_eq!(path.1, "/usr/bin:/bin");
+    }
+
+    #[test]
+    fn the_overrides_digest_ignores_order_and_is_absent_without_overrides() {
+        assert_eq!(overrides_digest(&[]), None);
+        let a = overrides_digest(&kv(&[("A", "1"), ("B", "2")]));
+        assert_eq!(a, overrides_digest(&kv(&[("B", "2"), ("A", "1")])));
+        assert_ne!(a, overrides_digest(&kv(&[("A", "1"), ("B", "3")])));
+        assert_ne!(a, overrides_digest(&kv(&[("A", "1")])));
     }
 }

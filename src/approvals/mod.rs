@@ -25,6 +25,7 @@
 //! - [`prepare`]: `system.run.prepare` plans and allow-always coverage.
 //! - [`allow_always`]: persisting allow-always grants and usage metadata.
 //! - [`audit`]: the audit log.
+//! - [`lock`]: the remote-readonly lock (only a local admin widens what runs).
 
 pub mod allow_always;
 pub mod allowlist;
@@ -35,6 +36,7 @@ pub mod command;
 pub mod decision;
 pub mod document;
 pub mod env;
+pub mod lock;
 pub mod pattern;
 pub mod policy;
 pub mod prepare;

@@ -29,6 +29,8 @@ pub struct ExecConfig<'a> {
     pub tools_exec: Option<&'a Value>,
     /// `agents.list`.
     pub agents_list: Option<&'a Value>,
+    /// `nodeHost.execApprovals.remote` is read-only ([`super::lock`]).
+    pub remote_readonly: bool,
 }
 
 /// `security`.
@@ -475,6 +477,9 @@ pub struct EffectivePolicy {
     pub ask: Ask,
     pub approvals: AgentApprovals,
     pub config: ConfigPolicy,
+    /// The approvals are locked against the gateway ([`super::lock`]): no gateway approval is
+    /// honoured. Set from the config here; the system.run policy phase adds the lock file.
+    pub remote_readonly: bool,
 }
 
 /// `resolveEffectiveSystemRunExecPolicy` over an already loaded document.
@@ -483,6 +488,8 @@ pub fn effective_policy<'a>(
     config: impl Into<ExecConfig<'a>>,
     agent_id: Option<&str>,
 ) -> Result<EffectivePolicy, String> {
+    let config: ExecConfig<'a> = config.into();
+    let remote_readonly = config.remote_readonly;
     let config = config_policy(config, agent_id)?;
     let approvals = agent_approvals(doc, agent_id, config.security, config.ask);
     Ok(EffectivePolicy {
@@ -490,6 +497,7 @@ pub fn effective_policy<'a>(
         ask: config.ask.max(approvals.ask),
         approvals,
         config,
+        remote_readonly,
     })
 }
 
@@ -598,6 +606,7 @@ mod tests {
             file: None,
             tools_exec: Some(&exec),
             agents_list: Some(&agents),
+            ..ExecConfig::default()
         };
         let policy = config_policy(config, Some("ops")).unwrap();
         assert_eq!(policy.security, Security::Allowlist);

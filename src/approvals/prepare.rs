@@ -50,6 +50,9 @@ pub struct RunPlan {
     pub session_key: Option<String>,
     pub mutable_file_operand: Option<FileOperand>,
     pub policy_snapshot: Option<PolicySnapshot>,
+    /// Beyond the TS host: [`super::env::overrides_digest`] of the prepared `env`, present
+    /// only when there was one (so a plan without env is the TS host's, byte for byte).
+    pub env_sha256: Option<String>,
 }
 
 fn opt_string(value: &Option<String>) -> Value {
@@ -89,6 +92,9 @@ impl RunPlan {
         if let Some(snapshot) = &self.policy_snapshot {
             plan.insert("policySnapshot".into(), snapshot.to_json());
         }
+        if let Some(digest) = &self.env_sha256 {
+            plan.insert("envSha256".into(), Value::String(digest.clone()));
+        }
         Value::Object(plan)
     }
 
@@ -119,6 +125,7 @@ impl RunPlan {
             session_key: non_empty_string(obj.get("sessionKey")),
             mutable_file_operand,
             policy_snapshot,
+            env_sha256: non_empty_string(obj.get("envSha256")),
         })
     }
 }
@@ -267,6 +274,9 @@ pub fn build_plan(
         session_key: non_empty_string(params.get("sessionKey")),
         mutable_file_operand,
         policy_snapshot: None,
+        env_sha256: super::env::validate_overrides(params.get("env"))
+            .ok()
+            .and_then(|overrides| super::env::overrides_digest(&overrides)),
     })
 }
 
@@ -693,8 +703,18 @@ mod tests {
                 auto_allow_skills: false,
                 rules: vec![],
             }),
+            env_sha256: None,
         };
         assert_eq!(RunPlan::from_json(&plan.to_json()), Some(plan.clone()));
+        assert!(
+            plan.to_json().get("envSha256").is_none(),
+            "a plan without env is the TS host's"
+        );
+        let with_env = RunPlan {
+            env_sha256: crate::approvals::env::overrides_digest(&[("FOO".into(), "1".into())]),
+            ..plan.clone()
+        };
+        assert_eq!(RunPlan::from_json(&with_env.to_json()), Some(with_env));
         assert!(RunPlan::from_json(&json!({"argv": [], "commandText": "x"})).is_none());
         assert!(RunPlan::from_json(&json!({"argv": ["x"]})).is_none());
         assert!(RunPlan::from_json(

@@ -271,6 +271,8 @@ pub struct Segment {
     pub exact_argv: bool,
     /// From a shell payload: safe builtins apply.
     pub in_shell: bool,
+    /// A `cd` ran before it (see [`ShellSegment::after_cd`]).
+    pub after_cd: bool,
     pub resolution: Option<CommandResolution>,
 }
 
@@ -291,6 +293,7 @@ impl Segment {
             argv,
             exact_argv: true,
             in_shell: false,
+            after_cd: false,
             resolution,
         })
     }
@@ -303,8 +306,33 @@ impl Segment {
             raw: segment.raw.clone(),
             exact_argv: segment.exact_argv,
             in_shell: true,
+            after_cd: segment.after_cd,
             resolution,
         }
+    }
+
+    /// After a `cd`, a word that runs with a relative path (`./x`, `bin/x`), as the command or
+    /// behind a dispatch wrapper (`nice ./x`, `timeout 5 ./x`, `./nice x`): it names a file in
+    /// the directory the shell changed to, not the one it was resolved in. Never satisfiable.
+    pub fn runs_relative_word_after_cd(&self) -> bool {
+        if !self.after_cd {
+            return false;
+        }
+        let relative = |word: &str| {
+            let word = word.trim();
+            word.contains('/') && !word.starts_with('/')
+        };
+        let Some(resolution) = &self.resolution else {
+            return self.argv.first().is_some_and(|w| relative(w));
+        };
+        resolution
+            .plan
+            .wrapper_invocations
+            .iter()
+            .filter_map(|(_, argv)| argv.first())
+            .chain(resolution.effective_argv.first())
+            .chain(resolution.plan.policy_argv.first())
+            .any(|w| relative(w))
     }
 
     /// The argv that runs (dispatch wrappers removed).
@@ -347,10 +375,21 @@ impl Segment {
 /// 'uname'`, also behind transparent wrappers) by the segments of that payload, up to three
 /// levels deep, as the TS host evaluates nested shell wrappers. A nested payload that cannot be
 /// analysed keeps its wrapper segment, which then needs an argv-bound entry or `*`.
+#[cfg(any(test, feature = "internals"))]
 pub fn flatten_nested_shells(
     segments: Vec<Segment>,
     ctx: &ResolveContext,
     depth: usize,
+) -> Vec<Segment> {
+    flatten_nested_shells_into(segments, ctx, depth, &mut Vec::new())
+}
+
+/// [`flatten_nested_shells`], collecting the carriers of every nested shell it opened.
+fn flatten_nested_shells_into(
+    segments: Vec<Segment>,
+    ctx: &ResolveContext,
+    depth: usize,
+    carriers: &mut Vec<Carrier>,
 ) -> Vec<Segment> {
     let mut out = Vec::new();
     for segment in segments {
@@ -368,14 +407,80 @@ pub fn flatten_nested_shells(
             .and_then(|payload| analyze_payload(payload).ok());
         match nested {
             Some(inner) if !inner.is_empty() => {
-                let inner: Vec<Segment> =
-                    inner.iter().map(|s| Segment::from_shell(s, ctx)).collect();
-                out.extend(flatten_nested_shells(inner, ctx, depth + 1));
+                // The nested payload runs in the state the outer one left: after an outer
+                // `cd`, its relative words are misses too.
+                let inner: Vec<Segment> = inner
+                    .iter()
+                    .map(|s| {
+                        let mut segment_in = Segment::from_shell(s, ctx);
+                        segment_in.after_cd |= segment.after_cd;
+                        segment_in
+                    })
+                    .collect();
+                if let Some(resolution) = &segment.resolution {
+                    carriers.extend(carriers_of(
+                        &resolution.plan,
+                        ctx,
+                        segment.in_shell,
+                        segment.after_cd,
+                        true,
+                    ));
+                }
+                out.extend(flatten_nested_shells_into(
+                    inner,
+                    ctx,
+                    depth + 1,
+                    carriers,
+                ));
             }
             _ => out.push(segment),
         }
     }
     out
+}
+
+/// A program that runs a payload instead of being matched as a segment: the shell of a
+/// `sh -c` request or of a nested `sh -c` segment, and every dispatch wrapper or multiplexer
+/// in front of it (`nice`, `timeout`, `env`, `busybox`). The match stage requires each to be a
+/// trusted file ([`super::allowlist::is_trusted_carrier`]): the analysis of the payload says
+/// nothing about a `/tmp/x/sh` or a `./nice` that the attacker wrote.
+#[derive(Debug, Clone)]
+pub struct Carrier {
+    pub resolution: ExecutableResolution,
+    /// Named by a relative path after a `cd`: never trusted.
+    pub relative_after_cd: bool,
+}
+
+/// The carriers of a plan: each wrapper's executable word, then (`with_shell`) the shell's.
+/// Inside a payload, leading `exec`/`command`/`builtin` are shell builtins, not files.
+fn carriers_of(
+    plan: &super::argv::WrapperTrustPlan,
+    ctx: &ResolveContext,
+    in_shell: bool,
+    after_cd: bool,
+    with_shell: bool,
+) -> Vec<Carrier> {
+    let mut words: Vec<&str> = Vec::new();
+    let mut shell_position = in_shell;
+    for (wrapper, argv) in &plan.wrapper_invocations {
+        if shell_position && ["builtin", "command", "exec"].contains(&wrapper.as_str()) {
+            continue;
+        }
+        shell_position = false;
+        if let Some(word) = argv.first() {
+            words.push(word.trim());
+        }
+    }
+    if let Some(shell) = plan.argv.first().filter(|_| with_shell) {
+        words.push(shell.trim());
+    }
+    words
+        .into_iter()
+        .map(|word| Carrier {
+            resolution: resolve_executable(word, ctx),
+            relative_after_cd: after_cd && word.contains('/') && !word.starts_with('/'),
+        })
+        .collect()
 }
 
 /// The segments of a shell payload when the wrapper's shell is one this port analyses.
@@ -399,16 +504,41 @@ pub fn analysable_payload_segments(
 pub struct ResolvedSegments {
     pub analysis_ok: bool,
     pub segments: Vec<Segment>,
+    /// The shells and wrappers that run the payloads (empty for a direct argv).
+    pub carriers: Vec<Carrier>,
 }
 
 /// The resolve stage: a checked request's segments, each resolved against `ctx`. A shell
 /// payload is split by the fail-closed analysis (and nested shells flattened); a direct argv is
 /// one segment.
 pub fn resolve_request(request: &CommandRequest, ctx: &ResolveContext) -> ResolvedSegments {
+    let mut carriers = Vec::new();
     let (analysis_ok, segments) = match &request.shell_payload {
         Some(payload) => match analysable_payload_segments(&request.argv, payload, ctx) {
             Some(segments) if !segments.is_empty() => {
-                (true, flatten_nested_shells(segments, ctx, 0))
+                carriers.extend(carriers_of(
+                    &wrapper_trust_plan(&request.argv),
+                    ctx,
+                    false,
+                    false,
+                    true,
+                ));
+                let segments = flatten_nested_shells_into(segments, ctx, 0, &mut carriers);
+                // Inside a payload the shell runs a segment as written: `./nice echo hi` runs
+                // `./nice`, though the policy matched `echo`. (A direct argv runs its planned
+                // argv, wrappers removed, so only payload segments carry wrappers.)
+                for segment in &segments {
+                    if let Some(resolution) = &segment.resolution {
+                        carriers.extend(carriers_of(
+                            &resolution.plan,
+                            ctx,
+                            true,
+                            segment.after_cd,
+                            false,
+                        ));
+                    }
+                }
+                (true, segments)
             }
             _ => (false, Vec::new()),
         },
@@ -420,6 +550,7 @@ pub fn resolve_request(request: &CommandRequest, ctx: &ResolveContext) -> Resolv
     ResolvedSegments {
         analysis_ok,
         segments,
+        carriers,
     }
 }
 

@@ -29,7 +29,7 @@
 //!   `command` are carriers: the word they run must pass the same check, and the policy resolves
 //!   through them (`command -v`/`-p` are then not satisfiable).
 //! * Nested shells (`sh -c 'uname'` inside a payload) are analysed recursively by the caller
-//!   ([`crate::approvals::allowlist::flatten_nested_shells`]).
+//!   ([`crate::approvals::resolve::resolve_request`]).
 //! * `cd` is a safe builtin (as in the TS host). After a `cd`, a later command word that is a
 //!   relative path (`./x`, `bin/x`) fails the analysis, because it was resolved against the
 //!   original cwd.
@@ -44,6 +44,9 @@ pub struct ShellSegment {
     pub exact_argv: bool,
     /// The segment's source text, trimmed.
     pub raw: String,
+    /// A `cd` ran before this segment (in this payload or, for a nested payload, in one
+    /// around it): the cwd the policy resolved against is not the one the shell runs it in.
+    pub after_cd: bool,
 }
 
 /// Why a payload is not analysable.
@@ -179,7 +182,140 @@ fn carried_word(words: &[(Word, String)]) -> Option<&str> {
 }
 
 /// Builtins that run nothing and change nothing the policy depends on (TS `DEFAULT_SAFE_BUILTINS`).
+/// `test` and `[` are safe only in the argument forms [`builtin_evaluates_code`] accepts.
 const SAFE_BUILTINS: &[&str] = &[":", "cd", "false", "pwd", "test", "true"];
+
+/// True when a word is a plain decimal integer literal (`-3`, `42`): the only operand an
+/// arithmetic context can read without looking a name up.
+fn is_integer_literal(word: &str) -> bool {
+    let digits = word.strip_prefix(['-', '+']).unwrap_or(word);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Characters that let a builtin's argument reach an array subscript or arithmetic that
+/// evaluates code: `a[$(id)]`, `x[`id`]`.
+fn has_subscript_chars(word: &str) -> bool {
+    word.contains(['[', ']', '$', '`', '(', ')'])
+}
+
+/// Why a builtin invocation (as the shell runs it, not as the allowlisted file would) can
+/// evaluate code, or `None` when none of its argument forms can in bash, dash, zsh, ksh or
+/// busybox ash.
+///
+/// In a payload, `test`, `[`, `printf`, `kill`, `print` and `echo` are builtins: the shell runs
+/// its own code, whatever file an allowlist entry names. Several of their forms read a
+/// variable *name* or an arithmetic expression, and the shell evaluates an array subscript in
+/// either, `$(...)` included, even when the analyser saw it inside single quotes:
+/// * bash `test -v 'a[$(id)]'` / `[ -v ... ]`, and `-R NAME`;
+/// * bash and zsh `printf -v 'a[$(id)]' x`, zsh/ksh `print -v`;
+/// * ksh and zsh evaluate `test`'s `-eq`..`-ge` operands and `printf`'s numeric conversions
+///   as arithmetic, where a bare name is looked up and its value (which `params.env` may set)
+///   evaluated in turn;
+/// * ksh and zsh `kill` read a signal or job as an expression.
+///
+/// So: `-v`/`-R` are refused, numeric operands must be integer literals, and no argument may
+/// carry subscript or substitution characters.
+pub fn builtin_evaluates_code(argv: &[String]) -> Option<&'static str> {
+    let head = argv.first()?.as_str();
+    let args = &argv[1..];
+    match head {
+        "test" | "[" => {
+            let operands = if head == "[" {
+                args.split_last().map_or(args, |(_, rest)| rest)
+            } else {
+                args
+            };
+            for (index, word) in operands.iter().enumerate() {
+                if word == "-v" || word == "-R" {
+                    return Some("`test -v`/`-R` evaluate a variable name");
+                }
+                if has_subscript_chars(word) {
+                    return Some("a `test` operand with subscript or substitution characters");
+                }
+                if ["-eq", "-ne", "-lt", "-le", "-gt", "-ge"].contains(&word.as_str()) {
+                    let before = index.checked_sub(1).and_then(|i| operands.get(i));
+                    let after = operands.get(index + 1);
+                    if !before.is_some_and(|w| is_integer_literal(w))
+                        || !after.is_some_and(|w| is_integer_literal(w))
+                    {
+                        return Some("`test` arithmetic on a non-literal operand");
+                    }
+                }
+            }
+            None
+        }
+        "printf" => {
+            // Options: `-v NAME` (bash, zsh) assigns through a name; `--` ends them.
+            let rest = match args.split_first() {
+                Some((first, tail)) if first == "--" => tail,
+                Some((first, _)) if first.starts_with('-') && first.len() > 1 => {
+                    return Some("`printf` options (`-v`) assign through a variable name");
+                }
+                _ => args,
+            };
+            let (format, values) = rest.split_first()?;
+            if values.iter().any(|v| has_subscript_chars(v)) {
+                return Some("a `printf` argument with subscript or substitution characters");
+            }
+            if printf_has_numeric_conversion(format)
+                && !values.iter().all(|v| is_integer_literal(v))
+            {
+                return Some("`printf` numeric conversion of a non-literal argument");
+            }
+            None
+        }
+        "print" => {
+            if args.iter().any(|a| a.starts_with('-') || has_subscript_chars(a)) {
+                return Some("`print` options (`-v`, `-f`) assign or format through names");
+            }
+            None
+        }
+        "kill" => {
+            let plain = |a: &String| {
+                is_integer_literal(a)
+                    || ["-s", "-l", "-L", "--"].contains(&a.as_str())
+                    || (a.len() > 1
+                        && a.trim_start_matches('-')
+                            .bytes()
+                            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
+            };
+            if args.iter().all(plain) {
+                None
+            } else {
+                Some("a `kill` argument the shell may evaluate as an expression")
+            }
+        }
+        _ => None,
+    }
+}
+
+/// True when a printf format has a conversion other than `%s`, `%b`, `%c`, `%q` or `%%`: one
+/// whose argument zsh and ksh evaluate as arithmetic.
+fn printf_has_numeric_conversion(format: &str) -> bool {
+    let mut chars = format.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            continue;
+        }
+        // Flags, width, precision; then the conversion letter. A `*` width or precision
+        // reads an argument as a number.
+        let mut conversion = None;
+        for next in chars.by_ref() {
+            if next == '*' {
+                return true;
+            }
+            if next.is_ascii_alphabetic() || next == '%' || next == '(' {
+                conversion = Some(next);
+                break;
+            }
+        }
+        match conversion {
+            Some('s' | 'b' | 'c' | 'q' | '%') => {}
+            _ => return true,
+        }
+    }
+    false
+}
 
 /// True when a segment is one of the safe builtin forms (`[ ... ]` must be closed).
 pub fn is_safe_builtin_segment(segment: &ShellSegment) -> bool {
@@ -187,6 +323,9 @@ pub fn is_safe_builtin_segment(segment: &ShellSegment) -> bool {
         return false;
     };
     let head = head.trim().to_lowercase();
+    if builtin_evaluates_code(&segment.argv).is_some() {
+        return false;
+    }
     if head == "[" {
         return segment.argv.last().map(String::as_str) == Some("]");
     }
@@ -384,19 +523,28 @@ fn read_word(chars: &[char], i: &mut usize) -> Result<Word, ShellAnalysisError> 
     })
 }
 
-fn is_assignment_word(word: &Word, source: &str) -> bool {
-    // Only an unquoted NAME= prefix makes an assignment; check the source text.
+/// True when a word is an assignment prefix as a shell reads it: an unquoted `NAME`, then `=`
+/// or bash/zsh/ksh's append `+=`, in any quoting of the value (`X="a b"`, `X=\/e`, `X+=1`);
+/// also `NAME[...]=` (array element). Only the source text up to the `=` decides, because the
+/// shell decides on that: a quoted or escaped name (`'X'=1`, `X\=1`) is an ordinary word.
+fn is_assignment_word(source: &str) -> bool {
     let Some(eq) = source.find('=') else {
         return false;
     };
-    let name = &source[..eq];
+    let mut name = &source[..eq];
+    name = name.strip_suffix('+').unwrap_or(name);
+    if let Some(open) = name.find('[') {
+        if !name.ends_with(']') {
+            return false;
+        }
+        name = &name[..open];
+    }
     !name.is_empty()
         && name
             .chars()
             .next()
             .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !word.text.is_empty()
 }
 
 /// Splits a payload into simple commands, or explains why it will not.
@@ -425,7 +573,7 @@ pub fn analyze_payload(payload: &str) -> Result<Vec<ShellSegment>, ShellAnalysis
         if head.text.is_empty() {
             return fail("empty command word");
         }
-        if !head.quoted && is_assignment_word(head, head_source) {
+        if is_assignment_word(head_source) {
             return fail("environment assignment before the command");
         }
         if !head.quoted && RESERVED_WORDS.contains(&head.text.as_str()) {
@@ -442,10 +590,24 @@ pub fn analyze_payload(payload: &str) -> Result<Vec<ShellSegment>, ShellAnalysis
         if UNSAFE_BUILTINS.contains(&head.text.as_str()) {
             return fail(format!("shell builtin `{}`", head.text));
         }
-        if *saw_cd && head.text.contains('/') && !head.text.starts_with('/') {
+        let argv: Vec<String> = words.iter().map(|(w, _)| w.text.clone()).collect();
+        if let Some(why) = builtin_evaluates_code(&argv) {
+            return fail(why);
+        }
+        let carried = carried_word(&words);
+        if let Some(index) = carried.and_then(|c| argv.iter().skip(1).position(|a| a == c)) {
+            if let Some(why) = builtin_evaluates_code(&argv[index + 1..]) {
+                return fail(why);
+            }
+        }
+        // The resolve stage also refuses a relative word behind dispatch wrappers (`nice ./x`)
+        // after a cd, through `after_cd`.
+        let relative = |word: &str| word.contains('/') && !word.starts_with('/');
+        if *saw_cd && (relative(&head.text) || carried.is_some_and(relative)) {
             return fail("relative command path after cd");
         }
-        if head.text == "cd" {
+        let after_cd = *saw_cd;
+        if head.text == "cd" || carried == Some("cd") {
             *saw_cd = true;
         }
         let exact_argv = !words.iter().skip(1).any(|(w, _)| w.expandable);
@@ -454,9 +616,10 @@ pub fn analyze_payload(payload: &str) -> Result<Vec<ShellSegment>, ShellAnalysis
             None => String::new(),
         };
         segments.push(ShellSegment {
-            argv: words.into_iter().map(|(w, _)| w.text).collect(),
+            argv,
             exact_argv,
             raw: raw.trim().to_string(),
+            after_cd,
         });
         Ok(())
     };
@@ -640,5 +803,98 @@ mod tests {
         assert_eq!(argvs("env A=1"), vec![vec!["env", "A=1"]]);
         // After cd, an absolute command path is still fine.
         assert!(analyze_payload("cd /tmp && /usr/bin/ls").is_ok());
+    }
+
+    #[test]
+    fn builtins_that_evaluate_a_subscript_are_refused() {
+        for payload in [
+            "test -v 'a[$(touch /tmp/x)]'",
+            "[ -v 'a[$(id)]' ]",
+            "[ -v a ]",
+            "test -R 'a[`id`]'",
+            "true && test -v \"x[\\$(id)]\"",
+            "command test -v 'a[$(id)]'",
+            "exec -a x test -v 'a[1]'",
+            "printf -v 'a[$(id)]' x",
+            "printf -vx 'a[$(id)]'",
+            "printf -- '%d' 'a[$(id)]'",
+            "printf '%d' X",
+            "printf '%*s' W x",
+            "printf '%s' 'a[$(id)]'",
+            "command printf -v 'a[$(id)]' %s x",
+            "print -v 'a[$(id)]' x",
+            "kill -n 'a[$(id)]' 1",
+            "kill 'a[$(id)]'",
+            "[ X -eq 1 ]",
+            "test 1 -lt 'a[$(id)]'",
+            "echo a; [ -v 'a[$(id)]' ]",
+            "echo a || test -v 'a[$(id)]'",
+        ] {
+            rejects(payload);
+        }
+        // Forms that only compare, test files or print strings still pass.
+        for payload in [
+            "[ -f /etc/passwd ]",
+            "test -d /tmp && echo ok",
+            "[ 1 -eq 1 ]",
+            "test a = b",
+            "printf '%s\\n' hello",
+            "printf '%d' 42",
+            "printf hi",
+            "kill -s TERM 1",
+        ] {
+            assert!(analyze_payload(payload).is_ok(), "must accept {payload:?}");
+        }
+        let segments = analyze_payload("[ -f x ] && test -n y").unwrap();
+        assert!(segments.iter().all(is_safe_builtin_segment));
+        let forged = ShellSegment {
+            argv: vec!["test".into(), "-v".into(), "a[$(id)]".into()],
+            exact_argv: true,
+            raw: String::new(),
+            after_cd: false,
+        };
+        assert!(!is_safe_builtin_segment(&forged));
+    }
+
+    #[test]
+    fn every_assignment_prefix_form_is_refused() {
+        for payload in [
+            "X=\"a b\" ls",
+            "X='/e' ls",
+            "X=\\/e ls",
+            "X=\"\" ls",
+            "X+=1 ls",
+            "X+=\"a\" ls",
+            "_x1=\\/e ls",
+            "a[1]=x ls",
+            "echo a && X=\"y\" ls",
+        ] {
+            rejects(payload);
+        }
+        // After `exec`, `X=1` is the command's name, not an assignment.
+        assert_eq!(argvs("exec X=1"), vec![vec!["exec", "X=1"]]);
+        // A quoted or escaped name is an ordinary word, as in the shell.
+        assert_eq!(argvs("'X=1' a"), vec![vec!["X=1", "a"]]);
+        assert_eq!(argvs("X\\=1 a"), vec![vec!["X=1", "a"]]);
+    }
+
+    #[test]
+    fn relative_command_words_after_cd_are_refused() {
+        for payload in [
+            "cd /tmp && ./x",
+            "cd /tmp && exec ./x",
+            "cd /tmp && command ./x",
+            "cd /tmp; bin/x",
+            "command cd /tmp && ./x",
+            "cd /tmp || exec -a y ./x",
+        ] {
+            rejects(payload);
+        }
+        // Behind dispatch wrappers the resolve stage refuses (`after_cd` is set).
+        let segments = analyze_payload("cd /tmp && nice ./x && timeout 5 ./y").unwrap();
+        assert!(!segments[0].after_cd);
+        assert!(segments[1].after_cd && segments[2].after_cd);
+        let segments = analyze_payload("command cd /tmp && sh -c ./x").unwrap();
+        assert!(segments[1].after_cd);
     }
 }

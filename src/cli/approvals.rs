@@ -10,6 +10,9 @@
 //!   allowlist, and the `approvals allow` lines that would let it run. Nothing is executed,
 //!   sent or written. Exit status 0 when it would run, 1 when it would be denied.
 //!
+//! * `lock` / `unlock`: make the exec approvals read-only for the gateway, or writable again
+//!   (see [`crate::approvals::lock`]). `show` says whether they are locked, and by what.
+//!
 //! Every command takes `--json`. Writes are atomic, mode 0600, and checked against the hash read
 //! at the start, so a concurrent change (the running node recording usage, a gateway `set`) is
 //! never overwritten: the command fails and asks to retry.
@@ -49,6 +52,28 @@ pub enum ApprovalsAction {
     Allow(AllowArgs),
     Remove(RemoveArgs),
     Check(CheckArgs),
+    Lock(LockArgs),
+    Unlock(UnlockArgs),
+}
+
+/// Make the exec approvals read-only for the gateway: it can no longer replace them, persist
+/// allow-always grants, or approve a command past the allowlist. Only this machine's admin
+/// widens what runs.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "lock")]
+pub struct LockArgs {
+    /// machine-readable output
+    #[argh(switch)]
+    pub json: bool,
+}
+
+/// Remove the lock made by `approvals lock` (a lock set in openclaw.json stays).
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "unlock")]
+pub struct UnlockArgs {
+    /// machine-readable output
+    #[argh(switch)]
+    pub json: bool,
 }
 
 /// Print the effective exec policy and where it comes from.
@@ -141,12 +166,78 @@ pub fn main(args: &ApprovalsArgs) -> Result<ExitCode, CliError> {
     let config = NodeConfig::load(&paths.config_file())?;
     let store = ApprovalsStore::new(&paths);
     match &args.action {
-        ApprovalsAction::Show(show_args) => show(&store, &config, show_args),
+        ApprovalsAction::Show(show_args) => show(&store, &config, &paths, show_args),
         ApprovalsAction::Set(set_args) => set(&store, &config, set_args),
         ApprovalsAction::Allow(allow_args) => allow(&store, allow_args),
         ApprovalsAction::Remove(remove_args) => remove(&store, remove_args),
         ApprovalsAction::Check(check_args) => check(paths, config, check_args),
+        ApprovalsAction::Lock(lock_args) => lock(&paths, &config, lock_args.json),
+        ApprovalsAction::Unlock(unlock_args) => unlock(&paths, &config, unlock_args.json),
     }
+}
+
+/// The lock state, for `show`, `lock` and `unlock`: `(locked, by file, by config)`.
+fn lock_state(paths: &StatePaths, config: &NodeConfig) -> (bool, bool, bool) {
+    let by_file = crate::approvals::lock::locked_by_file(paths);
+    let by_config = crate::approvals::lock::locked_by_config(config);
+    (by_file || by_config, by_file, by_config)
+}
+
+fn print_lock(paths: &StatePaths, config: &NodeConfig, changed: bool, json_out: bool) {
+    let (locked, by_file, by_config) = lock_state(paths, config);
+    let file = crate::approvals::lock::lock_file(paths);
+    if json_out {
+        print_json(&json!({
+            "locked": locked,
+            "changed": changed,
+            "lockFile": file.to_string_lossy(),
+            "byLockFile": by_file,
+            "byConfig": by_config,
+        }));
+        return;
+    }
+    let state = if locked {
+        "exec approvals are read-only for the gateway"
+    } else {
+        "exec approvals are writable by the gateway"
+    };
+    let mut from = Vec::new();
+    if by_file {
+        from.push(format!("lock file {}", file.display()));
+    }
+    if by_config {
+        from.push("openclaw.json nodeHost.execApprovals.remote".to_string());
+    }
+    if from.is_empty() {
+        println!("{state}");
+    } else {
+        println!("{state} ({})", from.join(", "));
+    }
+}
+
+/// `approvals lock`: creates the lock file. The running node reads it on every run and
+/// every `system.execApprovals.set`, so no restart is needed.
+fn lock(paths: &StatePaths, config: &NodeConfig, json_out: bool) -> Result<ExitCode, CliError> {
+    let changed = crate::approvals::lock::lock(paths).map_err(|err| {
+        CliError::new(format!(
+            "cannot write {}: {err}",
+            crate::approvals::lock::lock_file(paths).display()
+        ))
+    })?;
+    print_lock(paths, config, changed, json_out);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `approvals unlock`: removes the lock file. A lock in `openclaw.json` stays, and is named.
+fn unlock(paths: &StatePaths, config: &NodeConfig, json_out: bool) -> Result<ExitCode, CliError> {
+    let changed = crate::approvals::lock::unlock(paths).map_err(|err| {
+        CliError::new(format!(
+            "cannot remove {}: {err}",
+            crate::approvals::lock::lock_file(paths).display()
+        ))
+    })?;
+    print_lock(paths, config, changed, json_out);
+    Ok(ExitCode::SUCCESS)
 }
 
 fn store_error(err: StoreError) -> CliError {
@@ -171,8 +262,10 @@ fn print_json(value: &Value) {
 fn show(
     store: &ApprovalsStore,
     config: &NodeConfig,
+    paths: &StatePaths,
     args: &ShowArgs,
 ) -> Result<ExitCode, CliError> {
+    let (locked, _, _) = lock_state(paths, config);
     let snapshot = store.read().map_err(store_error)?;
     let agent = agent_key(&args.agent);
     let effective: EffectivePolicy =
@@ -217,6 +310,7 @@ fn show(
                 "config": {"security": effective.config.security.as_str(), "ask": effective.config.ask.as_str(), "from": effective.config.source},
             },
             "strictInlineEval": effective.config.strict_inline_eval,
+            "remoteReadonly": locked,
             "allowlist": entries,
         }));
         return Ok(ExitCode::SUCCESS);
@@ -243,6 +337,14 @@ fn show(
     if effective.config.strict_inline_eval {
         println!("strictInlineEval: on (interpreter one-liners always need approval)");
     }
+    println!(
+        "gateway:      {}",
+        if locked {
+            "read-only: exec approvals are read-only for the gateway (`approvals unlock`)"
+        } else {
+            "may replace the approvals and approve misses (`approvals lock` stops that)"
+        }
+    );
     println!(
         "document:     {}{}",
         file.display(),

@@ -64,8 +64,14 @@ fn bool_required() -> InvokeError {
 }
 
 /// `system.execApprovals.set`: replaces the whole document, checked against `baseHash`.
+///
+/// Refused on a node whose approvals are locked against the gateway ([`crate::approvals::lock`]).
 pub fn handle_set(ctx: &InvokeContext, params_json: Option<&str>) -> InvokeResult {
     let params = require_params(params_json)?;
+    if crate::approvals::lock::is_locked(&ctx.node.paths, &ctx.node.config) {
+        log::warn!("security: system.execApprovals.set refused: exec approvals are locked");
+        return Err(InvokeError::invalid(crate::approvals::lock::MSG_SET_LOCKED));
+    }
     let file = match params.get("file") {
         Some(file @ Value::Object(_)) => file,
         _ => {
@@ -168,6 +174,33 @@ mod tests {
             handle_get(&ctx, Some("{x")).unwrap_err().message,
             "Error: INVALID_REQUEST: paramsJSON malformed JSON"
         );
+    }
+
+    #[test]
+    fn a_locked_node_refuses_set_and_keeps_its_document() {
+        for (name, config, by_file) in [
+            (
+                "approvals-set-locked-config",
+                json!({"nodeHost": {"execApprovals": {"remote": "readonly"}}}),
+                false,
+            ),
+            ("approvals-set-locked-file", json!({}), true),
+        ] {
+            let (ctx, _events, _dir) = context(name, config);
+            let before = parse(handle_get(&ctx, None));
+            if by_file {
+                crate::approvals::lock::lock(&ctx.node.paths).unwrap();
+            }
+            let widened = json!({"file": {"version": 1, "defaults": {"security": "full"}}, "baseHash": before["hash"]});
+            let err = handle_set(&ctx, Some(&widened.to_string())).unwrap_err();
+            assert_eq!(err.code, "INVALID_REQUEST");
+            assert_eq!(err.message, crate::approvals::lock::MSG_SET_LOCKED);
+            assert_eq!(parse(handle_get(&ctx, None))["hash"], before["hash"]);
+            if by_file {
+                crate::approvals::lock::unlock(&ctx.node.paths).unwrap();
+                assert!(handle_set(&ctx, Some(&widened.to_string())).is_ok());
+            }
+        }
     }
 
     #[test]

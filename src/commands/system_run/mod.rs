@@ -283,3 +283,6 @@ use policy::*;
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+#[cfg(test)]
+mod hostile_tests;

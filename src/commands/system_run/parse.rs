@@ -105,6 +105,18 @@ pub(super) fn parse_phase(params: &Value) -> Result<Parsed, Stop> {
         crate::approvals::argv::env_assignment_keys_from_dispatch_wrappers(&request.argv);
     exec_env::validate_assignment_keys(&assignment_keys).map_err(invalid)?;
     let mut overrides = exec_env::validate_overrides(params.get("env")).map_err(invalid)?;
+    // The approved plan covers its env: overrides added (or changed) after the approval are
+    // not what the operator approved.
+    if (approval_source.is_some() || explicit)
+        && plan.as_ref().and_then(|p| p.env_sha256.clone())
+            != exec_env::overrides_digest(&overrides)
+    {
+        return Err(invalid(if approval_source.is_some() {
+            "approvalSource requires matching systemRunPlan"
+        } else {
+            "explicit approval requires matching systemRunPlan"
+        }));
+    }
     if is_shell_wrapper_invocation(&request.argv) {
         overrides = exec_env::reduce_for_shell_wrapper(overrides);
     }

@@ -33,7 +33,7 @@ pub(super) fn load_policy(
             format!("{}: {err}", decision::MSG_SECURITY_DENY),
         )
     })?;
-    let effective =
+    let mut effective =
         effective_policy(&snapshot.doc, ctx.node.config.as_ref(), agent_id).map_err(|err| {
             log::error!("exec policy: {err}");
             deny(
@@ -44,6 +44,8 @@ pub(super) fn load_policy(
                 ),
             )
         })?;
+    // `approvals lock` (the config side is already in `effective`).
+    effective.remote_readonly |= crate::approvals::lock::locked_by_file(&ctx.node.paths);
     let current = PolicySnapshot::of(&snapshot.doc, agent_id);
     match &parsed.delayed_snapshot {
         Some(expected) if !expected.is_current(&current) => {
@@ -77,6 +79,14 @@ pub(super) struct Analysis {
 /// Load, resolve, match.
 pub(super) fn analyse(ctx: &InvokeContext, parsed: &Parsed) -> Result<Analysis, Stop> {
     let (effective, expected_snapshot) = load_policy(ctx, parsed)?;
+    if effective.security == Security::Allowlist {
+        if let Some(assignment) = exec_env::non_utf8_locale_override(&parsed.overrides) {
+            return Err(deny(
+                DenyReason::AllowlistMiss,
+                exec_env::msg_non_utf8_locale(&assignment),
+            ));
+        }
+    }
     let resolve_ctx = ResolveContext::new(parsed.cwd.as_deref(), &ctx.node.path_env);
     let resolved = resolve_request(&parsed.request, &resolve_ctx);
     let matches = match_stage(&effective, &resolved, &resolve_ctx);
@@ -151,9 +161,13 @@ impl Authorized {
         plan: BoundPlan,
     ) -> Authorized {
         let verdicts = analysis.matches.verdicts;
+        // An approval the decide stage did not keep (ask=off, locked) is not a rule, and never
+        // persists an allow-always grant.
+        let honoured = decision.approval.approved_by_ask;
         let rule = describe_rule(
             decision.security,
             parsed,
+            honoured,
             &verdicts,
             decision.durable,
             decision.all_satisfied,
@@ -163,7 +177,7 @@ impl Authorized {
             cwd: plan.cwd,
             security: decision.security,
             ask: decision.ask,
-            approval_decision: parsed.approval_decision,
+            approval_decision: parsed.approval_decision.filter(|_| honoured),
             segments: analysis.resolved.segments,
             verdicts,
             cwd_snapshot: plan.cwd_snapshot,
@@ -178,17 +192,18 @@ impl Authorized {
 pub(super) fn describe_rule(
     security: Security,
     parsed: &Parsed,
+    honoured: bool,
     verdicts: &[SegmentVerdict],
     durable: bool,
     satisfied: bool,
 ) -> String {
-    if let Some(decision) = parsed.approval_decision {
+    if let Some(decision) = parsed.approval_decision.filter(|_| honoured) {
         return match parsed.approval_source {
             Some(source) => format!("approved:{source}"),
             None => format!("approved:{decision}"),
         };
     }
-    if parsed.approved {
+    if parsed.approved && honoured {
         return "approved".to_string();
     }
     if parsed.approval_source == Some("ask-fallback") {
