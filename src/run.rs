@@ -85,6 +85,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
     let _run_lock =
         RunLock::acquire(&paths.run_lock_file()).map_err(|err| CliError::new(err.to_string()))?;
     let config = Arc::new(NodeConfig::load(&paths.config_file())?);
+    state::open_for_run(&paths)?;
     let saved = NodeState::load(&paths)?;
 
     let endpoint = endpoint_for_run(saved.as_ref().map(|s| &s.gateway), args, &config)?;

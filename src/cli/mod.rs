@@ -2,3 +2,4 @@
 //! library. `main.rs` only parses and dispatches.
 
 pub mod approvals;
+pub mod state;
