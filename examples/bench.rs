@@ -278,6 +278,12 @@ fn startup(options: &Options) -> Result<Vec<Row>, String> {
     let gw = FakeGateway::start(gateway_config());
     let dir = TempDir::new("bench-start");
     let spec = spawn_spec(&options.node_bin, &gw, dir.path());
+    // BENCH_STATE_BACKEND=sqlite: start on a 2026.9 state database instead of the JSON files.
+    if std::env::var("BENCH_STATE_BACKEND").as_deref() == Ok("sqlite") {
+        openclaw_node::state::SqliteState::create(spec.state_dir.join("state/openclaw.sqlite"))
+            .map_err(|e| e.to_string())?;
+        progress("state backend: SQLite (BENCH_STATE_BACKEND=sqlite)");
+    }
     let mut first = None;
     let mut warm = Vec::new();
     let mut last_conn = 0;

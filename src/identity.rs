@@ -101,11 +101,13 @@ impl DeviceIdentity {
     }
 
     /// The 32-byte seed (the private key). Handle with care: whoever has it is this device.
+    #[cfg(any(test, feature = "internals"))]
     pub fn seed(&self) -> &[u8; 32] {
         &self.seed
     }
 
     /// The raw 32-byte public key.
+    #[cfg(any(test, feature = "internals"))]
     pub fn public_key_raw(&self) -> &[u8; 32] {
         &self.public_key
     }

@@ -25,6 +25,7 @@ enum Command {
     Uninstall(cli::UninstallArgs),
     Identity(cli::IdentityArgs),
     Approvals(cli::approvals::ApprovalsArgs),
+    State(cli::state::StateArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +51,7 @@ fn try_main(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Uninstall(args) => cli::uninstall(args),
         Command::Identity(args) => cli::identity(args),
         Command::Approvals(args) => cli::approvals::main(args),
+        Command::State(args) => cli::state::main(args),
     }
 }
 

@@ -63,6 +63,11 @@ impl StatePaths {
     pub fn exec_approvals_socket(&self) -> PathBuf {
         self.dir.join("exec-approvals.sock")
     }
+    /// `state/openclaw.sqlite`: the shared state database of openclaw 2026.9 and later. When it
+    /// exists, the node keeps its state there and the JSON files above are retired.
+    pub fn state_db_file(&self) -> PathBuf {
+        self.dir.join("state").join("openclaw.sqlite")
+    }
     /// Directory for files only this implementation writes (status, audit log, browser profile).
     pub fn node_dir(&self) -> PathBuf {
         self.dir.join("openclaw-node")
@@ -75,6 +80,15 @@ impl StatePaths {
 
     pub fn status_file(&self) -> PathBuf {
         self.node_dir().join("status.json")
+    }
+    /// `openclaw-node/exec-approvals.seen`: where an approvals document with a policy was last
+    /// seen; its loss then denies every run instead of falling back to the built-in defaults.
+    pub fn approvals_marker_file(&self) -> PathBuf {
+        self.node_dir().join("exec-approvals.seen")
+    }
+    /// `openclaw-node/migrated/`: retired JSON files, moved here once imported into SQLite.
+    pub fn migrated_dir(&self) -> PathBuf {
+        self.node_dir().join("migrated")
     }
     /// `openclaw-node/audit.jsonl`: one line per exec decision, rotated by size.
     pub fn audit_log(&self) -> PathBuf {

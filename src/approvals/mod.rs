@@ -65,12 +65,12 @@ pub struct PolicyNotice {
 /// WARN: every command the gateway sends runs.
 pub fn startup_notice(approvals: &ApprovalsStore, config: ExecConfig<'_>) -> PolicyNotice {
     let file = approvals.file_path();
+    let source = approvals.source();
     let broken = |err: &dyn std::fmt::Display| PolicyNotice {
         level: log::Level::Error,
         message: format!(
-            "exec policy: {} cannot be used ({err}); every system.run is denied until it is \
-             fixed. `openclaw-node approvals show` shows the problem",
-            file.display()
+            "exec policy: {source} cannot be used ({err}); every system.run is denied until it is \
+             fixed. `openclaw-node approvals show` shows the problem"
         ),
     };
     let snapshot = match approvals.read() {
@@ -88,8 +88,13 @@ pub fn startup_notice(approvals: &ApprovalsStore, config: ExecConfig<'_>) -> Pol
         .and_then(serde_json::Value::as_object)
         .map(|a| a.len())
         .unwrap_or(0);
+    let origin = if snapshot.exists {
+        source.clone()
+    } else {
+        format!("built-in defaults: no document in {source}")
+    };
     let summary = format!(
-        "exec policy: security={} ask={} askFallback={} ({sources}; {} agent entr{})",
+        "exec policy: security={} ask={} askFallback={} ({sources}; {} agent entr{}; from {origin})",
         effective.security.as_str(),
         effective.ask.as_str(),
         effective.approvals.ask_fallback.as_str(),
@@ -157,6 +162,7 @@ mod tests {
             file: None,
             tools_exec: tree.pointer("/tools/exec"),
             agents_list: tree.pointer("/agents/list"),
+            remote_readonly: false,
         }
     }
 

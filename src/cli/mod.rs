@@ -2,6 +2,7 @@
 //! library. `main.rs` only parses and dispatches.
 
 pub mod approvals;
+pub mod state;
 
 pub use crate::run::{run, RunArgs};
 pub use crate::service::{

@@ -443,8 +443,7 @@ fn runs_with_no_relative_path_entry_in_the_child_path() {
         paths: base.node.paths.clone(),
         config: base.node.config.clone(),
         path_env: ".::/usr/bin:/bin".to_string(),
-        secret_env_names: vec![],
-        secret_values: vec![],
+        secrets: crate::secrets::Secrets::default(),
         approvals: crate::approvals::ApprovalsStore::new(&base.node.paths),
         browser: None,
     };

@@ -1,8 +1,18 @@
-//! Persistent node state: `node.json`, `identity/device.json`, `identity/device-auth.json`.
+//! Persistent node state: the node config (instance id, name, gateway), the device identity,
+//! the device tokens, and (through `crate::approvals::store`) the exec approvals document.
 //!
-//! The files have the exact shapes a 2026.7.x TypeScript node host writes (protocol §7.1, §7.3,
-//! §12.2), so a Rust node started on a TS node's state directory keeps its device id, its
-//! pairing and its instance id, and a later `openclaw doctor --fix` can still migrate them.
+//! Two backends keep the same facts, behind one interface ([`Backend`], [`NodeState::load`],
+//! [`load_or_create_identity`], [`DeviceAuthStore`], `ApprovalsStore`):
+//! - [`json`]: the files a 2026.7.x TypeScript node host writes (`node.json`,
+//!   `identity/device.json`, `identity/device-auth.json`, `exec-approvals.json`; protocol §7.1,
+//!   §7.3, §12.2), on a machine with no 2026.9 state;
+//! - [`sqlite`]: the rows of `$STATE/state/openclaw.sqlite` that a 2026.9 TS node host uses,
+//!   whenever that database exists. The JSON files are then retired: never written, and those an
+//!   earlier openclaw-node left are imported once and moved aside ([`migrate`]), as
+//!   `openclaw doctor --fix` does.
+//!
+//! Either way a TS node's state is picked up as it is (same device id, token, gateway and
+//! approvals), and `openclaw doctor --fix` after this node ran leaves it working.
 //!
 //! Rules every function here keeps:
 //! - Every write is atomic ([`write_atomic`]: temp file, fsync, rename, directory fsync) with mode
@@ -15,21 +25,14 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read as _, Write as _};
 use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
 
 use serde_json::{Map, Value};
 
-use crate::clock::now_ms;
-use crate::identity::{self, DeviceIdentity};
+pub(crate) use crate::clock::now_ms;
 use crate::paths::StatePaths;
 
 /// `node.json` may not exceed this (the Doctor migration refuses larger files).
 pub const NODE_STATE_MAX_BYTES: u64 = 64 * 1024;
-/// Cap for `identity/*.json` (the TS reader's limit for the identity file).
-const IDENTITY_FILE_MAX_BYTES: u64 = 128 * 1024;
-/// Cap for `identity/device-auth.json`; a few tokens take well under 1 KiB.
-const DEVICE_AUTH_MAX_BYTES: u64 = 256 * 1024;
 
 /// Gateway host used when neither a flag nor the saved state names one (protocol §1.1).
 pub const DEFAULT_GATEWAY_HOST: &str = "127.0.0.1";
@@ -39,13 +42,15 @@ pub const DEFAULT_GATEWAY_PORT: u16 = 18789;
 /// What to tell the user about a file that exists but cannot be used.
 const FIX_OR_MOVE: &str = "fix the file or move it away; the node will not overwrite it";
 
-/// A state file could not be read, parsed or written. Always names the file.
+/// A state file or database could not be read, parsed or written. Always names the file.
 #[derive(Debug)]
 pub struct StateError {
     /// The file the error is about.
     pub path: PathBuf,
     /// What went wrong and what to do about it.
     pub message: String,
+    /// The write was refused because the database's schema is not one this node writes.
+    pub read_only: bool,
 }
 
 impl StateError {
@@ -53,6 +58,7 @@ impl StateError {
         StateError {
             path: path.to_path_buf(),
             message: message.into(),
+            read_only: false,
         }
     }
 
@@ -277,28 +283,16 @@ const NODE_KEYS: [&str; 5] = ["version", "nodeId", "token", "displayName", "gate
 const GATEWAY_KEYS: [&str; 5] = ["host", "port", "tls", "tlsFingerprint", "contextPath"];
 
 impl NodeState {
-    /// Reads `node.json`; `Ok(None)` when it does not exist.
+    /// Reads the saved node config (`node.json`, or the SQLite `nodeHost.config` row);
+    /// `Ok(None)` when there is none.
     pub fn load(paths: &StatePaths) -> Result<Option<NodeState>, StateError> {
-        let path = paths.node_file();
-        match read_json_file(&path, NODE_STATE_MAX_BYTES)? {
-            None => Ok(None),
-            Some(doc) => NodeState::from_json(&doc)
-                .map(Some)
-                .map_err(|problem| StateError::unusable(&path, problem)),
-        }
+        Backend::detect(paths).load_node()
     }
 
-    /// Writes `node.json` atomically (2-space JSON, no trailing newline, as the TS node wrote it).
+    /// Saves the node config to the backend in use (`node.json` is written atomically as
+    /// 2-space JSON with no trailing newline, as the TS node wrote it).
     pub fn save(&self, paths: &StatePaths) -> Result<(), StateError> {
-        let path = paths.node_file();
-        let text = to_pretty_json(&self.to_json());
-        if text.len() as u64 > NODE_STATE_MAX_BYTES {
-            return Err(StateError::new(
-                &path,
-                format!("would be larger than {NODE_STATE_MAX_BYTES} bytes; remove the extra keys you added to it"),
-            ));
-        }
-        write_atomic(&path, text.as_bytes())
+        Backend::detect(paths).save_node(self)
     }
 
     /// Parses the document. Known keys must have their types; `null` counts as absent; blank
@@ -577,7 +571,11 @@ pub fn apply_run_overrides(
         Some(_) => {}
     }
     if state.as_ref() != Some(&next) {
-        next.save(paths)?;
+        match next.save(paths) {
+            // A database this node may only read: run with the merged state, keep the stored one.
+            Err(err) if err.read_only => log::warn!("node config not saved: {err}"),
+            other => other?,
+        }
     }
     Ok(next)
 }
@@ -600,365 +598,30 @@ pub fn machine_display_name() -> String {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// identity/device.json
-// ---------------------------------------------------------------------------------------------
-
-/// Loads `identity/device.json`, creating a new key pair on first start.
-///
-/// An existing file is only ever read: one that cannot be used is an error (moving it away
-/// gives the node a new identity, which the gateway must approve again).
-pub fn load_or_create_identity(paths: &StatePaths) -> Result<DeviceIdentity, StateError> {
-    if let Some(identity) = load_identity(paths)? {
-        return Ok(identity);
-    }
-    let path = paths.device_identity_file();
-    let identity = DeviceIdentity::generate();
-    let mut text = to_pretty_json(&identity::device_json(&identity, now_ms()));
-    text.push('\n');
-    if write_atomic_new(&path, text.as_bytes())? {
-        log::info!(
-            "created device identity {} in {}; the gateway must approve this device before it can connect",
-            identity.device_id(),
-            path.display()
-        );
-        return Ok(identity);
-    }
-    // Another process created the file between our look and our write: use its key.
-    load_identity(paths)?.ok_or_else(|| {
-        StateError::new(
-            &path,
-            "appeared and vanished while being created; start the node again",
-        )
-    })
-}
-
-/// Loads `identity/device.json` without ever creating or changing it.
-///
-/// Reads both legacy forms (protocol §7.3). The device id is always recomputed from the key; a
-/// file whose stored `deviceId` disagrees is used with the computed id and a warning.
-pub fn load_identity(paths: &StatePaths) -> Result<Option<DeviceIdentity>, StateError> {
-    let path = paths.device_identity_file();
-    let Some(doc) = read_json_file(&path, IDENTITY_FILE_MAX_BYTES)? else {
-        return Ok(None);
-    };
-    let imported = identity::identity_from_device_json(&doc).map_err(|e| {
-        StateError::new(
-            &path,
-            format!(
-                "not a usable device identity: {e}; {FIX_OR_MOVE} (moving it away makes a new identity \
-                 that the gateway must approve again)"
-            ),
-        )
-    })?;
-    let device_id = imported.identity.device_id();
-    if imported.stored_device_id != device_id {
-        log::warn!(
-            "{}: stored deviceId {:?} does not match the key; using the id computed from the key, {}",
-            path.display(),
-            imported.stored_device_id,
-            device_id
-        );
-    }
-    Ok(Some(imported.identity))
-}
-
-// ---------------------------------------------------------------------------------------------
-// identity/device-auth.json
-// ---------------------------------------------------------------------------------------------
-
-/// One stored device token (`tokens.<role>` in `identity/device-auth.json`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceAuthEntry {
-    /// The device token (a secret: never log it).
-    pub token: String,
-    pub role: String,
-    /// The scopes granted with the token, as stored.
-    pub scopes: Vec<String>,
-    /// When the token was stored (ms since the epoch); 0 when the file did not say.
-    pub updated_at_ms: u64,
-}
-
-/// `identity/device-auth.json`: device tokens by role, for one device id:
-/// `{"version":1,"deviceId","tokens":{"<role>":{"token","role","scopes":[],"updatedAtMs"}}}`.
-///
-/// A file written for another device id holds no token for this device. It is left alone when
-/// read, and copied aside (never silently dropped) before a new token replaces it.
-#[derive(Debug)]
-pub struct DeviceAuthStore {
-    path: PathBuf,
-    /// Serializes read-modify-write cycles within this process.
-    lock: Mutex<()>,
-    /// A file for another device is reported once, not on every reconnect.
-    warned_other_device: AtomicBool,
-}
-
-/// The parsed file: the top-level object and its device id.
-struct AuthDoc {
-    doc: Map<String, Value>,
-    device_id: String,
-    raw: Vec<u8>,
-}
-
-impl DeviceAuthStore {
-    /// The store at `identity/device-auth.json` in the state directory.
-    pub fn new(paths: &StatePaths) -> DeviceAuthStore {
-        DeviceAuthStore::at(paths.device_auth_file())
-    }
-
-    /// A store at an explicit path.
-    pub fn at(path: PathBuf) -> DeviceAuthStore {
-        DeviceAuthStore {
-            path,
-            lock: Mutex::new(()),
-            warned_other_device: AtomicBool::new(false),
-        }
-    }
-
-    /// The file this store reads and writes.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// The stored token for (`device_id`, `role`), if any.
-    pub fn token(&self, device_id: &str, role: &str) -> Result<Option<String>, StateError> {
-        Ok(self.entry(device_id, role)?.map(|entry| entry.token))
-    }
-
-    /// The stored entry for (`device_id`, `role`), if any. An empty token counts as none.
-    pub fn entry(
-        &self,
-        device_id: &str,
-        role: &str,
-    ) -> Result<Option<DeviceAuthEntry>, StateError> {
-        let Some(doc) = self.read()? else {
-            return Ok(None);
-        };
-        if doc.device_id != device_id {
-            if self.warned_other_device.swap(true, Ordering::Relaxed) {
-                return Ok(None);
-            }
-            log::warn!(
-                "{} holds tokens for device {}, not for this device {device_id}; ignoring it",
-                self.path.display(),
-                doc.device_id
-            );
-            return Ok(None);
-        }
-        self.entry_in(&doc, role)
-    }
-
-    /// Stores the token `hello-ok` issued for (`device_id`, `role`).
-    ///
-    /// Compare-and-swap: `previous` is the token read before connecting (`None` if there was
-    /// none). If the file now holds something else, another process changed it meanwhile and its
-    /// token is kept (logged). If the token is the one already stored, nothing is written, so the
-    /// stored scopes stay.
-    pub fn store(
-        &self,
-        device_id: &str,
-        role: &str,
-        token: &str,
-        scopes: &[String],
-        previous: Option<&str>,
-    ) -> Result<(), StateError> {
-        let role = role.trim();
-        if token.is_empty() {
-            return Ok(());
-        }
-        let _guard = self
-            .lock
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let existing = self.read()?;
-        let current = match &existing {
-            Some(doc) if doc.device_id == device_id => self.entry_in(doc, role)?.map(|e| e.token),
-            _ => None,
-        };
-        if current.as_deref() == Some(token) {
-            return Ok(());
-        }
-        if current.as_deref() != previous {
-            log::warn!(
-                "{} changed while the node was connecting (another node process on this state directory?); \
-                 keeping the {role} token stored there",
-                self.path.display()
-            );
-            return Ok(());
-        }
-        let mut doc = match existing {
-            Some(auth) if auth.device_id == device_id => auth.doc,
-            Some(auth) => {
-                self.set_aside(&auth)?;
-                Map::new()
-            }
-            None => Map::new(),
-        };
-        doc.insert("version".into(), Value::from(1));
-        doc.insert("deviceId".into(), Value::from(device_id));
-        let mut scopes: Vec<String> = scopes
-            .iter()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect();
-        scopes.sort();
-        scopes.dedup();
-        let entry = serde_json::json!({
-            "token": token,
-            "role": role,
-            "scopes": scopes,
-            "updatedAtMs": now_ms(),
-        });
-        match doc.get_mut("tokens") {
-            Some(Value::Object(tokens)) => {
-                tokens.insert(role.to_string(), entry);
-            }
-            _ => {
-                let mut tokens = Map::new();
-                tokens.insert(role.to_string(), entry);
-                doc.insert("tokens".into(), Value::Object(tokens));
-            }
-        }
-        self.write(&doc)
-    }
-
-    /// Deletes the token for (`device_id`, `role`) if it still equals `stale` (compare-and-delete:
-    /// a newer token stored meanwhile survives). Other roles and keys are kept.
-    pub fn clear_if(&self, device_id: &str, role: &str, stale: &str) -> Result<(), StateError> {
-        let role = role.trim();
-        let _guard = self
-            .lock
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let Some(mut auth) = self.read()? else {
-            return Ok(());
-        };
-        if auth.device_id != device_id {
-            return Ok(());
-        }
-        match self.entry_in(&auth, role)? {
-            Some(entry) if entry.token == stale => {}
-            _ => return Ok(()),
-        }
-        if let Some(Value::Object(tokens)) = auth.doc.get_mut("tokens") {
-            tokens.remove(role);
-        }
-        log::info!(
-            "removed the stale {role} device token from {}",
-            self.path.display()
-        );
-        self.write(&auth.doc)
-    }
-
-    fn read(&self) -> Result<Option<AuthDoc>, StateError> {
-        let Some(raw) = read_state_file(&self.path, DEVICE_AUTH_MAX_BYTES)? else {
-            return Ok(None);
-        };
-        let value: Value = serde_json::from_slice(&raw).map_err(|e| {
-            StateError::unusable(
-                &self.path,
-                format!("not valid JSON ({e}); the file may be truncated or corrupt"),
-            )
-        })?;
-        let Value::Object(doc) = value else {
-            return Err(StateError::unusable(&self.path, "expected a JSON object"));
-        };
-        if doc.get("version").and_then(Value::as_u64) != Some(1) {
-            return Err(StateError::unusable(&self.path, "\"version\" must be 1"));
-        }
-        let device_id = match doc.get("deviceId") {
-            Some(Value::String(id)) => id.clone(),
-            _ => {
-                return Err(StateError::unusable(
-                    &self.path,
-                    "\"deviceId\" is missing or not a string",
-                ))
-            }
-        };
-        if !matches!(doc.get("tokens"), Some(Value::Object(_))) {
-            return Err(StateError::unusable(
-                &self.path,
-                "\"tokens\" is missing or not an object",
-            ));
-        }
-        Ok(Some(AuthDoc {
-            doc,
-            device_id,
-            raw,
-        }))
-    }
-
-    fn entry_in(&self, auth: &AuthDoc, role: &str) -> Result<Option<DeviceAuthEntry>, StateError> {
-        let role = role.trim();
-        let Some(value) = auth.doc.get("tokens").and_then(|tokens| tokens.get(role)) else {
-            return Ok(None);
-        };
-        let bad =
-            |what: &str| StateError::unusable(&self.path, format!("\"tokens.{role}\": {what}"));
-        let object = value.as_object().ok_or_else(|| bad("expected an object"))?;
-        let token = match object.get("token") {
-            Some(Value::String(token)) => token.clone(),
-            _ => return Err(bad("\"token\" is missing or not a string")),
-        };
-        if token.is_empty() {
-            return Ok(None);
-        }
-        let scopes = match object.get("scopes") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(items)) => items
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect(),
-            Some(_) => return Err(bad("\"scopes\" must be an array")),
-        };
-        let updated_at_ms = object
-            .get("updatedAtMs")
-            .and_then(|v| {
-                v.as_u64().or_else(|| {
-                    v.as_f64()
-                        .filter(|f| f.is_finite() && *f >= 0.0)
-                        .map(|f| f as u64)
-                })
-            })
-            .unwrap_or(0);
-        Ok(Some(DeviceAuthEntry {
-            token,
-            role: role.to_string(),
-            scopes,
-            updated_at_ms,
-        }))
-    }
-
-    /// Copies a file written for another device next to it before it is replaced.
-    fn set_aside(&self, auth: &AuthDoc) -> Result<(), StateError> {
-        let tag: String = auth
-            .device_id
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .take(16)
-            .collect();
-        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
-        name.push(format!(".device-{tag}.bak"));
-        let backup = self.path.with_file_name(name);
-        write_atomic(&backup, &auth.raw)?;
-        log::warn!(
-            "{} held tokens for device {}, not this device; kept a copy at {} and replacing it",
-            self.path.display(),
-            auth.device_id,
-            backup.display()
-        );
-        Ok(())
-    }
-
-    fn write(&self, doc: &Map<String, Value>) -> Result<(), StateError> {
-        let mut text = to_pretty_json(&Value::Object(doc.clone()));
-        text.push('\n');
-        write_atomic(&self.path, text.as_bytes())
-    }
-}
-
+pub mod json;
+pub mod migrate;
 pub mod run_lock;
+pub mod sqlite;
+mod store;
 
+pub use sqlite::SqliteState;
+pub use store::{
+    load_identity, load_or_create_identity, open_for_run, Backend, DeviceAuthEntry, DeviceAuthStore,
+};
+
+/// Scopes as they are stored: trimmed, without blanks, sorted, without duplicates.
+pub(crate) fn normalize_scopes(scopes: &[String]) -> Vec<String> {
+    let mut scopes: Vec<String> = scopes
+        .iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    scopes.sort();
+    scopes.dedup();
+    scopes
+}
+
+#[cfg(test)]
+mod sqlite_tests;
 #[cfg(test)]
 mod tests;

