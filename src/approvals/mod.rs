@@ -14,11 +14,15 @@
 //! - [`document`]: the JSON document — validation, normalisation, serialisation, hash.
 //! - [`store`]: the file on disk — locked, hash-checked, atomic writes ([`ApprovalsStore`]).
 //! - [`policy`]: security/ask/askFallback for an agent, the config floor, policy snapshots.
-//! - [`command`]: display text, `rawCommand` check, dispatch and shell wrappers.
+//! - [`command`]: the request: argv, `rawCommand` and its check (the parse stage).
+//! - [`argv`]: command words: tokens and display text, dispatch wrappers (`env`, `nice`,
+//!   `timeout`, ...), unwrapping them, and a shell's payload or script operand.
+//! - [`shells`]: the one table of shell names and what each can do.
 //! - [`shell`]: the fail-closed shell-payload analysis for allowlist mode.
 //! - [`resolve`]: which file a command word names; the resolve stage.
 //! - [`pattern`], [`regex`]: globs, argPatterns, generated hash patterns.
-//! - [`allowlist`]: matching segments against entries and safe bins; the match stage.
+//! - [`allowlist`]: matching segments against entries; the match stage. [`safe_bins`]: the
+//!   stdin-only tools allowed without an entry.
 //! - [`decision`]: the allow/deny matrix and the checks around it; the decide stage.
 //! - [`env`]: the child's environment.
 //! - [`binding`]: cwd/executable/script binding of approvals and their re-checks; the bind stage.
