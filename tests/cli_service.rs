@@ -457,3 +457,26 @@ fn install_print_manager_prints_for_another_machine() {
         stderr(&out)
     );
 }
+
+#[test]
+fn install_help_states_the_defaults_it_uses() {
+    let home = Home::new("install-help");
+    let out = home.node(&["install", "--help"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // argh wraps the descriptions: compare with the white space folded.
+    let help = String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    // install, like run, takes the endpoint the last run saved before the built-in defaults.
+    assert!(
+        help.contains("default: the one the last run saved, else 127.0.0.1"),
+        "{help}"
+    );
+    assert!(
+        help.contains("default: the saved one, else 18789"),
+        "{help}"
+    );
+    assert!(help.contains("--manager"), "{help}");
+}
