@@ -253,6 +253,8 @@ fn spawn_spec(bin: &Path, gw: &FakeGateway, dir: &Path) -> NodeSpawn {
     }
     .display_name("bench-node")
     .token(TOKEN)
+    // Dumpable, so that the bench (the same user) may count the node's /proc/<pid>/fd.
+    .env("OPENCLAW_NODE_DUMPABLE", "1")
 }
 
 fn expect_hello(gw: &FakeGateway, node: &NodeProcess, after_conn: usize) -> Result<Hello, String> {

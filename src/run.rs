@@ -54,6 +54,7 @@ pub struct RunArgs {
 /// Runs the node until SIGINT/SIGTERM (exit 0) or a terminal auth failure (exit 1).
 pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
     let settings = RunSettings::from_process()?;
+    protect_process(settings.dumpable);
     let paths = settings.paths.clone();
     let config = settings.config.clone();
     // Before anything else is read or written: a second run would share this node's identity.
@@ -177,6 +178,26 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
         }
         LoopExit::Fatal(message) => Err(CliError::new(message)),
     }
+}
+
+/// Makes the node a child subreaper, so that a run's timeout finds descendants that left its
+/// process group (`exec/reaper.rs`), and non-dumpable, so that a same-user child can read
+/// neither its memory nor `/proc/<node>/environ` (which still shows the credentials the node
+/// was started with). Root can read both whatever the flag says, so a node running as root is
+/// left dumpable. Failures are logged, not fatal: the node works without either.
+fn protect_process(dumpable: bool) {
+    if let Err(err) = crate::exec::become_subreaper() {
+        log::warn!("cannot become a child subreaper ({err}); a timed-out command's descendants that leave its process group and are orphaned may survive");
+    }
+    #[cfg(target_os = "linux")]
+    if !dumpable && !rustix::process::geteuid().is_root() {
+        use rustix::process::{set_dumpable_behavior, DumpableBehavior};
+        if let Err(err) = set_dumpable_behavior(DumpableBehavior::NotDumpable) {
+            log::warn!("cannot make the node non-dumpable ({err}); same-user processes can read its memory");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = dumpable;
 }
 
 /// The endpoint for this run (flags over saved values, §1.1), with the pin normalised.

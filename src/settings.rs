@@ -39,6 +39,9 @@ pub struct RunSettings {
     pub max_invokes: Option<usize>,
     /// What the browser proxy takes from the machine.
     pub browser_host: BrowserHost,
+    /// `OPENCLAW_NODE_DUMPABLE=1`: leave the node dumpable (`PR_SET_DUMPABLE`), so that
+    /// same-user tools can read its `/proc/<pid>/fd`. For the tests and the bench only.
+    pub dumpable: bool,
 }
 
 impl RunSettings {
@@ -46,12 +49,21 @@ impl RunSettings {
     pub fn from_process() -> Result<RunSettings, crate::CliError> {
         let paths = StatePaths::from_env().map_err(crate::CliError::new)?;
         let config = NodeConfig::load(&paths.config_file())?;
-        Ok(RunSettings::resolve(
+        let settings = RunSettings::resolve(
             paths,
             config,
             |name| std::env::var(name).ok(),
             search_path::effective_path_env(),
-        ))
+        );
+        // The credentials are read; nothing else in the node may find them in its environment.
+        // `run` calls this first, before it starts any thread (the signal thread, the pool, the
+        // gateway link come later), so changing the environment races no reader. This does not
+        // scrub `/proc/<pid>/environ`, which shows the environment the process was started
+        // with: `run` makes the node non-dumpable for that.
+        for name in SECRET_ENV_NAMES {
+            std::env::remove_var(name);
+        }
+        Ok(settings)
     }
 
     /// The settings from `env` (a variable's value, when set) and an already loaded config.
@@ -106,6 +118,7 @@ impl RunSettings {
                 .and_then(|value| value.parse::<usize>().ok())
                 .filter(|workers| *workers > 0),
             browser_host,
+            dumpable: non_empty("OPENCLAW_NODE_DUMPABLE").as_deref() == Some("1"),
         }
     }
 }
@@ -205,5 +218,21 @@ mod tests {
         );
         assert_eq!(s.handshake_timeout, DEFAULT_HANDSHAKE_TIMEOUT);
         assert_eq!(s.max_invokes, None);
+    }
+
+    #[test]
+    fn the_credentials_leave_the_process_environment_once_read() {
+        // The only test that sets these; nothing else in the crate reads them.
+        std::env::set_var("OPENCLAW_GATEWAY_TOKEN", "tok-from-env-123");
+        std::env::set_var("OPENCLAW_GATEWAY_PASSWORD", "pw-from-env-123");
+        let Ok(settings) = RunSettings::from_process() else {
+            // No HOME and no state dir: nothing to resolve here.
+            return;
+        };
+        assert_eq!(settings.token.as_deref(), Some("tok-from-env-123"));
+        assert_eq!(settings.password.as_deref(), Some("pw-from-env-123"));
+        assert!(std::env::var_os("OPENCLAW_GATEWAY_TOKEN").is_none());
+        assert!(std::env::var_os("OPENCLAW_GATEWAY_PASSWORD").is_none());
+        assert!(!settings.dumpable);
     }
 }

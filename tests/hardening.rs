@@ -31,7 +31,10 @@ fn node_bin() -> PathBuf {
 }
 
 fn start(gw: &FakeGateway, dir: &TempDir, extra_env: &[(&str, &str)]) -> NodeProcess {
-    let mut spec = NodeSpawn::new(node_bin(), gw.port(), dir.path()).display_name("hardening");
+    // Dumpable, so that this test (the same user) may count the node's /proc/<pid>/fd.
+    let mut spec = NodeSpawn::new(node_bin(), gw.port(), dir.path())
+        .display_name("hardening")
+        .env("OPENCLAW_NODE_DUMPABLE", "1");
     for (key, value) in extra_env {
         spec = spec.env(key, value);
     }

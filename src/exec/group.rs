@@ -54,7 +54,7 @@ impl ProcessGroup {
     pub fn spawn(command: &mut Command) -> io::Result<ProcessGroup> {
         // A new group led by the child, so that signals reach everything it starts.
         command.process_group(0);
-        let child = command.spawn()?;
+        let child = super::reaper::spawn_registered(command)?;
         Ok(ProcessGroup::adopt(child))
     }
 
@@ -120,6 +120,7 @@ impl ProcessGroup {
     }
 
     fn on_reaped(&mut self, status: Option<ExitStatus>) {
+        super::reaper::forget(self.pid);
         self.reaped = Some(status);
         self.exit_watch = None;
     }

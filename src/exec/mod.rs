@@ -32,10 +32,12 @@
 
 mod capture;
 mod group;
+mod reaper;
 mod spawn;
 mod supervise;
 
 pub use group::{kill_foreign_group, ProcessGroup};
+pub use reaper::become_subreaper;
 
 use std::io;
 use std::path::PathBuf;

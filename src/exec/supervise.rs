@@ -23,6 +23,7 @@ use rustix::io::Errno;
 use rustix::process::Signal;
 
 use super::capture::{Capture, Stream};
+use super::reaper::{self, RunTree};
 use super::{ExecSpec, ProcessGroup, EXIT_DRAIN_MAX, EXIT_QUIET, KILL_GRACE};
 use crate::cancel::{self, CancelToken};
 
@@ -61,7 +62,10 @@ pub(super) fn supervise(mut group: ProcessGroup, spec: &ExecSpec, cancel: &Cance
         group.take_stderr().map(OwnedFd::from),
     ];
     let started = Instant::now();
+    let tree = rustix::process::Pid::from_raw(group.id() as i32).and_then(RunTree::new);
     let mut supervisor = Supervisor {
+        tree,
+        killed: Vec::new(),
         group,
         pipes,
         capture: Capture::new(spec.output_cap),
@@ -78,6 +82,15 @@ pub(super) fn supervise(mut group: ProcessGroup, spec: &ExecSpec, cancel: &Cance
         exit_check_interval: Duration::from_millis(1),
     };
     supervisor.run();
+    if supervisor.timed_out || supervisor.cancelled {
+        // What left the group and was orphaned since the SIGTERM has been adopted by now.
+        if let Some(tree) = &supervisor.tree {
+            let killed = tree.kill_escaped(false);
+            supervisor.killed.extend(killed);
+        }
+        reaper::wait_for_deaths(&supervisor.killed);
+    }
+    reaper::reap_orphans();
     let (exit_code, signal) = match supervisor.exit {
         Some(Exit::Status(status)) => (status.code(), status.signal()),
         _ => (None, None),
@@ -125,6 +138,10 @@ struct Termination {
 }
 
 struct Supervisor<'a> {
+    /// The run's direct child for finding descendants that left its group (`reaper.rs`).
+    tree: Option<RunTree>,
+    /// Pidfds of escaped descendants killed so far, waited for before the run returns.
+    killed: Vec<OwnedFd>,
     group: ProcessGroup,
     /// stdout, stderr; `None` once at EOF or closed by us.
     pipes: [Option<OwnedFd>; 2],
@@ -376,6 +393,14 @@ impl Supervisor<'_> {
     /// SIGTERM to the group; SIGKILL follows after `KILL_GRACE` unless the group is gone.
     fn terminate(&mut self, now: Instant) {
         let reached = self.group.signal(Signal::TERM);
+        // A timeout or a cancel also ends what left the group (`setsid`), while the direct
+        // child's tree can still be walked; a failed command takes only its group along.
+        if self.timed_out || self.cancelled {
+            if let Some(tree) = &self.tree {
+                let killed = tree.kill_escaped(self.exit.is_none());
+                self.killed.extend(killed);
+            }
+        }
         self.termination = Some(Termination {
             kill_at: now + KILL_GRACE,
             done: !reached,
