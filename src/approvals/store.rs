@@ -8,6 +8,9 @@
 //! SQLite: every write is one `BEGIN IMMEDIATE` transaction that also fills the projection
 //! columns TS keeps beside `raw_json`. The stored text and its hash are the same in both.
 //!
+//! The file is read through `crate::state::trusted` (no links, no FIFOs or devices, not writable
+//! by group or others nor in such a directory, at most 1 MiB); a refused file is `Malformed`.
+//!
 //! A document that exists but cannot be read or parsed is never overwritten or reset: every
 //! operation fails with an error naming where it is and the problem, and `system.run` fails
 //! closed. So does a document that is *gone*: when one carrying a policy was seen before

@@ -17,6 +17,9 @@
 //! Rules every function here keeps:
 //! - Every write is atomic ([`write_atomic`]: temp file, fsync, rename, directory fsync) with mode
 //!   0600; directories the node creates are 0700.
+//! - Every read goes through [`trusted`] (sshd's StrictModes: no links, regular files only,
+//!   owned by the node's user or root and not writable by others, nor any directory above it, and
+//!   a size cap per file); a refused file is an error like an unreadable one.
 //! - A file that exists but cannot be read or understood is an error naming the file and saying
 //!   what to do. It is never reset or overwritten: it may hold the only copy of a paired key.
 //! - Keys the node does not know are kept when it rewrites a file.
