@@ -179,10 +179,15 @@ impl ApprovalsStore {
                             })
                     }
                     Ok(None) => Ok(None),
-                    Err(err) => Err(StoreError::Malformed {
-                        path: path.clone(),
-                        detail: err.message,
-                    }),
+                    Err(err) => {
+                        // Malformed's own text says to fix or move the file; say it once.
+                        let suffix = format!("; {}", crate::state::FIX_OR_MOVE);
+                        let detail = err.message.strip_suffix(suffix.as_str()).unwrap_or(&err.message);
+                        Err(StoreError::Malformed {
+                            path: path.clone(),
+                            detail: detail.to_string(),
+                        })
+                    }
                 }
             }
             Storage::Sqlite(db) => {

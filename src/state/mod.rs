@@ -50,7 +50,7 @@ pub const DEFAULT_GATEWAY_HOST: &str = "127.0.0.1";
 pub const DEFAULT_GATEWAY_PORT: u16 = 18789;
 
 /// What to tell the user about a file that exists but cannot be used.
-const FIX_OR_MOVE: &str = "fix the file or move it away; the node will not overwrite it";
+pub(crate) const FIX_OR_MOVE: &str = "fix the file or move it away; the node will not overwrite it";
 
 /// A state file or database could not be read, parsed or written. Always names the file.
 #[derive(Debug)]
