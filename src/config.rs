@@ -6,7 +6,6 @@
 //! simply not read. A file that exists but cannot be parsed stops the node with the parser's
 //! line and column, rather than running with half a configuration.
 
-use std::io;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -48,7 +47,7 @@ impl std::fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// The config is the user's to edit; larger than this is not a config file.
-const CONFIG_MAX_BYTES: u64 = 8 * 1024 * 1024;
+const CONFIG_MAX_BYTES: u64 = 4 * 1024 * 1024;
 
 impl NodeConfig {
     /// Reads `path` as JSON5. A missing file (or one holding only blank space) is an empty
@@ -58,10 +57,12 @@ impl NodeConfig {
             path: path.to_path_buf(),
             message,
         };
-        let bytes = match read_limited(path) {
+        // The reader of every state file: no links, regular files only, owned by the node's
+        // user or root and not writable by others (nor its directories), at most 4 MiB.
+        let bytes = match crate::state::read_state_file(path, CONFIG_MAX_BYTES) {
             Ok(Some(bytes)) => bytes,
             Ok(None) => return Ok(NodeConfig::default()),
-            Err(err) => return Err(error(format!("cannot read the config file: {err}"))),
+            Err(err) => return Err(error(format!("cannot read the config file: {}", err.message))),
         };
         let text = String::from_utf8(bytes).map_err(|_| {
             error("the config file is not UTF-8 text; save it as UTF-8".to_string())
@@ -187,31 +188,6 @@ fn nesting_exceeds(text: &str, max: usize) -> bool {
         }
     }
     false
-}
-
-/// Reads the file; `Ok(None)` when it does not exist.
-fn read_limited(path: &Path) -> io::Result<Option<Vec<u8>>> {
-    use std::io::Read as _;
-    let file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => return Err(err),
-    };
-    if !file.metadata()?.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
-    }
-    let mut bytes = Vec::new();
-    file.take(CONFIG_MAX_BYTES + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > CONFIG_MAX_BYTES {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("larger than {CONFIG_MAX_BYTES} bytes"),
-        ));
-    }
-    Ok(Some(bytes))
 }
 
 /// The parser's complaint with its line and column. The parser's own message quotes the

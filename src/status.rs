@@ -265,10 +265,12 @@ pub fn read_status(paths: &StatePaths) -> Result<Option<LiveStatus>, String> {
 
 /// [`read_status`] for an explicit path.
 pub fn read_status_file(path: &Path) -> Result<Option<LiveStatus>, String> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => return Err(format!("{}: {err}", path.display())),
+    // The same reader as every state file: no links, regular files only, not writable by
+    // others, at most 64 KiB.
+    let bytes = match crate::state::read_state_file(path, crate::state::STATUS_MAX_BYTES) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Ok(None),
+        Err(err) => return Err(err.to_string()),
     };
     let snapshot: StatusSnapshot = serde_json::from_slice(&bytes).map_err(|err| {
         format!(

@@ -8,6 +8,9 @@
 //! SQLite: every write is one `BEGIN IMMEDIATE` transaction that also fills the projection
 //! columns TS keeps beside `raw_json`. The stored text and its hash are the same in both.
 //!
+//! The file is read through `crate::state::trusted` (no links, no FIFOs or devices, not writable
+//! by group or others nor in such a directory, at most 1 MiB); a refused file is `Malformed`.
+//!
 //! A document that exists but cannot be read or parsed is never overwritten or reset: every
 //! operation fails with an error naming where it is and the problem, and `system.run` fails
 //! closed. So does a document that is *gone*: when one carrying a policy was seen before
@@ -164,8 +167,10 @@ impl ApprovalsStore {
         match &self.storage {
             Storage::File => {
                 let path = self.file_path();
-                match fs::read(&path) {
-                    Ok(bytes) => {
+                // No links, no FIFOs or devices, not writable by others, at most 1 MiB: a
+                // refused file is Malformed, so every system.run is denied.
+                match crate::state::read_state_file(&path, crate::state::APPROVALS_MAX_BYTES) {
+                    Ok(Some(bytes)) => {
                         String::from_utf8(bytes)
                             .map(Some)
                             .map_err(|_| StoreError::Malformed {
@@ -173,8 +178,16 @@ impl ApprovalsStore {
                                 detail: "not UTF-8 text".to_string(),
                             })
                     }
-                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(err) => Err(self.io_error(format!("cannot be read: {err}"))),
+                    Ok(None) => Ok(None),
+                    Err(err) => {
+                        // Malformed's own text says to fix or move the file; say it once.
+                        let suffix = format!("; {}", crate::state::FIX_OR_MOVE);
+                        let detail = err.message.strip_suffix(suffix.as_str()).unwrap_or(&err.message);
+                        Err(StoreError::Malformed {
+                            path: path.clone(),
+                            detail: detail.to_string(),
+                        })
+                    }
                 }
             }
             Storage::Sqlite(db) => {
@@ -208,7 +221,18 @@ impl ApprovalsStore {
     /// a missing one that was recorded.
     fn check_marker(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
         let marker = self.paths.approvals_marker_file();
-        let seen = fs::read(&marker).ok();
+        let seen = match crate::state::read_state_file(
+            &marker,
+            crate::state::APPROVALS_MARKER_MAX_BYTES,
+        ) {
+            Ok(seen) => seen,
+            // A marker that cannot be trusted still says a policy may have been seen: fail
+            // closed (a missing document is then denied, not replaced by the defaults).
+            Err(err) => {
+                log::warn!("{err}");
+                Some(Vec::new())
+            }
+        };
         if snapshot.exists {
             if !carries_policy(&snapshot.doc) {
                 return Ok(());

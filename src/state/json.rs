@@ -20,7 +20,7 @@ use crate::paths::StatePaths;
 /// `identity/*.json` may not exceed this (the TS reader's limit for the identity file).
 const IDENTITY_FILE_MAX_BYTES: u64 = 128 * 1024;
 /// Cap for `identity/device-auth.json`; a few tokens take well under 1 KiB.
-const DEVICE_AUTH_MAX_BYTES: u64 = 256 * 1024;
+const DEVICE_AUTH_MAX_BYTES: u64 = 64 * 1024;
 
 // ---------------------------------------------------------------------------------------------
 // node.json

@@ -136,7 +136,7 @@ fn import_approvals(
     report: &mut Report,
 ) -> Result<(), StateError> {
     let path = paths.exec_approvals_file();
-    let Some(bytes) = super::read_state_file(&path, 4 * 1024 * 1024)? else {
+    let Some(bytes) = super::read_state_file(&path, super::APPROVALS_MAX_BYTES)? else {
         return Ok(());
     };
     let raw = match String::from_utf8(bytes) {

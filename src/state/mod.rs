@@ -17,12 +17,15 @@
 //! Rules every function here keeps:
 //! - Every write is atomic ([`write_atomic`]: temp file, fsync, rename, directory fsync) with mode
 //!   0600; directories the node creates are 0700.
+//! - Every read goes through [`trusted`] (sshd's StrictModes: no links, regular files only,
+//!   owned by the node's user or root and not writable by others, nor any directory above it, and
+//!   a size cap per file); a refused file is an error like an unreadable one.
 //! - A file that exists but cannot be read or understood is an error naming the file and saying
 //!   what to do. It is never reset or overwritten: it may hold the only copy of a paired key.
 //! - Keys the node does not know are kept when it rewrites a file.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read as _, Write as _};
+use std::io::{self, Write as _};
 use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
@@ -33,6 +36,13 @@ use crate::paths::StatePaths;
 
 /// `node.json` may not exceed this (the Doctor migration refuses larger files).
 pub const NODE_STATE_MAX_BYTES: u64 = 64 * 1024;
+/// `exec-approvals.json` (and its SQLite row) may not exceed this; a large allowlist is a few
+/// tens of KiB.
+pub const APPROVALS_MAX_BYTES: u64 = 1024 * 1024;
+/// `openclaw-node/status.json`, written by `run` and read by `status`: a few hundred bytes.
+pub const STATUS_MAX_BYTES: u64 = 64 * 1024;
+/// `openclaw-node/exec-approvals.seen`: one short JSON object.
+pub const APPROVALS_MARKER_MAX_BYTES: u64 = 4 * 1024;
 
 /// Gateway host used when neither a flag nor the saved state names one (protocol §1.1).
 pub const DEFAULT_GATEWAY_HOST: &str = "127.0.0.1";
@@ -40,7 +50,7 @@ pub const DEFAULT_GATEWAY_HOST: &str = "127.0.0.1";
 pub const DEFAULT_GATEWAY_PORT: u16 = 18789;
 
 /// What to tell the user about a file that exists but cannot be used.
-const FIX_OR_MOVE: &str = "fix the file or move it away; the node will not overwrite it";
+pub(crate) const FIX_OR_MOVE: &str = "fix the file or move it away; the node will not overwrite it";
 
 /// A state file or database could not be read, parsed or written. Always names the file.
 #[derive(Debug)]
@@ -109,7 +119,8 @@ fn describe_io_error(err: &io::Error) -> String {
 ///
 /// The data goes to a temporary file in the same directory, which is flushed to disk, given mode
 /// 0600 and renamed over `path`; then the directory is flushed so the rename survives a crash.
-/// Readers see the old file or the new one, never a mix. If anything fails, the old file is left
+/// Readers see the old file or the new one, never a mix. A symbolic link at `path` is replaced by
+/// the file (rename(2) replaces the link itself), never followed. If anything fails, the old file is left
 /// as it was and the temporary file is removed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     let (dir, tmp) = prepare_temp(path)?;
@@ -171,7 +182,9 @@ fn prepare_temp(path: &Path) -> Result<(&Path, PathBuf), StateError> {
 fn write_temp(tmp: &Path, bytes: &[u8]) -> Result<(), (&'static str, io::Error)> {
     let mut file = OpenOptions::new()
         .write(true)
+        // O_CREAT|O_EXCL never follows a link at `tmp`; O_NOFOLLOW says so a second time.
         .create_new(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .mode(0o600)
         .open(tmp)
         .map_err(|e| ("creating a temporary file", e))?;
@@ -198,30 +211,11 @@ fn sync_dir(dir: &Path) {
     }
 }
 
-/// Reads a state file of at most `max` bytes; `Ok(None)` when it does not exist.
-fn read_state_file(path: &Path, max: u64) -> Result<Option<Vec<u8>>, StateError> {
-    let file = match File::open(path) {
-        Ok(file) => file,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => return Err(StateError::io(path, "reading", &err)),
-    };
-    let metadata = file
-        .metadata()
-        .map_err(|e| StateError::io(path, "reading", &e))?;
-    if !metadata.is_file() {
-        return Err(StateError::unusable(path, "this is not a regular file"));
-    }
-    let mut bytes = Vec::new();
-    file.take(max + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| StateError::io(path, "reading", &e))?;
-    if bytes.len() as u64 > max {
-        return Err(StateError::unusable(
-            path,
-            format!("the file is larger than {max} bytes"),
-        ));
-    }
-    Ok(Some(bytes))
+/// Reads a state file of at most `max` bytes through [`trusted::read_trusted`] (no links, only
+/// regular files owned by the node's user or root and not writable by others, in directories
+/// likewise); `Ok(None)` when it does not exist.
+pub(crate) fn read_state_file(path: &Path, max: u64) -> Result<Option<Vec<u8>>, StateError> {
+    trusted::read_trusted(path, max)
 }
 
 /// Reads and parses a JSON state file; `Ok(None)` when it does not exist.
@@ -603,6 +597,7 @@ pub mod migrate;
 pub mod run_lock;
 pub mod sqlite;
 mod store;
+pub mod trusted;
 
 pub use sqlite::SqliteState;
 pub use store::{
@@ -625,3 +620,5 @@ pub(crate) fn normalize_scopes(scopes: &[String]) -> Vec<String> {
 mod sqlite_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod trusted_tests;

@@ -51,8 +51,8 @@ pub const APPROVALS_KEY: &str = "current";
 
 /// `value_json` of the node-host config may not exceed this (like `node.json`).
 const NODE_CONFIG_MAX_BYTES: usize = 64 * 1024;
-/// The approvals document may not exceed this (a large allowlist is a few tens of KiB).
-const APPROVALS_MAX_BYTES: usize = 4 * 1024 * 1024;
+/// The approvals document may not exceed this (as `exec-approvals.json`).
+const APPROVALS_MAX_BYTES: usize = super::APPROVALS_MAX_BYTES as usize;
 
 /// The four node-host tables and two indexes, exactly as 2026.9.6 creates them, for
 /// [`SqliteState::create`] (TS checks the DDL when it upgrades such a database).
@@ -161,6 +161,7 @@ impl SqliteState {
             super::create_private_dir_all(dir)
                 .map_err(|e| StateError::io(&state.path, "creating its directory", &e))?;
         }
+        state.check_files(false)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -182,16 +183,28 @@ impl SqliteState {
         Ok(state)
     }
 
-    /// Opens the database (it must exist) and checks its schema.
-    fn open(&self) -> Result<(Connection, Schema), StateError> {
-        let meta = std::fs::symlink_metadata(&self.path)
-            .map_err(|e| StateError::io(&self.path, "opening", &e))?;
-        if !meta.is_file() {
-            return Err(StateError::unusable(
+    /// The database file and its journals, by the rules of [`super::trusted`] (SQLite opens them
+    /// itself, so only their type, owner, mode and directories are checked, not their size).
+    /// `must_exist`: a missing database is an error, else it is fine (about to be created).
+    fn check_files(&self, must_exist: bool) -> Result<(), StateError> {
+        if !super::trusted::check_trusted(&self.path)? && must_exist {
+            return Err(StateError::io(
                 &self.path,
-                "this is not a regular file",
+                "opening",
+                &std::io::Error::from(std::io::ErrorKind::NotFound),
             ));
         }
+        for suffix in ["-wal", "-journal"] {
+            let mut journal = self.path.as_os_str().to_os_string();
+            journal.push(suffix);
+            super::trusted::check_trusted(Path::new(&journal))?;
+        }
+        Ok(())
+    }
+
+    /// Opens the database (it must exist) and checks its schema.
+    fn open(&self) -> Result<(Connection, Schema), StateError> {
+        self.check_files(true)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&self.path, flags).map_err(|e| self.error(&e))?;
         conn.busy_timeout(self.busy_timeout)
@@ -579,7 +592,7 @@ impl SqliteState {
             .as_ref()
             .is_some_and(|raw| raw.len() > APPROVALS_MAX_BYTES)
         {
-            return Err(self.row_error("exec_approvals_config 'current'", "larger than 4 MiB"));
+            return Err(self.row_error("exec_approvals_config 'current'", "larger than 1 MiB"));
         }
         Ok(raw)
     }

@@ -267,6 +267,44 @@ fn malformed_approvals_fail_closed_naming_the_file() {
 }
 
 #[test]
+fn untrusted_approvals_files_deny_every_run() {
+    // A FIFO (would hang a plain read) and a link to a permissive policy: both refused, denied.
+    let (ctx, events, dir) = context("fifo-approvals", json!({}));
+    std::fs::create_dir_all(&dir).unwrap();
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        dir.join("exec-approvals.json"),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+    let err = run(&ctx, json!({"command": ["echo", "hi"]})).unwrap_err();
+    assert_eq!(err.code, "SYSTEM_RUN_DENIED");
+    assert!(err.message.contains("exec-approvals.json"), "{}", err.message);
+    assert!(
+        err.message.contains("not a regular file (a FIFO)"),
+        "{}",
+        err.message
+    );
+    assert_eq!(events.take()[0].1["reason"], "security=deny");
+
+    let (ctx, _events, dir) = context("linked-approvals", json!({}));
+    std::fs::create_dir_all(&dir).unwrap();
+    let permissive = dir.join("permissive.json");
+    std::fs::write(
+        &permissive,
+        json!({"version": 1, "defaults": {"security": "full", "ask": "off"}, "agents": {}})
+            .to_string(),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&permissive, dir.join("exec-approvals.json")).unwrap();
+    let err = run(&ctx, json!({"command": ["echo", "hi"]})).unwrap_err();
+    assert_eq!(err.code, "SYSTEM_RUN_DENIED");
+    assert!(err.message.contains("symbolic link"), "{}", err.message);
+}
+
+#[test]
 fn stale_policy_snapshot_is_refused() {
     let (ctx, events, dir) = context("stale", json!({}));
     write_approvals(
