@@ -223,6 +223,23 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[test]
+    fn remote_readonly_locks_on_anything_but_readwrite() {
+        for (value, locked) in [
+            (json!("readonly"), true),
+            (json!("readwrite"), false),
+            (json!("read-only"), true),
+            (json!(true), true),
+            (json!(null), false),
+        ] {
+            let config = NodeConfig::from_value(
+                json!({"nodeHost": {"execApprovals": {"remote": value.clone()}}}),
+            );
+            assert_eq!(config.exec_approvals_remote_readonly(), locked, "{value}");
+        }
+        assert!(!NodeConfig::from_value(json!({})).exec_approvals_remote_readonly());
+    }
+
     struct TempFile(PathBuf);
 
     impl TempFile {

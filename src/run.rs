@@ -60,7 +60,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
     // Before anything else is read or written: a second run would share this node's identity.
     let _run_lock =
         RunLock::acquire(&paths.run_lock_file()).map_err(|err| CliError::new(err.to_string()))?;
-    state::open_for_run(&paths)?;
+    state::open_for_run(&paths, crate::approvals::document::check)?;
     let saved = NodeState::load(&paths)?;
 
     let endpoint = endpoint_for_run(saved.as_ref().map(|s| &s.gateway), args, &config)?;

@@ -242,6 +242,11 @@ pub fn validate(doc: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `raw` is a valid document (what [`parse`] accepts).
+pub fn check(raw: &str) -> Result<(), String> {
+    parse(raw).map(drop)
+}
+
 /// Parses stored text: JSON, schema, normalisation. `Err` explains what is wrong.
 pub fn parse(raw: &str) -> Result<Value, String> {
     let value: Value = serde_json::from_str(raw).map_err(|err| format!("invalid JSON: {err}"))?;

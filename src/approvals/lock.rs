@@ -18,7 +18,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::NodeConfig;
 use crate::paths::StatePaths;
 
 /// The lock file, next to `exec-approvals.json`.
@@ -47,14 +46,10 @@ pub fn locked_by_file(paths: &StatePaths) -> bool {
     present(&lock_file(paths))
 }
 
-/// The lock as `openclaw.json` says.
-pub fn locked_by_config(config: &NodeConfig) -> bool {
-    config.exec_approvals_remote_readonly()
-}
-
-/// The node's approvals are read-only for the gateway.
-pub fn is_locked(paths: &StatePaths, config: &NodeConfig) -> bool {
-    locked_by_config(config) || locked_by_file(paths)
+/// The node's approvals are read-only for the gateway: `openclaw.json` says so
+/// (`config_readonly`, the application reads it) or the local lock file does.
+pub fn is_locked(paths: &StatePaths, config_readonly: bool) -> bool {
+    config_readonly || locked_by_file(paths)
 }
 
 /// Creates the lock file; `Ok(false)` when it was already there.
@@ -85,33 +80,20 @@ pub fn unlock(paths: &StatePaths) -> std::io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
-    fn lock_file_and_config_each_lock() {
+    fn the_lock_file_or_the_config_locks() {
         let dir = std::env::temp_dir().join(format!("oc-lock-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let paths = StatePaths::at(&dir);
-        let open = NodeConfig::from_value(json!({}));
-        assert!(!is_locked(&paths, &open));
+        assert!(!is_locked(&paths, false));
+        assert!(is_locked(&paths, true), "the config alone locks");
         assert!(lock(&paths).unwrap());
         assert!(!lock(&paths).unwrap(), "already locked");
-        assert!(is_locked(&paths, &open));
+        assert!(is_locked(&paths, false));
         assert!(unlock(&paths).unwrap());
         assert!(!unlock(&paths).unwrap());
-        assert!(!is_locked(&paths, &open));
-        for (value, locked) in [
-            (json!("readonly"), true),
-            (json!("readwrite"), false),
-            (json!("read-only"), true),
-            (json!(true), true),
-            (json!(null), false),
-        ] {
-            let config = NodeConfig::from_value(
-                json!({"nodeHost": {"execApprovals": {"remote": value.clone()}}}),
-            );
-            assert_eq!(is_locked(&paths, &config), locked, "{value}");
-        }
+        assert!(!is_locked(&paths, false));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -179,7 +179,7 @@ pub fn main(args: &ApprovalsArgs) -> Result<ExitCode, CliError> {
 /// The lock state, for `show`, `lock` and `unlock`: `(locked, by file, by config)`.
 fn lock_state(paths: &StatePaths, config: &NodeConfig) -> (bool, bool, bool) {
     let by_file = crate::approvals::lock::locked_by_file(paths);
-    let by_config = crate::approvals::lock::locked_by_config(config);
+    let by_config = config.exec_approvals_remote_readonly();
     (by_file || by_config, by_file, by_config)
 }
 

@@ -172,7 +172,7 @@ fn migrate(paths: &StatePaths, args: &MigrateArgs) -> Result<ExitCode, CliError>
     // A running node holds the run lock; importing under it would race its writes.
     let _lock = state::run_lock::RunLock::acquire(&paths.run_lock_file())
         .map_err(|err| CliError::new(format!("{err}; stop the node first")))?;
-    let report = migrate::import_legacy(paths, &db)?;
+    let report = migrate::import_legacy(paths, &db, crate::approvals::document::check)?;
     if report.lines.is_empty() {
         println!(
             "nothing to import: no retired JSON files in {}",

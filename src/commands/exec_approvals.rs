@@ -68,7 +68,10 @@ fn bool_required() -> InvokeError {
 /// Refused on a node whose approvals are locked against the gateway ([`crate::approvals::lock`]).
 pub fn handle_set(ctx: &InvokeContext, params_json: Option<&str>) -> InvokeResult {
     let params = require_params(params_json)?;
-    if crate::approvals::lock::is_locked(&ctx.node.paths, &ctx.node.config) {
+    if crate::approvals::lock::is_locked(
+        &ctx.node.paths,
+        ctx.node.config.exec_approvals_remote_readonly(),
+    ) {
         log::warn!("security: system.execApprovals.set refused: exec approvals are locked");
         return Err(InvokeError::invalid(crate::approvals::lock::MSG_SET_LOCKED));
     }

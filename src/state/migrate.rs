@@ -57,14 +57,22 @@ pub fn legacy_files(paths: &StatePaths) -> Vec<PathBuf> {
 /// Imports the retired JSON files of `paths` into `db` and moves them aside. Does nothing
 /// when there are none. Stops at the first file that cannot be imported safely; the files
 /// already handled stay handled (each import is its own transaction, and is idempotent).
-pub fn import_legacy(paths: &StatePaths, db: &SqliteState) -> Result<Report, StateError> {
+/// Whether an exec-approvals document is valid (`approvals::document::check`): the document's
+/// rules belong to the policy library, which itself stores its document through this module.
+pub type ApprovalsCheck = fn(&str) -> Result<(), String>;
+
+pub fn import_legacy(
+    paths: &StatePaths,
+    db: &SqliteState,
+    check_approvals: ApprovalsCheck,
+) -> Result<Report, StateError> {
     let mut report = Report::default();
     if legacy_files(paths).is_empty() {
         return Ok(report);
     }
     import_device_auth(paths, db, &mut report)?;
     import_identity(paths, db, &mut report)?;
-    import_approvals(paths, db, &mut report)?;
+    import_approvals(paths, db, check_approvals, &mut report)?;
     import_node(paths, db, &mut report)?;
     Ok(report)
 }
@@ -133,6 +141,7 @@ fn import_identity(
 fn import_approvals(
     paths: &StatePaths,
     db: &SqliteState,
+    check_approvals: ApprovalsCheck,
     report: &mut Report,
 ) -> Result<(), StateError> {
     let path = paths.exec_approvals_file();
@@ -150,7 +159,7 @@ fn import_approvals(
             return Ok(());
         }
     };
-    if let Err(problem) = crate::approvals::document::parse(&raw) {
+    if let Err(problem) = check_approvals(&raw) {
         log::error!(
             "{} is not a valid exec approvals document ({problem}): not imported; every \
              system.run is denied until it is fixed or removed",

@@ -452,7 +452,7 @@ fn retired_json_files_are_imported_once_and_moved_aside() {
         "never defaults over a legacy file"
     );
 
-    open_for_run(&paths).unwrap();
+    open_for_run(&paths, crate::approvals::document::check).unwrap();
     assert_eq!(migrate::legacy_files(&paths), Vec::<PathBuf>::new());
     assert_eq!(
         load_identity(&paths).unwrap().unwrap().device_id(),
@@ -475,7 +475,7 @@ fn retired_json_files_are_imported_once_and_moved_aside() {
     let moved = fs::read_dir(paths.migrated_dir()).unwrap().count();
     assert_eq!(moved, 4);
     // Idempotent: a second run finds nothing to do.
-    assert!(migrate::import_legacy(&paths, &sqlite)
+    assert!(migrate::import_legacy(&paths, &sqlite, crate::approvals::document::check)
         .unwrap()
         .lines
         .is_empty());
@@ -490,7 +490,7 @@ fn a_different_identity_in_sqlite_stops_the_import_and_moves_nothing() {
     let (other, _) = sqlite
         .insert_identity(&DeviceIdentity::generate(), None)
         .unwrap();
-    let err = migrate::import_legacy(&paths, &sqlite).unwrap_err();
+    let err = migrate::import_legacy(&paths, &sqlite, crate::approvals::document::check).unwrap_err();
     assert!(err.to_string().contains(&other.device_id()), "{err}");
     assert!(paths.device_identity_file().exists());
     assert!(paths.node_file().exists());
@@ -503,7 +503,7 @@ fn a_conflicting_approvals_row_wins_and_the_file_is_moved_aside() {
     write_legacy(&paths);
     let sqlite = SqliteState::create(paths.state_db_file()).unwrap();
     sqlite.import_approvals("{\n  \"version\": 1,\n  \"defaults\": {\n    \"security\": \"deny\"\n  },\n  \"agents\": {}\n}\n").unwrap();
-    migrate::import_legacy(&paths, &sqlite).unwrap();
+    migrate::import_legacy(&paths, &sqlite, crate::approvals::document::check).unwrap();
     assert!(!paths.exec_approvals_file().exists());
     let read = ApprovalsStore::new(&paths).read().unwrap();
     assert_eq!(read.doc["defaults"]["security"], "deny");
@@ -602,6 +602,6 @@ fn an_unreadable_database_is_an_error_never_the_json_files() {
     .unwrap();
     assert!(load_identity(&paths).is_err());
     assert!(ApprovalsStore::new(&paths).read().is_err());
-    assert!(open_for_run(&paths).is_err());
+    assert!(open_for_run(&paths, crate::approvals::document::check).is_err());
     assert!(!paths.device_identity_file().exists());
 }

@@ -227,7 +227,10 @@ impl DeviceAuthStore {
 /// its schema), and import the retired JSON files an earlier openclaw-node left beside the
 /// database. An import that cannot be done safely stops the node (it names the file and what
 /// to do); an unreadable database does too, as the node cannot know who it is.
-pub fn open_for_run(paths: &StatePaths) -> Result<Backend, StateError> {
+pub fn open_for_run(
+    paths: &StatePaths,
+    check_approvals: super::migrate::ApprovalsCheck,
+) -> Result<Backend, StateError> {
     let backend = Backend::detect(paths);
     match &backend {
         Backend::Json(paths) => log::info!(
@@ -249,7 +252,7 @@ pub fn open_for_run(paths: &StatePaths) -> Result<Backend, StateError> {
                 schema.describe()
             );
             if schema.read_only.is_none() {
-                super::migrate::import_legacy(paths, db)?;
+                super::migrate::import_legacy(paths, db, check_approvals)?;
             } else if !super::migrate::legacy_files(paths).is_empty() {
                 log::warn!(
                     "retired JSON state files are here but the database is read-only; they are \
