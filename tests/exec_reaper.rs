@@ -214,8 +214,10 @@ fn a_detached_job_survives_a_normal_exit_and_is_reaped_when_it_dies() {
         adopted,
         "the detached job {job} was not adopted by the subreaper"
     );
-    // Dead, it is this process's zombie until a run ends and reaps it.
+    // Dead, it is this process's zombie until a run ends and reaps it: the first run to end
+    // once the reaper's 200 ms interval since its last look has passed.
     assert!(wait_until_gone(job));
+    std::thread::sleep(Duration::from_millis(250));
     run_it(&sh("true", &pidfile, Duration::from_secs(60)));
     assert!(
         process_state(job).is_none(),

@@ -41,8 +41,8 @@ use std::collections::{HashMap, HashSet};
 use std::io;
 use std::os::fd::OwnedFd;
 use std::process::{Child, Command};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags};
@@ -53,6 +53,13 @@ static CHILDREN: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 
 /// Set once this process is a child subreaper: only then are orphans ours to find and reap.
 static SUBREAPER: AtomicBool = AtomicBool::new(false);
+
+/// Held shared by every spawn until its child is listed, alone by the reaper while it decides.
+static SPAWN_GATE: RwLock<()> = RwLock::new(());
+
+/// When [`reap_orphans`] last looked (epoch ms), and how often it may.
+static LAST_REAP_MS: AtomicU64 = AtomicU64::new(0);
+const REAP_INTERVAL_MS: u64 = 200;
 
 /// How long the final sweep waits for the processes it killed to die, so that they can be
 /// reaped before the run returns.
@@ -80,9 +87,11 @@ pub fn become_subreaper() -> io::Result<()> {
 /// Spawns `command`, entering the child in the registry of direct children before any reaper
 /// can look.
 pub(super) fn spawn_registered(command: &mut Command) -> io::Result<Child> {
-    let mut registry = children();
+    // Spawns share the gate, so they run side by side; the reaper takes it alone, for the
+    // moment it decides that a zombie is nobody's, so no child is ever seen unlisted.
+    let _spawning = SPAWN_GATE.read().unwrap_or_else(|poisoned| poisoned.into_inner());
     let child = command.spawn()?;
-    registry.push(child.id() as i32);
+    children().push(child.id() as i32);
     Ok(child)
 }
 
@@ -146,6 +155,9 @@ impl RunTree {
     /// SIGKILLs the run's escaped descendants (the rule above); `leader_alive` says whether the
     /// direct child is still unreaped (rule 1 applies). Returns pidfds of the processes killed.
     pub fn kill_escaped(&self, leader_alive: bool) -> Vec<OwnedFd> {
+        // Alone at the spawn gate while deciding: a child another run spawns meanwhile would
+        // otherwise be a direct child missing from the list, and taken for an orphan.
+        let _alone = SPAWN_GATE.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         let me = rustix::process::getpid().as_raw_nonzero().get();
         let leader = self.leader.as_raw_nonzero().get();
         let registry: HashSet<i32> = children().iter().copied().collect();
@@ -233,10 +245,22 @@ pub(super) fn reap_orphans() {
     if !SUBREAPER.load(Ordering::SeqCst) {
         return;
     }
+    // At most one look every REAP_INTERVAL: with runs in flight a run ends every few hundred
+    // microseconds, and an orphan's zombie can wait for the next run to end after that. This is
+    // not a timer: nothing wakes up for it, so an idle node stays idle.
+    let now = crate::clock::now_ms();
+    let last = LAST_REAP_MS.load(Ordering::Relaxed);
+    if now.saturating_sub(last) < REAP_INTERVAL_MS
+        || LAST_REAP_MS
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+    {
+        return;
+    }
     use rustix::process::{waitid, waitpid, WaitId, WaitIdOptions, WaitOptions};
-    // Held throughout, so that no child can be spawned and exit unregistered meanwhile.
-    let registry = children();
-    // Peek: is any child waitable at all? (WNOWAIT leaves it waitable for its owner.)
+    // Peek: is any child waitable at all? (WNOWAIT leaves it waitable for its owner.) With
+    // runs in flight this is often another run's child its supervisor has not reaped yet, so
+    // what follows must stay cheap and must not hold up spawns.
     let peek = waitid(
         WaitId::All,
         WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT,
@@ -245,12 +269,40 @@ pub(super) fn reap_orphans() {
         return;
     }
     let me = rustix::process::getpid().as_raw_nonzero().get();
-    for (pid, stat) in all_processes() {
-        if stat.ppid != me || stat.state != b'Z' || registry.contains(&pid) {
+    let zombies: Vec<i32> = node_children()
+        .into_iter()
+        .filter(|pid| {
+            read_stat(*pid).is_some_and(|stat| stat.ppid == me && stat.state == b'Z')
+        })
+        .collect();
+    for pid in zombies {
+        // Checked with the spawn gate held alone: a child spawned while the children were read
+        // is listed by now, so it is never taken for an orphan.
+        let _alone = SPAWN_GATE.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if children().contains(&pid) {
             continue;
         }
         if let Some(pid) = Pid::from_raw(pid) {
             let _ = waitpid(Some(pid), WaitOptions::NOHANG);
         }
     }
+}
+
+/// The node's own children: `/proc/self/task/*/children` (one file per thread, the children
+/// that thread created or adopted), else every process (kernels without those files).
+fn node_children() -> Vec<i32> {
+    let mut pids = Vec::new();
+    let mut found_any_file = false;
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+                found_any_file = true;
+                pids.extend(text.split_whitespace().filter_map(|p| p.parse::<i32>().ok()));
+            }
+        }
+    }
+    if !found_any_file {
+        pids = all_processes().into_iter().map(|(pid, _)| pid).collect();
+    }
+    pids
 }
