@@ -5,10 +5,13 @@
 //! assert it did not fire.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::PathBuf;
 use std::thread;
 use std::time::Duration;
+
+#[path = "support/processes.rs"]
+mod processes;
+use processes::{is_running, kill, process_state, read_pid};
 
 use openclaw_node::cancel::CancelToken;
 use openclaw_node::exec::{
@@ -39,61 +42,6 @@ fn run_spec(spec: &ExecSpec) -> ExecOutcome {
         outcome.launch_error
     );
     outcome
-}
-
-/// A fresh directory for one test.
-fn scratch_dir() -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "openclaw-exec-test-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::SeqCst)
-    ));
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// The state letter of a process from /proc, `None` when it does not exist.
-fn process_state(pid: u32) -> Option<(char, u32)> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // "pid (comm) S ppid ...": comm may hold spaces and parentheses, so split at the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let mut fields = rest.split(' ');
-    let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    Some((state, ppid))
-}
-
-fn is_running(pid: u32) -> bool {
-    matches!(process_state(pid), Some((state, _)) if state != 'Z' && state != 'X')
-}
-
-/// Waits (bounded) for a process to stop running: a signalled process needs a moment to die.
-fn wait_until_gone(pid: u32) -> bool {
-    for _ in 0..1000 {
-        if !is_running(pid) {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    false
-}
-
-fn read_pid(path: &Path) -> u32 {
-    for _ in 0..1000 {
-        if let Ok(text) = fs::read_to_string(path) {
-            if let Ok(pid) = text.trim().parse() {
-                return pid;
-            }
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    panic!("no pid in {}", path.display());
-}
-
-fn kill(pid: u32) {
-    let pid = rustix::process::Pid::from_raw(pid as i32).unwrap();
-    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
 }
 
 /// True when a child of this process with that pid is a zombie (exited, never reaped).
@@ -160,7 +108,7 @@ fn stdin_is_empty() {
 
 #[test]
 fn timeout_kills_the_whole_tree() {
-    let dir = scratch_dir();
+    let dir = processes::scratch_dir("exec");
     let pidfile = dir.join("grandchild");
     let mut spec = sh("sleep 100 & echo $! > \"$1\"; wait");
     spec.argv
@@ -171,7 +119,7 @@ fn timeout_kills_the_whole_tree() {
     assert_eq!(outcome.signal, Some(15));
     assert_eq!(reported_exit_code(&outcome), Some(124));
     let grandchild = read_pid(&pidfile);
-    let gone = wait_until_gone(grandchild);
+    let gone = processes::wait_until_gone(grandchild, Duration::from_secs(10));
     if !gone {
         kill(grandchild);
     }
@@ -212,7 +160,7 @@ fn a_child_exiting_zero_after_sigterm_reports_124() {
 
 #[test]
 fn cancel_from_another_thread_terminates_the_run() {
-    let dir = scratch_dir();
+    let dir = processes::scratch_dir("exec");
     let started = dir.join("started");
     let mut spec = sh("touch \"$1\"; exec sleep 100");
     spec.argv
@@ -350,7 +298,7 @@ fn a_relative_program_path_is_taken_from_cwd() {
 
 #[test]
 fn a_file_without_exec_permission_is_eacces() {
-    let dir = scratch_dir();
+    let dir = processes::scratch_dir("exec");
     let script = dir.join("script.sh");
     fs::write(&script, "#!/bin/sh\necho hi\n").unwrap();
     let outcome = run(&spec(&[script.to_str().unwrap()]), &CancelToken::new());
@@ -362,7 +310,7 @@ fn a_file_without_exec_permission_is_eacces() {
 #[test]
 fn a_script_without_a_shebang_runs_under_sh() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = scratch_dir();
+    let dir = processes::scratch_dir("exec");
     let script = dir.join("no-shebang");
     fs::write(&script, "echo \"from script: $1\"\n").unwrap();
     fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
@@ -391,7 +339,7 @@ fn an_empty_argv_is_a_launch_error() {
 
 #[test]
 fn a_background_grandchild_holding_the_pipes_does_not_hold_the_result() {
-    let dir = scratch_dir();
+    let dir = processes::scratch_dir("exec");
     let pidfile = dir.join("grandchild");
     let mut spec = sh("sleep 100 & echo $! > \"$1\"; echo parent done");
     spec.argv
@@ -410,7 +358,7 @@ fn a_background_grandchild_holding_the_pipes_does_not_hold_the_result() {
 
 #[test]
 fn a_failed_command_takes_its_group_along() {
-    let dir = scratch_dir();
+    let dir = processes::scratch_dir("exec");
     let pidfile = dir.join("grandchild");
     let mut spec = sh("sleep 100 & echo $! > \"$1\"; exit 1");
     spec.argv
@@ -419,7 +367,7 @@ fn a_failed_command_takes_its_group_along() {
     assert_eq!(outcome.exit_code, Some(1));
     assert!(!outcome.timed_out);
     let grandchild = read_pid(&pidfile);
-    let gone = wait_until_gone(grandchild);
+    let gone = processes::wait_until_gone(grandchild, Duration::from_secs(10));
     if !gone {
         kill(grandchild);
     }

@@ -6,11 +6,14 @@
 //! (`src/exec/reaper.rs`), which would include another test's detached job.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 use std::sync::Mutex;
 use std::thread;
 use std::time::Duration;
+
+#[path = "support/processes.rs"]
+mod processes;
+use processes::{is_running, kill, process_state, read_pid};
 
 use openclaw_node::cancel::CancelToken;
 use openclaw_node::exec::{become_subreaper, run, ExecOutcome, ExecSpec};
@@ -41,59 +44,8 @@ fn sh(script: &str, pidfile: &Path, timeout: Duration) -> ExecSpec {
     }
 }
 
-fn scratch_dir() -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "openclaw-reaper-test-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::SeqCst)
-    ));
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn process_state(pid: u32) -> Option<(char, u32)> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let mut fields = rest.split(' ');
-    let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    Some((state, ppid))
-}
-
-fn is_running(pid: u32) -> bool {
-    matches!(process_state(pid), Some((state, _)) if state != 'Z' && state != 'X')
-}
-
-fn wait_until_gone(pid: u32) -> bool {
-    for _ in 0..500 {
-        if !is_running(pid) {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    false
-}
-
-fn read_pid(path: &Path) -> u32 {
-    for _ in 0..1000 {
-        if let Ok(text) = fs::read_to_string(path) {
-            if let Ok(pid) = text.trim().parse() {
-                return pid;
-            }
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    panic!("no pid in {}", path.display());
-}
-
-fn kill(pid: u32) {
-    let pid = rustix::process::Pid::from_raw(pid as i32).unwrap();
-    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-}
-
 fn assert_gone(pid: u32, what: &str) {
-    let gone = wait_until_gone(pid);
+    let gone = processes::wait_until_gone(pid, Duration::from_secs(5));
     if !gone {
         kill(pid);
     }
@@ -109,7 +61,7 @@ fn run_it(spec: &ExecSpec) -> ExecOutcome {
 #[test]
 fn a_setsid_grandchild_is_killed_at_the_timeout() {
     let _serial = serial();
-    let dir = scratch_dir();
+    let dir = processes::scratch_dir("reaper");
     let pidfile = dir.join("pid");
     let spec = sh(
         "setsid sleep 1000 >/dev/null 2>&1 & echo $! > \"$1\"; wait",
@@ -126,7 +78,7 @@ fn a_setsid_grandchild_is_killed_at_the_timeout() {
 fn an_orphaned_setsid_grandchild_is_killed_at_the_timeout() {
     // The subshell exits at once: the sleep is orphaned and adopted by the subreaper.
     let _serial = serial();
-    let dir = scratch_dir();
+    let dir = processes::scratch_dir("reaper");
     let pidfile = dir.join("pid");
     let spec = sh(
         "(setsid sleep 1000 >/dev/null 2>&1 & echo $! > \"$1\"); sleep 100",
@@ -149,7 +101,7 @@ fn an_orphaned_setsid_grandchild_is_killed_at_the_timeout() {
 #[test]
 fn a_setsid_grandchild_is_killed_on_cancel() {
     let _serial = serial();
-    let dir = scratch_dir();
+    let dir = processes::scratch_dir("reaper");
     let pidfile = dir.join("pid");
     let spec = sh(
         "(setsid sleep 1000 >/dev/null 2>&1 & echo $! > \"$1\"); sleep 100",
@@ -176,7 +128,7 @@ fn a_setsid_grandchild_is_killed_on_cancel() {
 fn a_background_child_holding_the_pipe_is_killed_at_the_timeout() {
     // In its own session, so the group's signals miss it; it keeps stdout and stderr open.
     let _serial = serial();
-    let dir = scratch_dir();
+    let dir = processes::scratch_dir("reaper");
     let pidfile = dir.join("pid");
     let spec = sh(
         "setsid sh -c 'echo held; exec sleep 1000' & echo $! > \"$1\"; sleep 100",
@@ -195,7 +147,7 @@ fn a_background_child_holding_the_pipe_is_killed_at_the_timeout() {
 #[test]
 fn a_detached_job_survives_a_normal_exit_and_is_reaped_when_it_dies() {
     let _serial = serial();
-    let dir = scratch_dir();
+    let dir = processes::scratch_dir("reaper");
     let pidfile = dir.join("pid");
     let spec = sh(
         "(setsid nohup sleep 1000 >/dev/null 2>&1 & echo $! > \"$1\"); echo started",
@@ -216,7 +168,7 @@ fn a_detached_job_survives_a_normal_exit_and_is_reaped_when_it_dies() {
     );
     // Dead, it is this process's zombie until a run ends and reaps it: the first run to end
     // once the reaper's 200 ms interval since its last look has passed.
-    assert!(wait_until_gone(job));
+    assert!(processes::wait_until_gone(job, Duration::from_secs(5)));
     std::thread::sleep(Duration::from_millis(250));
     run_it(&sh("true", &pidfile, Duration::from_secs(60)));
     assert!(
