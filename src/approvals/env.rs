@@ -7,13 +7,14 @@
 //! 3. The child env is the node's environment minus the blocked-inherited keys, plus the
 //!    accepted overrides, plus `OPENCLAW_CLI=1`.
 //! 4. Beyond the TS host (which passes its own `OPENCLAW_GATEWAY_TOKEN` to children): the node's
-//!    own credentials never reach a child. Variables named in `secret_env_names` (and always
-//!    `OPENCLAW_GATEWAY_TOKEN`, `OPENCLAW_GATEWAY_PASSWORD`) are removed, and so is any variable
-//!    whose value contains one of the node's secret values (for secrets of 8+ characters; shorter
-//!    ones must match the whole value), whether inherited or passed as an override.
+//!    own credentials never reach a child: whatever [`crate::secrets::Secrets`] withholds (the
+//!    secret names, and any value holding a secret value) is removed, whether inherited or
+//!    passed as an override.
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::OnceLock;
+
+use crate::secrets::Secrets;
 
 const BLOCKED_EVERYWHERE: &[&str] = &[
     "NODE_OPTIONS",
@@ -398,9 +399,6 @@ const SHELL_WRAPPER_ALLOWED_KEYS: &[&str] = &[
     "OPENCLAW_SUBAGENT_EXEC",
 ];
 
-/// Secrets the node always keeps from children, whatever `secret_env_names` says.
-pub const ALWAYS_SECRET_NAMES: &[&str] = &["OPENCLAW_GATEWAY_TOKEN", "OPENCLAW_GATEWAY_PASSWORD"];
-
 fn is_portable_key(key: &str) -> bool {
     let mut chars = key.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
@@ -661,42 +659,14 @@ fn is_permissive_git_protocol_from_user(value: &str) -> bool {
         && !digits.chars().all(|c| c == '0')
 }
 
-/// What the node must keep from its children.
-#[derive(Debug, Clone, Default)]
-pub struct Secrets<'a> {
-    pub names: &'a [String],
-    pub values: &'a [String],
-}
-
-impl Secrets<'_> {
-    fn is_secret_name(&self, key: &str) -> bool {
-        ALWAYS_SECRET_NAMES
-            .iter()
-            .any(|n| n.eq_ignore_ascii_case(key))
-            || self.names.iter().any(|n| n == key)
-    }
-
-    fn leaks_value(&self, value: &str) -> bool {
-        self.values.iter().any(|secret| {
-            let secret = secret.as_str();
-            if secret.is_empty() {
-                false
-            } else if secret.chars().count() >= 8 {
-                value.contains(secret)
-            } else {
-                value == secret
-            }
-        })
-    }
-}
-
 /// Builds the child's complete environment from the node's (`base`), the accepted overrides and
-/// the node's PATH.
+/// the node's PATH, without what `secrets` withholds (the rule Chromium's environment goes
+/// through too).
 pub fn child_env(
     base: impl IntoIterator<Item = (String, String)>,
     overrides: &[(String, String)],
     path_env: &str,
-    secrets: &Secrets<'_>,
+    secrets: &Secrets,
 ) -> Vec<(String, String)> {
     let mut merged: Vec<(String, String)> = Vec::new();
     let set = |key: String, value: String, merged: &mut Vec<(String, String)>| match merged
@@ -732,7 +702,7 @@ pub fn child_env(
         set(key.clone(), value.clone(), &mut merged);
     }
     set("OPENCLAW_CLI".to_string(), "1".to_string(), &mut merged);
-    merged.retain(|(key, value)| !secrets.is_secret_name(key) && !secrets.leaks_value(value));
+    merged.retain(|(key, value)| !secrets.withholds(key, value));
     merged
 }
 
@@ -849,10 +819,7 @@ mod tests {
             base,
             &kv(&[("FOO", "bar"), ("LEAK", "s3cr3t-value-123")]),
             "/usr/bin:/bin",
-            &Secrets {
-                names: &names,
-                values: &values,
-            },
+            &Secrets::new(names, values),
         );
         let get = |k: &str| {
             env.iter()
@@ -930,11 +897,7 @@ mod tests {
 
     #[test]
     fn the_child_path_has_no_relative_entries() {
-        let secrets = Secrets {
-            names: &[],
-            values: &[],
-        };
-        let env = child_env(kv(&[]), &[], ".:/usr/bin::bin:/bin", &secrets);
+        let env = child_env(kv(&[]), &[], ".:/usr/bin::bin:/bin", &Secrets::default());
         let path = env.iter().find(|(k, _)| k == "PATH").unwrap();
         assert_eq!(path.1, "/usr/bin:/bin");
     }

@@ -113,15 +113,12 @@ pub(super) fn execute_phase(
         return Err(Stop::Cancelled);
     }
 
-    // The node's secrets are withheld by crate::secrets, the rule Chromium's environment
-    // goes through too; child_env's own copy of it is given nothing to match.
-    let mut env = exec_env::child_env(
+    let env = exec_env::child_env(
         exec_env::process_env(),
         &parsed.overrides,
         &node.path_env,
-        &ApprovalsSecrets::default(),
+        &node.secrets,
     );
-    env.retain(|(name, value)| !node.secrets.withholds(name, value));
     let spec = ExecSpec {
         argv: exec_argv,
         cwd: auth.cwd.as_ref().map(PathBuf::from),

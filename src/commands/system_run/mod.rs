@@ -34,7 +34,7 @@ use crate::approvals::decision::{
     self, decide, Approval, Decision, Denial, DenyReason, MSG_APPROVAL_CHANGED, MSG_POLICY_CHANGED,
     MSG_SCREEN_RECORDING, MSG_STATE_WRITE_FAILED,
 };
-use crate::approvals::env::{self as exec_env, Secrets as ApprovalsSecrets};
+use crate::approvals::env as exec_env;
 use crate::approvals::policy::{effective_policy, Ask, EffectivePolicy, PolicySnapshot, Security};
 use crate::approvals::prepare::{
     bind_mode, build_plan, command_argv, non_empty_string, plan_coverage, segments_coverage,
