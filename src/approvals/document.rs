@@ -20,7 +20,7 @@
 
 use serde_json::{Map, Value};
 
-use super::pattern::sha256_hex;
+use crate::digest::sha256_hex;
 
 /// The agent `agents.default` is folded into.
 pub const DEFAULT_AGENT_ID: &str = "main";

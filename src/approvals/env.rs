@@ -511,7 +511,7 @@ pub fn overrides_digest(overrides: &[(String, String)]) -> Option<String> {
     let mut sorted: Vec<&(String, String)> = overrides.iter().collect();
     sorted.sort();
     let canonical = serde_json::to_string(&sorted).unwrap_or_default();
-    Some(super::pattern::sha256_hex(canonical.as_bytes()))
+    Some(crate::digest::sha256_hex(canonical.as_bytes()))
 }
 
 /// The child's PATH: the node's PATH without relative or empty entries, which the policy

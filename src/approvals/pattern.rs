@@ -9,7 +9,7 @@
 //!   tested against the arguments joined by spaces (or NUL-joined when the pattern holds a NUL),
 //!   evaluated by [`super::regex`], which fails closed on syntax it cannot reproduce.
 
-use sha2::{Digest, Sha256};
+use crate::digest::sha256_hex;
 
 use super::regex::Regex;
 use super::resolve::posix_normalize;
@@ -18,19 +18,6 @@ use super::resolve::posix_normalize;
 pub const CWD_BOUND_HASH_PREFIX: &str = "sha256:cwd-argv:v1:";
 /// Prefix of the retired argv-only hash patterns; they never match.
 pub const LEGACY_HASH_PREFIX: &str = "sha256:argv:";
-
-/// Lowercase hex SHA-256. (It hashes the approvals document twice per `system.run`: the hex is
-/// written by hand, as a `format!` per byte cost more than the hash itself.)
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(bytes);
-    let mut out = String::with_capacity(64);
-    for byte in digest {
-        out.push(char::from(HEX[usize::from(byte >> 4)]));
-        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
-    }
-    out
-}
 
 /// True for either generated hash form.
 pub fn is_generated_hash_pattern(arg_pattern: Option<&str>) -> bool {

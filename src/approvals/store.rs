@@ -479,7 +479,7 @@ mod tests {
         let text = fs::read_to_string(store.file_path()).unwrap();
         assert_eq!(
             first.hash,
-            super::super::pattern::sha256_hex(text.as_bytes())
+            crate::digest::sha256_hex(text.as_bytes())
         );
         assert!(text.ends_with("}\n"));
         assert_eq!(

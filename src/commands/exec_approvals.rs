@@ -159,7 +159,7 @@ mod tests {
         assert!(stored.contains("\"token\""), "the token is stored");
         assert_eq!(
             first["hash"],
-            crate::approvals::pattern::sha256_hex(stored.as_bytes())
+            crate::digest::sha256_hex(stored.as_bytes())
         );
         let with_defaults = parse(handle_get(&ctx, Some("{\"includeResolvedDefaults\":true}")));
         assert_eq!(
@@ -209,7 +209,7 @@ mod tests {
     #[test]
     fn set_cas_rules_and_exact_strings() {
         let (ctx, _events, dir) = context("approvals-set", json!({}));
-        let missing = format!("missing:{}", crate::approvals::pattern::sha256_hex(b""));
+        let missing = format!("missing:{}", crate::digest::sha256_hex(b""));
         // No document yet: baseHash optional, but must be the missing hash when given.
         assert_eq!(
             handle_set(

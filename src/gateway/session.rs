@@ -209,7 +209,7 @@ fn session_tag() -> String {
     let mut bytes = [0u8; 6];
     // Only used to make request ids unique across sessions in logs; a failure is harmless.
     let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::digest::lower_hex(&bytes)
 }
 
 /// The reader's part of a session: upgrade, handshake, then the read loop.

@@ -27,7 +27,6 @@ use std::time::Duration;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme};
-use sha2::{Digest, Sha256};
 
 /// Why a connection could not be made. Messages say what to check next.
 #[derive(Debug)]
@@ -195,11 +194,7 @@ pub fn normalize_fingerprint(input: &str) -> Result<String, TransportError> {
 
 /// SHA-256 of a certificate's DER, as 64 lowercase hex digits.
 pub fn certificate_fingerprint(der: &[u8]) -> String {
-    hex(&Sha256::digest(der))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::digest::sha256_hex(der)
 }
 
 /// How long a TCP connect may take before the attempt counts as failed.

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use super::command::CommandRequest;
 use super::decision::{Decision, Denial, DenyReason, MSG_PLAN_MISS};
-use super::pattern::sha256_hex;
+use crate::digest::sha256_hex;
 use super::policy::Security;
 use super::resolve::{
     lexical_resolve, realpath, resolve_command, resolve_executable, ResolveContext,

@@ -2,7 +2,7 @@
 
 use super::operand::{is_known_binary_header, is_likely_script, mutable_operand_index};
 use super::*;
-use crate::approvals::pattern::sha256_hex;
+use crate::digest::sha256_hex;
 
 fn v(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
