@@ -11,7 +11,6 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
@@ -60,39 +59,6 @@ pub struct AuditRecord {
     pub duration_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-}
-
-/// Current UTC time as RFC 3339 with milliseconds.
-pub fn now_rfc3339() -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    format_rfc3339(now.as_millis() as i64)
-}
-
-/// Formats epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-pub fn format_rfc3339(epoch_ms: i64) -> String {
-    let millis = epoch_ms.rem_euclid(1000);
-    let secs = epoch_ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
 }
 
 /// Replaces every occurrence of a secret value in `text`.
@@ -183,7 +149,7 @@ mod tests {
 
     fn record(argv: &[&str]) -> AuditRecord {
         AuditRecord {
-            time: now_rfc3339(),
+            time: crate::clock::iso_now(),
             decision: "denied",
             reason: Some("allowlist-miss".into()),
             rule: None,
@@ -204,12 +170,12 @@ mod tests {
 
     #[test]
     fn formats_time() {
-        assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(crate::clock::iso_8601_ms(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(
-            format_rfc3339(1_795_496_144_747),
+            crate::clock::iso_8601_ms(1_795_496_144_747),
             "2026-11-24T04:55:44.747Z"
         );
-        assert_eq!(format_rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(crate::clock::iso_8601_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
     }
 
     #[test]

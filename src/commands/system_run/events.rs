@@ -153,7 +153,7 @@ pub(super) fn send_finished(ctx: &InvokeContext, execution: &Execution, result: 
 
 pub(super) fn audit_record(execution: &Execution, decision: &'static str) -> AuditRecord {
     AuditRecord {
-        time: audit::now_rfc3339(),
+        time: crate::clock::iso_now(),
         decision,
         reason: None,
         rule: None,
