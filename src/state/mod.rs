@@ -592,9 +592,11 @@ pub fn machine_display_name() -> String {
     }
 }
 
+pub mod coordinator;
 pub mod json;
 pub mod migrate;
 pub mod run_lock;
+pub mod schema;
 pub mod sqlite;
 mod store;
 pub mod trusted;
@@ -616,6 +618,8 @@ pub(crate) fn normalize_scopes(scopes: &[String]) -> Vec<String> {
     scopes
 }
 
+#[cfg(test)]
+mod fresh_tests;
 #[cfg(test)]
 mod sqlite_tests;
 #[cfg(test)]
