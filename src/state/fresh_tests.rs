@@ -431,3 +431,24 @@ fn an_approvals_row_gone_after_it_existed_denies() {
     let err = ApprovalsStore::new(&paths).read().unwrap_err();
     assert!(matches!(err, StoreError::Gone { .. }), "{err}");
 }
+
+#[test]
+fn a_database_claimed_by_an_external_supervisor_is_read_only() {
+    let (_dir, paths, db) = fresh_db("supervised");
+    db.store_token("dev", "node", "tok", &[], None).unwrap();
+    Connection::open(paths.state_db_file())
+        .unwrap()
+        .execute(
+            "INSERT INTO config_machine_state VALUES ('gateway.supervision', ?1, 1)",
+            [r#"{"version":1,"mode":"external","managerId":"acme-supervisor","claimedAt":1}"#],
+        )
+        .unwrap();
+    let schema = db.schema().unwrap().unwrap();
+    assert!(
+        schema.read_only.as_deref().unwrap_or("").contains("acme-supervisor"),
+        "{schema:?}"
+    );
+    let err = db.store_token("dev", "node", "new", &[], Some("tok")).unwrap_err();
+    assert!(err.read_only, "{err}");
+    assert_eq!(db.token_entry("dev", "node").unwrap().unwrap().token, "tok");
+}

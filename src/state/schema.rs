@@ -107,11 +107,55 @@ pub(super) fn read_schema(conn: &Connection) -> rusqlite::Result<Schema> {
             list(VERIFIED_SCHEMA_VERSIONS)
         ))
     };
+    let read_only = match read_only {
+        None => external_owner(conn)?.map(|manager| {
+            format!(
+                "it is claimed by the external supervisor {manager} (config_machine_state \
+                 'gateway.supervision'), which TS obeys unless {SUPERVISOR_MODE_ENV}=external; \
+                 run the node under that supervisor"
+            )
+        }),
+        other => other,
+    };
     Ok(Schema {
         version,
         app_version,
         read_only,
     })
+}
+
+/// TS's switch that a process runs under the external supervisor that owns the database.
+const SUPERVISOR_MODE_ENV: &str = "OPENCLAW_SUPERVISOR_MODE";
+
+/// The manager id of an external ownership claim (`config_machine_state`
+/// 'gateway.supervision'), when one is there and this process is not that supervisor's. TS
+/// refuses every write then (`assertOpenClawStateWriteAllowed`); so does this node. A claim
+/// that cannot be read is still a claim.
+fn external_owner(conn: &Connection) -> rusqlite::Result<Option<String>> {
+    let supervised = std::env::var(SUPERVISOR_MODE_ENV)
+        .is_ok_and(|mode| mode.trim().eq_ignore_ascii_case("external"));
+    if supervised {
+        return Ok(None);
+    }
+    let claim = conn
+        .query_row(
+            "SELECT value_json FROM config_machine_state WHERE state_key = 'gateway.supervision'",
+            [],
+            |row| row.get::<_, String>(0),
+        )
+        .optional();
+    let claim = match claim {
+        Err(rusqlite::Error::SqliteFailure(_, Some(msg))) if msg.starts_with("no such table") => {
+            return Ok(None)
+        }
+        other => other?,
+    };
+    Ok(claim.map(|text| {
+        serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v.get("managerId").and_then(|m| m.as_str()).map(str::to_string))
+            .unwrap_or_else(|| "(unreadable claim)".to_string())
+    }))
 }
 
 fn list(versions: &[i64]) -> String {
