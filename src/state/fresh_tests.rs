@@ -452,3 +452,36 @@ fn a_database_claimed_by_an_external_supervisor_is_read_only() {
     assert!(err.read_only, "{err}");
     assert_eq!(db.token_entry("dev", "node").unwrap().unwrap().token, "tok");
 }
+
+/// The bundled SQLite is built without the full-text and R*Tree modules (`.cargo/config.toml`):
+/// a state database that holds such a table (a future TS release could add one) still serves
+/// the node's rows, and a module-less build never loads extensions.
+#[test]
+fn a_virtual_table_of_a_module_left_out_does_not_stop_the_node() {
+    let (_dir, paths, db) = fresh_db("vtab");
+    db.store_token("dev", "node", "tok", &[], None).unwrap();
+    let conn = Connection::open(paths.state_db_file()).unwrap();
+    let made = conn.execute_batch("CREATE VIRTUAL TABLE notes USING fts5(body);");
+    assert!(
+        made.is_err_and(|e| e.to_string().contains("no such module")),
+        "the bundled SQLite has FTS5: LIBSQLITE3_FLAGS of .cargo/config.toml not applied?"
+    );
+    // Write the entry as a build with FTS5 would leave it.
+    conn.execute_batch(
+        "PRAGMA writable_schema = ON;
+         INSERT INTO sqlite_master (type, name, tbl_name, rootpage, sql)
+           VALUES ('table', 'notes', 'notes', 0, 'CREATE VIRTUAL TABLE notes USING fts5(body)');
+         PRAGMA writable_schema = OFF;",
+    )
+    .unwrap();
+    drop(conn);
+    let db = SqliteState::at(paths.state_db_file());
+    assert_eq!(db.token_entry("dev", "node").unwrap().unwrap().token, "tok");
+    db.store_token("dev", "node", "tok-2", &[], Some("tok")).unwrap();
+    assert_eq!(db.token_entry("dev", "node").unwrap().unwrap().token, "tok-2");
+    let err = Connection::open(paths.state_db_file())
+        .unwrap()
+        .query_row("SELECT count(*) FROM notes", [], |row| row.get::<_, i64>(0))
+        .unwrap_err();
+    assert!(err.to_string().contains("no such module"), "{err}");
+}
