@@ -278,6 +278,14 @@ fn a_file_being_replaced_under_the_state_handles_lock_is_not_read() {
     let sharer = ts_holds(&db, Family::StateHandles, false);
     assert!(db.load_identity().unwrap().is_none());
     drop(sharer);
+    // While the node keeps its connection open, TS cannot take it exclusively to replace the
+    // file; once that connection is closed (after IDLE_CLOSE, here at once), it can.
+    let path = db.coordinators().path(Family::StateHandles);
+    let taker = Connection::open(&path).unwrap();
+    let refused = taker.execute_batch("PRAGMA journal_mode = MEMORY; BEGIN EXCLUSIVE;");
+    assert!(refused.is_err(), "exclusive state-handles while the node's connection is open");
+    drop(taker);
+    db.close_idle();
     // An exclusive holder (a restore or compaction replacing the file) keeps us out.
     let holder = ts_holds(&db, Family::StateHandles, true);
     let err = db.load_identity().unwrap_err();
@@ -286,6 +294,45 @@ fn a_file_being_replaced_under_the_state_handles_lock_is_not_read() {
     assert!(matches!(err, StoreError::Io { .. }), "{err}");
     drop(holder);
     assert!(db.load_identity().unwrap().is_none());
+}
+
+#[test]
+fn one_connection_is_kept_between_operations_and_closed_when_idle() {
+    let (_dir, paths, db) = fresh_db("kept");
+    db.store_token("dev", "node", "tok", &[], None).unwrap();
+    let path = db.coordinators().path(Family::StateHandles);
+    let exclusive = || {
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("PRAGMA journal_mode = MEMORY; BEGIN EXCLUSIVE; ROLLBACK;")
+            .is_ok()
+    };
+    assert!(!exclusive(), "the connection is kept, with its shared hold");
+    // Each operation reuses it: reads see other connections' writes at once.
+    Connection::open(paths.state_db_file())
+        .unwrap()
+        .execute("UPDATE device_auth_tokens SET token = 'other'", [])
+        .unwrap();
+    assert_eq!(db.token_entry("dev", "node").unwrap().unwrap().token, "other");
+    // A database removed behind the node's back, and a new one in its place, is opened anew,
+    // never read through the kept connection to the old file.
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = paths.state_db_file().into_os_string();
+        file.push(suffix);
+        let _ = fs::remove_file(file);
+    }
+    assert!(db.token_entry("dev", "node").unwrap().is_none());
+    let other = SqliteState::create(paths.state_db_file()).unwrap();
+    other.store_token("dev", "node", "replaced", &[], None).unwrap();
+    other.close_idle();
+    Connection::open(paths.state_db_file())
+        .unwrap()
+        .execute("UPDATE device_auth_tokens SET token = 'replaced-2'", [])
+        .unwrap();
+    assert_eq!(db.token_entry("dev", "node").unwrap().unwrap().token, "replaced-2");
+    // Idle for IDLE_CLOSE: closed, and the hold released.
+    std::thread::sleep(super::connection::IDLE_CLOSE + Duration::from_millis(500));
+    assert!(exclusive(), "closed after {:?} idle", super::connection::IDLE_CLOSE);
 }
 
 #[test]
@@ -391,7 +438,9 @@ fn a_database_locked_for_long_denies_instead_of_running() {
     let store = ApprovalsStore::sqlite(&paths, db.clone());
     set_allowlist(&store);
     // A second connection holding an exclusive lock (locking_mode EXCLUSIVE keeps even WAL
-    // readers out, as a crashed or stuck writer with that mode does).
+    // readers out, as a crashed or stuck writer with that mode does). It can only get it
+    // while the node has no connection open.
+    db.close_idle();
     let holder = Connection::open(paths.state_db_file()).unwrap();
     holder
         .execute_batch(

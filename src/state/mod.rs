@@ -595,6 +595,7 @@ pub fn machine_display_name() -> String {
     }
 }
 
+mod connection;
 pub mod coordinator;
 pub mod json;
 pub mod migrate;

@@ -31,14 +31,15 @@
 //! holds only the tables someone created by hand; TS upgrades such a file in place on first
 //! touch, so it is written too, and never stamped.
 
-use std::ops::{Deref, DerefMut};
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 use serde_json::{Map, Value};
 
+use super::connection::{file_id, Cache, Handle};
 use super::coordinator::{Coordinators, Family, Hold};
 use super::schema::{self, read_schema, Schema};
 use super::{now_ms, DeviceAuthEntry, NodeState, StateError};
@@ -67,26 +68,9 @@ pub struct SqliteState {
     path: PathBuf,
     busy_timeout: Duration,
     locks: Coordinators,
-}
-
-/// An open connection and the shared `state-handles` hold that must outlive it (fields drop
-/// in order: the connection closes first).
-struct Handle {
-    conn: Connection,
-    _handles: Hold,
-}
-
-impl Deref for Handle {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
-        &self.conn
-    }
-}
-
-impl DerefMut for Handle {
-    fn deref_mut(&mut self) -> &mut Connection {
-        &mut self.conn
-    }
+    /// The connection kept open between operations, one per database and process (see
+    /// [`super::connection`]).
+    cache: Arc<Cache>,
 }
 
 /// What a write holds: the connection, then the extra coordinators, then `state-lifecycle`
@@ -103,6 +87,7 @@ impl SqliteState {
         let path = path.into();
         SqliteState {
             locks: Coordinators::of(&path),
+            cache: Cache::of(&path),
             path,
             busy_timeout: BUSY_TIMEOUT,
         }
@@ -113,6 +98,13 @@ impl SqliteState {
     pub fn with_busy_timeout(mut self, timeout: Duration) -> SqliteState {
         self.busy_timeout = timeout;
         self
+    }
+
+    /// Closes the connection kept open between operations (tests: before another connection
+    /// takes `state-handles` exclusively).
+    #[cfg(any(test, feature = "internals"))]
+    pub fn close_idle(&self) {
+        self.cache.close_idle();
     }
 
     pub fn path(&self) -> &Path {
@@ -174,23 +166,31 @@ impl SqliteState {
 
     /// Opens the database (it must exist) under a shared `state-handles` hold and checks its
     /// schema.
+    /// The connection kept from the last operation is reused when it is to the same file.
     fn open(&self) -> Result<(Handle, Schema), StateError> {
         self.check_files(true)?;
-        let handles = self
-            .locks
-            .shared(Family::StateHandles, self.busy_timeout)?;
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(&self.path, flags).map_err(|e| self.error(&e))?;
-        conn.busy_timeout(self.busy_timeout)
-            .map_err(|e| self.error(&e))?;
+        let file = file_id(&self.path);
+        let conn = match file.and_then(|file| self.cache.take(file)) {
+            // Another SqliteState of this database may have kept it with its own timeout.
+            Some(conn) => {
+                conn.busy_timeout(self.busy_timeout)
+                    .map_err(|e| self.error(&e))?;
+                conn
+            }
+            None => {
+                let handles = self
+                    .locks
+                    .shared(Family::StateHandles, self.busy_timeout)?;
+                let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                let conn =
+                    Connection::open_with_flags(&self.path, flags).map_err(|e| self.error(&e))?;
+                conn.busy_timeout(self.busy_timeout)
+                    .map_err(|e| self.error(&e))?;
+                Handle::new(conn, handles, file, &self.cache)
+            }
+        };
         let schema = read_schema(&conn).map_err(|e| self.error(&e))?;
-        Ok((
-            Handle {
-                conn,
-                _handles: handles,
-            },
-            schema,
-        ))
+        Ok((conn, schema))
     }
 
     /// [`SqliteState::open`], or `Ok(None)` when the database does not exist yet or is an
