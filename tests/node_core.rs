@@ -184,37 +184,80 @@ fn handshake_fields_are_exact() {
     gw.assert_no_violations();
 }
 
+/// The device tokens a state directory holds, as text: `identity/device-auth.json`, else the
+/// `device_auth_tokens` rows of `state/openclaw.sqlite`.
+fn stored_tokens(state_dir: &std::path::Path) -> String {
+    let file = state_dir.join("identity").join("device-auth.json");
+    if let Ok(text) = std::fs::read_to_string(&file) {
+        return text;
+    }
+    let Ok(db) = rusqlite::Connection::open_with_flags(
+        state_dir.join("state").join("openclaw.sqlite"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    ) else {
+        return String::new();
+    };
+    let mut rows = Vec::new();
+    if let Ok(mut query) = db.prepare("SELECT device_id, role, token FROM device_auth_tokens") {
+        let found = query.query_map([], |row| {
+            Ok(format!(
+                "{} {} {}",
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?
+            ))
+        });
+        if let Ok(found) = found {
+            rows.extend(found.flatten());
+        }
+    }
+    rows.join("\n")
+}
+
+/// Restarts keep the identity, on both backends: the 2026.9 database a fresh directory gets,
+/// and the JSON files `OPENCLAW_NODE_STATE_BACKEND=json` keeps it on.
 #[test]
 fn identity_persists_across_restarts() {
-    let gw = FakeGateway::start(GatewayConfig::default());
-    let dir = TempDir::new("identity");
-    let spec = spec(&gw, &dir);
-    let (mut node, first) = start_connected(&gw, &spec);
-    // No credentials at all: `auth` is omitted (§1.5).
-    assert!(first.params.get("auth").is_none(), "{}", first.params);
-    assert_eq!(stop(&mut node), Some(0));
+    for (backend, store) in [
+        ("", "state/openclaw.sqlite"),
+        ("json", "identity/device.json"),
+    ] {
+        let gw = FakeGateway::start(GatewayConfig::default());
+        let dir = TempDir::new("identity");
+        let spec = spec(&gw, &dir).env("OPENCLAW_NODE_STATE_BACKEND", backend);
+        let (mut node, first) = start_connected(&gw, &spec);
+        // No credentials at all: `auth` is omitted (§1.5).
+        assert!(first.params.get("auth").is_none(), "{}", first.params);
+        assert_eq!(stop(&mut node), Some(0));
 
-    let identity_file = spec.state_dir.join("identity").join("device.json");
-    let mode = std::fs::metadata(&identity_file)
-        .unwrap_or_else(|e| panic!("{}: {e}", identity_file.display()))
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o777, 0o600, "identity/device.json mode {mode:o}");
+        let store_file = spec.state_dir.join(store);
+        let mode = std::fs::metadata(&store_file)
+            .unwrap_or_else(|e| panic!("{}: {e}", store_file.display()))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{store} mode {mode:o}");
+        let other = if backend == "json" {
+            "state/openclaw.sqlite"
+        } else {
+            "identity/device.json"
+        };
+        assert!(!spec.state_dir.join(other).exists(), "{other} written too");
 
-    let _node = NodeProcess::spawn(&spec);
-    let second = gw
-        .wait_for_hello_after(first.conn, WAIT)
-        .expect("hello after restart");
-    assert_eq!(second.device_id, first.device_id);
-    assert_eq!(
-        second.params["device"]["publicKey"],
-        first.params["device"]["publicKey"]
-    );
-    assert_eq!(
-        second.params["client"]["instanceId"],
-        first.params["client"]["instanceId"]
-    );
-    gw.assert_no_violations();
+        let _node = NodeProcess::spawn(&spec);
+        let second = gw
+            .wait_for_hello_after(first.conn, WAIT)
+            .expect("hello after restart");
+        assert_eq!(second.device_id, first.device_id);
+        assert_eq!(
+            second.params["device"]["publicKey"],
+            first.params["device"]["publicKey"]
+        );
+        assert_eq!(
+            second.params["client"]["instanceId"],
+            first.params["client"]["instanceId"]
+        );
+        gw.assert_no_violations();
+    }
 }
 
 #[test]
@@ -725,16 +768,12 @@ fn revoked_device_token_is_deleted() {
     let (mut node, first) = start_connected(&gw, &spec(&gw, &dir).token("tok"));
     let issued = first.device_token.clone().unwrap();
     assert_eq!(stop(&mut node), Some(0));
-    let auth_file = dir
-        .path()
-        .join("state")
-        .join("identity")
-        .join("device-auth.json");
-    let stored = std::fs::read_to_string(&auth_file).unwrap_or_default();
+    let state_dir = dir.path().join("state");
+    let stored = stored_tokens(&state_dir);
     assert!(
         stored.contains(&issued),
         "the device token was not stored in {}",
-        auth_file.display()
+        state_dir.display()
     );
 
     gw.revoke_device_token(&first.device_id);
@@ -756,7 +795,7 @@ fn revoked_device_token_is_deleted() {
         );
     }
     node.wait_exit(WAIT);
-    let stored = std::fs::read_to_string(&auth_file).unwrap_or_default();
+    let stored = stored_tokens(&state_dir);
     assert!(
         !stored.contains(&issued),
         "the revoked token is still stored:\n{stored}"

@@ -5,11 +5,14 @@
 //! [`load_or_create_identity`], [`DeviceAuthStore`], `ApprovalsStore`):
 //! - [`json`]: the files a 2026.7.x TypeScript node host writes (`node.json`,
 //!   `identity/device.json`, `identity/device-auth.json`, `exec-approvals.json`; protocol §7.1,
-//!   §7.3, §12.2), on a machine with no 2026.9 state;
+//!   §7.3, §12.2), where they exist and no 2026.9 database does, or in a fresh directory with
+//!   `OPENCLAW_NODE_STATE_BACKEND=json`;
 //! - [`sqlite`]: the rows of `$STATE/state/openclaw.sqlite` that a 2026.9 TS node host uses,
-//!   whenever that database exists. The JSON files are then retired: never written, and those an
-//!   earlier openclaw-node left are imported once and moved aside ([`migrate`]), as
-//!   `openclaw doctor --fix` does.
+//!   whenever that database exists, and in a fresh state directory, where the first write
+//!   creates it with the 2026.9.6 schema ([`schema`]). The JSON files are then retired: never
+//!   written, and those an earlier openclaw-node left are imported once and moved aside
+//!   ([`migrate`]), as `openclaw doctor --fix` does. [`coordinator`] takes the lock files TS
+//!   takes around the database.
 //!
 //! Either way a TS node's state is picked up as it is (same device id, token, gateway and
 //! approvals), and `openclaw doctor --fix` after this node ran leaves it working.
@@ -592,9 +595,12 @@ pub fn machine_display_name() -> String {
     }
 }
 
+mod connection;
+pub mod coordinator;
 pub mod json;
 pub mod migrate;
 pub mod run_lock;
+pub mod schema;
 pub mod sqlite;
 mod store;
 pub mod trusted;
@@ -616,6 +622,8 @@ pub(crate) fn normalize_scopes(scopes: &[String]) -> Vec<String> {
     scopes
 }
 
+#[cfg(test)]
+mod fresh_tests;
 #[cfg(test)]
 mod sqlite_tests;
 #[cfg(test)]

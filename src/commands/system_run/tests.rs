@@ -56,7 +56,8 @@ pub(crate) mod support {
     ) -> (InvokeContext, Arc<Recorder>, PathBuf) {
         let dir = std::env::temp_dir().join(format!("oc-run-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let paths = StatePaths::at(&dir);
+        // These tests read and write exec-approvals.json: the JSON backend.
+        let paths = StatePaths::at(&dir).with_new_state(crate::paths::NewStateBackend::Json);
         let node = NodeRuntime {
             approvals: ApprovalsStore::new(&paths),
             paths,
