@@ -38,7 +38,7 @@ use super::pattern::{
 };
 use super::policy::AllowlistEntry;
 use super::resolve::{
-    candidate_path, lexical_resolve, realpath, trust_path, Carrier, ExecutableResolution,
+    candidate_path, physical_resolve, realpath, trust_path, Carrier, ExecutableResolution,
     ResolveContext,
     ResolvedSegments, Segment,
 };
@@ -323,7 +323,7 @@ fn shell_script_path(argv: &[String], ctx: &ResolveContext) -> Option<String> {
         None => script.to_string(),
     };
     Some(
-        lexical_resolve(&ctx.cwd, &expanded)
+        physical_resolve(&ctx.cwd, &expanded)
             .to_string_lossy()
             .into_owned(),
     )
@@ -401,7 +401,7 @@ pub fn evaluate_segment(
                 let script_argv: Option<Vec<String>> = exact_argv.map(|argv| {
                     let index = argv
                         .iter()
-                        .position(|a| lexical_resolve(&ctx.cwd, a).to_string_lossy() == script)
+                        .position(|a| physical_resolve(&ctx.cwd, a).to_string_lossy() == script)
                         .unwrap_or(argv.len());
                     let mut out = vec![script.clone()];
                     out.extend(argv.iter().skip(index + 1).cloned());

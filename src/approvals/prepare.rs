@@ -31,7 +31,7 @@ use super::decision::detect_inline_eval;
 use super::pattern::cwd_bound_hash_pattern;
 use super::policy::{Ask, PolicySnapshot, Security};
 use super::resolve::{
-    analysable_payload_segments, lexical_resolve, realpath, resolve_command, trust_path,
+    analysable_payload_segments, physical_resolve, realpath, resolve_command, trust_path,
     ResolveContext, Segment,
 };
 use crate::js::string as js_string;
@@ -388,7 +388,7 @@ fn collect_patterns(
         let trust = realpath(Path::new(&script)).unwrap_or_else(|| script.clone());
         let index = plan_argv
             .iter()
-            .position(|a| lexical_resolve(&ctx.cwd, a).to_string_lossy() == script);
+            .position(|a| physical_resolve(&ctx.cwd, a).to_string_lossy() == script);
         let mut argv = vec![script.clone()];
         if let Some(index) = index {
             argv.extend(plan_argv.iter().skip(index + 1).cloned());
@@ -413,7 +413,7 @@ fn shell_script_for_patterns(argv: &[String], ctx: &ResolveContext) -> Option<St
     }
     let script = posix_script_operand(argv, &PATTERN_SCRIPT_SCAN)?;
     Some(
-        lexical_resolve(&ctx.cwd, script)
+        physical_resolve(&ctx.cwd, script)
             .to_string_lossy()
             .into_owned(),
     )

@@ -67,20 +67,34 @@ impl ResolveContext {
     }
 }
 
-/// `path.resolve(base, p)` without touching the disk: absolute, `.`/`..` folded lexically.
-pub fn lexical_resolve(base: &Path, p: &str) -> PathBuf {
+/// The absolute path the kernel opens for `p` in `base`: `.` and duplicate slashes folded,
+/// and `..` taken physically, as the kernel does: `l/../x` where `l` is a symlink to
+/// `/a/b` names `/a/x`, not `<base>/x`. (The TS host's `path.resolve` folds `..` lexically,
+/// so `./l/../x` was checked as `<cwd>/x` and ran another file.) Where the directory before a
+/// `..` does not exist, the `..` is kept: the kernel fails on that path, and so does every
+/// lookup of the result.
+pub fn physical_resolve(base: &Path, p: &str) -> PathBuf {
     let joined = if p.starts_with('/') {
         PathBuf::from(p)
     } else {
         base.join(p)
     };
     let mut out = PathBuf::from("/");
+    let mut unresolvable = false;
     for component in joined.components() {
         match component {
             Component::RootDir | Component::Prefix(_) | Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
+            Component::ParentDir if unresolvable => out.push(".."),
+            Component::ParentDir => match std::fs::canonicalize(&out) {
+                Ok(real) => {
+                    out = real;
+                    out.pop();
+                }
+                Err(_) => {
+                    unresolvable = true;
+                    out.push("..");
+                }
+            },
             Component::Normal(part) => out.push(part),
         }
     }
@@ -158,7 +172,7 @@ pub fn path_candidate(raw: &str, ctx: &ResolveContext) -> Option<String> {
     if !expanded.contains('/') {
         return None;
     }
-    lexical_resolve(&ctx.cwd, &expanded)
+    physical_resolve(&ctx.cwd, &expanded)
         .to_str()
         .map(str::to_string)
 }
@@ -564,6 +578,26 @@ mod tests {
         assert_eq!(posix_normalize("/tmp/./a/../b//"), "/tmp/b/");
         assert_eq!(posix_normalize("/.."), "/");
         assert_eq!(posix_normalize("a/../.."), "..");
+    }
+
+    #[test]
+    fn dot_dot_is_taken_physically_as_the_kernel_does() {
+        let root = std::env::temp_dir().join(format!("oc-physical-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        std::fs::create_dir_all(root.join("cwd")).unwrap();
+        let root = std::fs::canonicalize(&root).unwrap();
+        std::os::unix::fs::symlink(root.join("a/b"), root.join("cwd/l")).unwrap();
+        let cwd = root.join("cwd");
+        assert_eq!(physical_resolve(&cwd, "./l/../x"), root.join("a/x"));
+        assert_eq!(physical_resolve(&cwd, "l/./../x"), root.join("a/x"));
+        assert_eq!(physical_resolve(&cwd, "./x"), cwd.join("x"));
+        assert_eq!(physical_resolve(&cwd, "/usr/./bin//env"), PathBuf::from("/usr/bin/env"));
+        assert_eq!(physical_resolve(&root.join("cwd/l"), "../x"), root.join("a/x"));
+        // A missing directory before `..` keeps the `..`: no file is found through it.
+        let kept = physical_resolve(&cwd, "missing/../x");
+        assert_eq!(kept, cwd.join("missing/../x"));
+        assert!(!kept.exists());
     }
 
     #[test]

@@ -85,6 +85,8 @@ struct Case {
     env: Option<Value>,
     /// Path-only entries allowed besides echo and ls.
     extra: Vec<String>,
+    /// The request's cwd when not the fixture's start dir.
+    cwd: Option<PathBuf>,
     expect: Expect,
 }
 
@@ -103,6 +105,7 @@ impl Fixture {
             argv,
             env: None,
             extra: Vec::new(),
+            cwd: None,
             expect,
         }
     }
@@ -132,6 +135,12 @@ fn with_extra(mut case: Case, extra: &[String]) -> Case {
     case
 }
 
+fn in_cwd(mut case: Case, cwd: &Path) -> Case {
+    case.label = format!("{} in {}", case.label, cwd.display());
+    case.cwd = Some(cwd.to_path_buf());
+    case
+}
+
 fn approvals(state: &Path, security: &str, extra: &[String]) {
     let mut allowlist = vec![json!({"pattern": real("echo")}), json!({"pattern": real("ls")})];
     allowlist.extend(extra.iter().map(|p| json!({"pattern": p})));
@@ -143,7 +152,8 @@ fn approvals(state: &Path, security: &str, extra: &[String]) {
 }
 
 fn params(fixture: &Fixture, case: &Case) -> String {
-    let mut params = json!({"command": case.argv, "cwd": fixture.start, "timeoutMs": 5000});
+    let cwd = case.cwd.as_ref().unwrap_or(&fixture.start);
+    let mut params = json!({"command": case.argv, "cwd": cwd, "timeoutMs": 5000});
     if let Some(env) = &case.env {
         params["env"] = env.clone();
     }
@@ -540,4 +550,48 @@ fn battery_find_allowed_by_path() {
         cases.push(with_extra(f.case(argv, Refused), &find));
     }
     run_battery(&f, "find", cases);
+}
+
+#[test]
+fn battery_dot_dot_after_a_symlink() {
+    let f = fixture("dotdot");
+    // `l` -> other/sub: `l/../x` is other/x for the kernel, start/x (echo) read lexically.
+    std::os::unix::fs::symlink(f.other.join("sub"), f.start.join("l")).unwrap();
+    let mut cases = Vec::new();
+    for payload in [
+        "./l/../x",
+        "l/../x",
+        "./l/./../x",
+        "./l//../x",
+        "echo a; ./l/../x",
+        "nice ./l/../x",
+        "exec ./l/../x",
+        "command ./l/../x",
+        "sh -c ./l/../x",
+    ] {
+        cases.extend(f.shells(POSIX, payload, Control));
+    }
+    for argv in [
+        &["./l/../x"][..],
+        &["nice", "./l/../x"],
+        &["timeout", "5", "l/../x"],
+        &["{s}/l/../x"],
+    ] {
+        cases.push(f.case(argv, Control));
+    }
+    // The cwd itself through the symlink: `../x` from start/l is other/x.
+    let linked = f.start.join("l");
+    for argv in [&["../x"][..], &["sh", "-c", "../x"], &["bash", "-c", "nice ../x"]] {
+        cases.push(in_cwd(f.case(argv, Control), &linked));
+    }
+    // Scripts: `s.sh` of the start dir is allowlisted, other/s.sh is the canary.
+    let allowed_script = [f.start.join("s.sh").display().to_string()];
+    for argv in [
+        &["sh", "l/../s.sh"][..],
+        &["bash", "./l/../s.sh"],
+        &["sh", "-c", "sh l/../s.sh"],
+    ] {
+        cases.push(with_extra(f.case(argv, Control), &allowed_script));
+    }
+    run_battery(&f, "dotdot", cases);
 }
