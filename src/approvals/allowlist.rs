@@ -309,7 +309,11 @@ const MATCH_SCRIPT_SCAN: ScriptOperandScan = ScriptOperandScan {
 
 /// `resolveShellWrapperScriptCandidatePath`: the script a POSIX shell runs (`sh ./x.sh`), or
 /// `None` for `-c`, `-s`, startup-file options and shells this port does not parse.
-fn shell_script_path(argv: &[String], ctx: &ResolveContext) -> Option<String> {
+///
+/// A leading `~/` names HOME only in a shell payload, where the shell expanded it (a quoted
+/// `'~/x'` is refused by the analysis); in a direct argv no shell expands it and the shell
+/// opens `<cwd>/~/x`.
+fn shell_script_path(argv: &[String], ctx: &ResolveContext, in_shell: bool) -> Option<String> {
     let wrapper = normalize_executable_token(argv.first()?);
     if !super::shells::is_parseable_posix_shell(&wrapper) || wrapper == "fish" || argv.len() < 2 {
         return None;
@@ -318,7 +322,7 @@ fn shell_script_path(argv: &[String], ctx: &ResolveContext) -> Option<String> {
         return None;
     }
     let script = posix_script_operand(argv, &MATCH_SCRIPT_SCAN)?;
-    let expanded = match script.strip_prefix("~/") {
+    let expanded = match script.strip_prefix("~/").filter(|_| in_shell) {
         Some(rest) => format!("{}/{rest}", ctx.home.as_deref()?),
         None => script.to_string(),
     };
@@ -386,7 +390,7 @@ pub fn evaluate_segment(
         // After a `cd` the script operand was resolved against the wrong directory
         // (`cd /x && sh ./s.sh` reads /x/s.sh): no match through it.
         if entry.is_none() && carries_command_in_args(&effective) && !segment.after_cd {
-            if let Some(script) = shell_script_path(&effective, ctx) {
+            if let Some(script) = shell_script_path(&effective, ctx, segment.in_shell) {
                 let script_resolution = ExecutableResolution {
                     raw_executable: script.clone(),
                     resolved_path: Some(script.clone()),

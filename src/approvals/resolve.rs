@@ -214,17 +214,15 @@ pub fn resolve_executable(raw: &str, ctx: &ResolveContext) -> ExecutableResoluti
 pub fn resolve_command(argv: &[String], ctx: &ResolveContext) -> Option<CommandResolution> {
     let plan = wrapper_trust_plan(argv);
     let effective_argv = plan.argv.clone();
+    // Untrimmed: the kernel and the shell run the word as given, and ` ./x` or `\u{b}./x`
+    // name other files than `./x`.
     let raw = effective_argv
         .first()
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())?;
+        .filter(|t| !t.trim().is_empty())
+        .cloned()?;
     let execution = resolve_executable(&raw, ctx);
-    let policy_raw = plan
-        .policy_argv
-        .first()
-        .map(|t| t.trim().to_string())
-        .unwrap_or_default();
-    let policy = if !policy_raw.is_empty() && policy_raw != raw {
+    let policy_raw = plan.policy_argv.first().cloned().unwrap_or_default();
+    let policy = if !policy_raw.trim().is_empty() && policy_raw != raw {
         resolve_executable(&policy_raw, ctx)
     } else {
         execution.clone()

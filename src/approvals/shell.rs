@@ -516,11 +516,25 @@ fn read_word(chars: &[char], i: &mut usize) -> Result<Word, ShellAnalysisError> 
             }
         }
     }
+    // A quoted or escaped leading `~` is literal for the shell (`'~/x'` names `<cwd>/~/x`),
+    // but the resolver expands every leading `~` from HOME: a disagreement, so a miss.
+    if text.starts_with('~') && chars[word_start] != '~' {
+        return fail("a quoted ~ at the start of a word");
+    }
     Ok(Word {
         text,
         expandable,
         quoted,
     })
+}
+
+/// Whitespace and control characters a shell does not split on, which the analysis must not
+/// trim either: every `trim()` of the resolution (Rust's or JavaScript's) removes `\v`,
+/// `\f`, NBSP, U+3000, ..., while bash and dash keep them as part of the word, so
+/// `\v./x` would be checked as `./x` and run `<cwd>/\v./x`.
+fn is_unusual_blank(c: char) -> bool {
+    !matches!(c, ' ' | '\t' | '\n' | '\r')
+        && (c.is_whitespace() || c.is_control() || super::argv::is_js_whitespace(c))
 }
 
 /// True when a word is an assignment prefix as a shell reads it: an unquoted `NAME`, then `=`
@@ -549,6 +563,9 @@ fn is_assignment_word(source: &str) -> bool {
 
 /// Splits a payload into simple commands, or explains why it will not.
 pub fn analyze_payload(payload: &str) -> Result<Vec<ShellSegment>, ShellAnalysisError> {
+    if let Some(c) = payload.chars().find(|c| is_unusual_blank(*c)) {
+        return fail(format!("unusual whitespace or control character U+{:04X}", c as u32));
+    }
     let tokens = tokenize(payload)?;
     let chars: Vec<char> = payload.chars().collect();
     let mut segments: Vec<ShellSegment> = Vec::new();
@@ -786,9 +803,9 @@ mod tests {
     fn globs_in_arguments_make_the_argv_inexact() {
         let segments = analyze_payload("ls *.txt ~/x").unwrap();
         assert!(!segments[0].exact_argv);
-        let quoted = analyze_payload("ls '*.txt' \"~/x\"").unwrap();
+        let quoted = analyze_payload("ls '*.txt' \"a~/x\"").unwrap();
         assert!(quoted[0].exact_argv);
-        assert_eq!(quoted[0].argv, vec!["ls", "*.txt", "~/x"]);
+        assert_eq!(quoted[0].argv, vec!["ls", "*.txt", "a~/x"]);
     }
 
     #[test]
@@ -854,6 +871,29 @@ mod tests {
             after_cd: false,
         };
         assert!(!is_safe_builtin_segment(&forged));
+    }
+
+    #[test]
+    fn blanks_the_shell_keeps_and_quoted_tildes_are_refused() {
+        for payload in [
+            "\u{b}./x",
+            "echo a && \u{c}./x",
+            "'\u{a0}./x'",
+            "echo '\u{3000}'",
+            "\u{feff}ls",
+            "ls\u{85}",
+            "echo \u{1b}[0m",
+            "'~/x'",
+            "\\~/x",
+            "\"~\"/x",
+            "nice '~/bin/x'",
+        ] {
+            rejects(payload);
+        }
+        // A quoted word keeps its spaces; a tilde the shell expands is still read as before.
+        assert_eq!(argvs("' ./x' a"), vec![vec![" ./x", "a"]]);
+        assert_eq!(argvs("echo a~b"), vec![vec!["echo", "a~b"]]);
+        assert!(!analyze_payload("ls ~/x").unwrap()[0].exact_argv);
     }
 
     #[test]

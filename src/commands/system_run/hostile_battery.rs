@@ -595,3 +595,56 @@ fn battery_dot_dot_after_a_symlink() {
     }
     run_battery(&f, "dotdot", cases);
 }
+
+const ODD_BLANKS: &[&str] = &["\u{b}", "\u{c}", "\u{a0}", "\u{85}", "\u{3000}", "\u{2028}", "\u{feff}"];
+
+#[test]
+fn battery_words_the_resolver_trimmed_or_expanded() {
+    let f = fixture("words");
+    // `<blank>.` and ` .` hold a canary `x`: the shell runs `<blank>./x` there, while a
+    // trimmed word is `./x`, the allowlisted echo.
+    for blank in ODD_BLANKS.iter().chain(&[" "]) {
+        let dir = f.start.join(format!("{blank}."));
+        std::fs::create_dir_all(&dir).unwrap();
+        script(&dir.join("x"), &f.canary);
+    }
+    script(&f.start.join("x "), &f.canary);
+    // `~` in the cwd holds the canary; HOME's `x` would be the allowlisted echo.
+    std::fs::create_dir_all(f.start.join("~")).unwrap();
+    script(&f.start.join("~").join("x"), &f.canary);
+    script(&f.start.join("~").join("s.sh"), &f.canary);
+    script(&f.start.join(" s.sh"), &f.canary);
+    let mut cases = Vec::new();
+    for blank in ODD_BLANKS {
+        for shell in ["bash", "sh", "dash"] {
+            for payload in [format!("{blank}./x"), format!("echo a && {blank}./x")] {
+                cases.push(f.case(&[shell, "-c", &payload], Control));
+            }
+            cases.push(f.case(&[shell, "-c", &format!("'{blank}./x'")], Control));
+            cases.push(f.case(&["nice", shell, "-c", &format!("{blank}./x")], Control));
+        }
+        cases.push(f.case(&["sh", "-c", &format!("sh -c '{blank}./x'")], Control));
+    }
+    for payload in [
+        "' ./x'",
+        "\" ./x\"",
+        "\\ ./x",
+        "'./x '",
+        "echo a; './x '",
+        "nice ' ./x'",
+        "exec ' ./x'",
+        "sh -c \"' ./x'\"",
+        "'~/x'",
+        "\\~/x",
+        "\"~\"/x",
+        "nice '~/x'",
+        "sh '~/s.sh'",
+        "sh ' s.sh'",
+    ] {
+        cases.extend(f.shells(POSIX, payload, Control));
+    }
+    for argv in [&["sh", " s.sh"][..], &["bash", " s.sh"], &["sh", "~/s.sh"], &["nice", "sh", "~/s.sh"]] {
+        cases.push(f.case(argv, Control));
+    }
+    run_battery(&f, "words", cases);
+}
