@@ -479,12 +479,13 @@ fn carriers_of(
             continue;
         }
         shell_position = false;
+        // Untrimmed: the shell runs ` ./nice` (in the directory ` .`), not `./nice`.
         if let Some(word) = argv.first() {
-            words.push(word.trim());
+            words.push(word);
         }
     }
     if let Some(shell) = plan.argv.first().filter(|_| with_shell) {
-        words.push(shell.trim());
+        words.push(shell);
     }
     words
         .into_iter()

@@ -608,12 +608,19 @@ fn battery_words_the_resolver_trimmed_or_expanded() {
         std::fs::create_dir_all(&dir).unwrap();
         script(&dir.join("x"), &f.canary);
     }
+    std::fs::create_dir_all(f.start.join(" t")).unwrap();
     script(&f.start.join("x "), &f.canary);
     // `~` in the cwd holds the canary; HOME's `x` would be the allowlisted echo.
     std::fs::create_dir_all(f.start.join("~")).unwrap();
     script(&f.start.join("~").join("x"), &f.canary);
     script(&f.start.join("~").join("s.sh"), &f.canary);
     script(&f.start.join(" s.sh"), &f.canary);
+    // `nice` and `sh` here are the trusted system files; ` ./nice` and ` ./sh` are not.
+    std::fs::create_dir_all(f.start.join("t")).unwrap();
+    for name in ["nice", "sh", "env"] {
+        std::os::unix::fs::symlink(real(name), f.start.join("t").join(name)).unwrap();
+        script(&f.start.join(" t").join(name), &f.canary);
+    }
     let mut cases = Vec::new();
     for blank in ODD_BLANKS {
         for shell in ["bash", "sh", "dash"] {
@@ -640,6 +647,11 @@ fn battery_words_the_resolver_trimmed_or_expanded() {
         "nice '~/x'",
         "sh '~/s.sh'",
         "sh ' s.sh'",
+        "' t/nice' echo hi",
+        "\\ t/nice echo hi",
+        "' t/env' echo hi",
+        "' t/sh' -c 'echo hi'",
+        "nice ' t/sh' -c 'echo hi'",
     ] {
         cases.extend(f.shells(POSIX, payload, Control));
     }
