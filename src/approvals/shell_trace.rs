@@ -125,16 +125,46 @@ pub fn traced_commands(payload: &str, dir: &Path) -> std::io::Result<Vec<Vec<Str
         stderr = String::from_utf8_lossy(&bytes).into_owned();
     }
     child.wait()?;
-    Ok(stderr.lines().filter_map(parse_xtrace_line).collect())
+    Ok(parse_xtrace(&stderr))
+}
+
+/// Every traced simple command in bash's stderr. A trace record starts a line with `+`s and a
+/// space and ends at the first newline outside quotes (a word holding a newline is printed
+/// single-quoted across lines); other lines (the commands' own errors) are skipped.
+pub fn parse_xtrace(stderr: &str) -> Vec<Vec<String>> {
+    let chars: Vec<char> = stderr.chars().collect();
+    let mut records = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let line_start = i;
+        while i < chars.len() && chars[i] == '+' {
+            i += 1;
+        }
+        if i > line_start && chars.get(i) == Some(&' ') {
+            i += 1;
+            let words = parse_record(&chars, &mut i);
+            if !words.is_empty() {
+                records.push(words);
+            }
+        }
+        while i < chars.len() && chars[i] != '\n' {
+            i += 1;
+        }
+        i += 1;
+    }
+    records
 }
 
 /// The words of one xtrace line (`+ echo 'a b' $'\v'`), or `None` for a line that is not one.
-/// bash prints each word plain, single-quoted (`'\''` for a quote) or ANSI-C quoted (`$'..'`,
-/// where a non-ASCII byte is an octal escape in the C locale); words are decoded as UTF-8.
 pub fn parse_xtrace_line(line: &str) -> Option<Vec<String>> {
-    let rest = line.strip_prefix('+')?.trim_start_matches('+');
-    let rest = rest.strip_prefix(' ')?;
-    let chars: Vec<char> = rest.chars().collect();
+    let mut records = parse_xtrace(line);
+    (records.len() == 1).then(|| records.remove(0))
+}
+
+/// The words of a trace record from `i` to its end (an unquoted newline, left unread). bash
+/// prints each word plain, single-quoted (`'\''` for a quote) or ANSI-C quoted (`$'..'`,
+/// where a non-ASCII byte is an octal escape in the C locale); words are decoded as UTF-8.
+fn parse_record(chars: &[char], i: &mut usize) -> Vec<String> {
     let mut words = Vec::new();
     let mut word: Vec<u8> = Vec::new();
     let mut in_word = false;
@@ -142,55 +172,54 @@ pub fn parse_xtrace_line(line: &str) -> Option<Vec<String>> {
         let mut buf = [0; 4];
         word.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
     };
-    let mut i = 0;
-    while i < chars.len() {
-        match chars[i] {
+    while *i < chars.len() && chars[*i] != '\n' {
+        match chars[*i] {
             ' ' => {
                 if in_word {
                     words.push(String::from_utf8_lossy(&std::mem::take(&mut word)).into_owned());
                     in_word = false;
                 }
-                i += 1;
+                *i += 1;
             }
             '\'' => {
                 in_word = true;
-                i += 1;
-                while i < chars.len() && chars[i] != '\'' {
-                    push(&mut word, chars[i]);
-                    i += 1;
+                *i += 1;
+                while *i < chars.len() && chars[*i] != '\'' {
+                    push(&mut word, chars[*i]);
+                    *i += 1;
                 }
-                i += 1;
+                *i += 1;
             }
-            '\\' if i + 1 < chars.len() => {
+            '\\' if *i + 1 < chars.len() => {
                 in_word = true;
-                push(&mut word, chars[i + 1]);
-                i += 2;
+                push(&mut word, chars[*i + 1]);
+                *i += 2;
             }
-            '$' if chars.get(i + 1) == Some(&'\'') => {
+            '$' if chars.get(*i + 1) == Some(&'\'') => {
                 in_word = true;
-                i += 2;
-                while i < chars.len() && chars[i] != '\'' {
-                    if chars[i] == '\\' && i + 1 < chars.len() {
-                        i += 1;
-                        i += ansi_c_escape(&chars[i..], &mut word);
+                *i += 2;
+                while *i < chars.len() && chars[*i] != '\'' {
+                    if chars[*i] == '\\' && *i + 1 < chars.len() {
+                        *i += 1;
+                        *i += ansi_c_escape(&chars[*i..], &mut word);
                     } else {
-                        push(&mut word, chars[i]);
-                        i += 1;
+                        push(&mut word, chars[*i]);
+                        *i += 1;
                     }
                 }
-                i += 1;
+                *i += 1;
             }
             c => {
                 in_word = true;
                 push(&mut word, c);
-                i += 1;
+                *i += 1;
             }
         }
     }
     if in_word {
         words.push(String::from_utf8_lossy(&word).into_owned());
     }
-    (!words.is_empty()).then_some(words)
+    words
 }
 
 /// One ANSI-C escape after its backslash, appended to `word`; returns how many chars it used.
@@ -409,6 +438,9 @@ pub const CORPUS: &[&str] = &[
     "nice ' ./x'",
     "\\ ./x",
     "' ./d/../x'",
+    "echo \"a\n\nb\" 'c\nd'",
+    // Found by the fuzz target: one word with quoted newlines, traced across lines.
+    "jobs90\"q\n\n\n\n\n\n\"type\"taspby\"h -le\"x\nms\"1h -V*A\"com\nms\"1hsh -90\"q\n\n\n\n\n\n\"type\"\"typbash -le\"x\nms\"1h -V*A\"com\nms\"1h ype\"\n\n\n\n\n\"typ  ype\"\n\n\n\n\n\"typ -l",
 ];
 
 #[cfg(test)]
@@ -425,6 +457,11 @@ mod tests {
         assert_eq!(words("+ echo ''"), vec!["echo", ""]);
         assert_eq!(words("+ echo $'\\303\\251'"), vec!["echo", "é"]);
         assert_eq!(parse_xtrace_line("ls: cannot access"), None);
+        // A word holding newlines is printed single-quoted across lines.
+        assert_eq!(
+            parse_xtrace("ls: x\n+ echo 'a\nb' c\nerr 'x\n+ true\n"),
+            vec![vec!["echo", "a\nb", "c"], vec!["true"]]
+        );
     }
 
     #[test]

@@ -824,3 +824,32 @@ fn battery_allow_always_grants_stay_in_their_cwd() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn battery_default_safe_bins_write_nothing() {
+    let f = fixture("safebins");
+    // The canary's own directory as cwd: a bare `canary` operand names it.
+    let root = f.canary.parent().unwrap().to_path_buf();
+    std::fs::write(root.join("in"), "a\n").unwrap();
+    let mut cases = Vec::new();
+    for argv in [
+        &["uniq", "-", "canary"][..],
+        &["uniq", "in", "canary"],
+        &["uniq", "--", "in", "canary"],
+        &["sh", "-c", "echo a | uniq - canary"],
+        &["sh", "-c", "echo a | uniq in canary"],
+        &["bash", "-c", "uniq -c - canary"],
+        &["sh", "-c", "echo a | nice uniq - canary"],
+    ] {
+        cases.push(in_cwd(f.case(argv, Control), &root));
+    }
+    for argv in [
+        &["tr", "a", "b", "canary"][..],
+        &["head", "-n1", "in", "canary"],
+        &["wc", "--files0-from=in"],
+        &["cut", "-c1", "--output-delimiter=x", "in"],
+    ] {
+        cases.push(in_cwd(f.case(argv, Refused), &root));
+    }
+    run_battery(&f, "safebins", cases);
+}
