@@ -317,12 +317,14 @@ fn printf_has_numeric_conversion(format: &str) -> bool {
     false
 }
 
-/// True when a segment is one of the safe builtin forms (`[ ... ]` must be closed).
+/// True when a segment is one of the safe builtin forms (`[ ... ]` must be closed). The name
+/// is compared exactly, as the shell does: `TRUE`, `Cd` or `' true'` are not builtins but
+/// programs looked up in PATH, which may hold the attacker's (the TS host lower-cases and
+/// trims, as for Windows).
 pub fn is_safe_builtin_segment(segment: &ShellSegment) -> bool {
     let Some(head) = segment.argv.first() else {
         return false;
     };
-    let head = head.trim().to_lowercase();
     if builtin_evaluates_code(&segment.argv).is_some() {
         return false;
     }
@@ -864,6 +866,11 @@ mod tests {
         }
         let segments = analyze_payload("[ -f x ] && test -n y").unwrap();
         assert!(segments.iter().all(is_safe_builtin_segment));
+        // Names are exact: these are programs found in PATH, not builtins.
+        for payload in ["TRUE", "Cd /tmp", "PWD", "Test -f x", "' true'", "'true '"] {
+            let segments = analyze_payload(payload).unwrap();
+            assert!(!is_safe_builtin_segment(&segments[0]), "{payload}");
+        }
         let forged = ShellSegment {
             argv: vec!["test".into(), "-v".into(), "a[$(id)]".into()],
             exact_argv: true,

@@ -853,3 +853,59 @@ fn battery_default_safe_bins_write_nothing() {
     }
     run_battery(&f, "safebins", cases);
 }
+
+#[test]
+fn battery_builtin_names_are_exact() {
+    // A node whose PATH ends in a directory the attacker can write (a user-level node with
+    // ~/.local/bin on PATH): there, `TRUE` or ` cd` are programs, not the shell's builtins.
+    let f = fixture("builtin-names");
+    let bin = f.other.join("pathbin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for name in ["TRUE", "Cd", "PWD", "Test", " true", "true ", "[[", ":x"] {
+        script(&bin.join(name), &f.canary);
+    }
+    let (base, _events, state) = context("battery-builtin-names", json!({}));
+    let node = crate::commands::NodeRuntime {
+        paths: base.node.paths.clone(),
+        config: base.node.config.clone(),
+        path_env: format!("/usr/bin:/bin:{}", bin.display()),
+        secrets: crate::secrets::Secrets::default(),
+        approvals: crate::approvals::ApprovalsStore::new(&base.node.paths),
+        browser: None,
+    };
+    let ctx = InvokeContext {
+        cancel: crate::cancel::CancelToken::new(),
+        events: base.events.clone(),
+        node: std::sync::Arc::new(node),
+    };
+    let mut failures = Vec::new();
+    for payload in [
+        "TRUE",
+        "echo a && TRUE",
+        "Cd /tmp",
+        "PWD",
+        "Test -f x",
+        "' true'",
+        "'true '",
+        "\\ true",
+        "cd /tmp && ' true'",
+    ] {
+        for shell in ["sh", "bash"] {
+            let _ = std::fs::remove_file(&f.canary);
+            let params = json!({"command": [shell, "-c", payload], "cwd": f.start});
+            approvals(&state, "full", &[]);
+            let _ = handle_run(&ctx, Some(&params.to_string()));
+            if !f.canary.exists() {
+                failures.push(format!("{shell} -c {payload:?}: the control run did not create the canary"));
+                continue;
+            }
+            std::fs::remove_file(&f.canary).unwrap();
+            approvals(&state, "allowlist", &[]);
+            let result = handle_run(&ctx, Some(&params.to_string()));
+            if f.canary.exists() || result.is_ok() {
+                failures.push(format!("{shell} -c {payload:?}: {result:?}, canary {}", f.canary.exists()));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
