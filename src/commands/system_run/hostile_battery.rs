@@ -263,6 +263,11 @@ fn battery_builtins_that_evaluate_code() {
     for payload in [
         ". {o}/s.sh",
         "command . {o}/s.sh",
+        "exec bash -c 'touch {c}'",
+        "command sh -c 'touch {c}'",
+        "command -- bash -c 'echo a && touch {c}'",
+        "exec nice sh -c 'touch {c}'",
+        "bash -c 'exec sh -c \"touch {c}\"'",
         "eval touch {c}",
     ] {
         cases.extend(f.shells(WRAPPED, payload, Control));
