@@ -365,7 +365,10 @@ pub fn evaluate_segment(
         entry: None,
         satisfied_by: None,
     };
-    if segment.policy_blocked() || segment.runs_relative_word_after_cd() {
+    if segment.policy_blocked()
+        || segment.runs_relative_word_after_cd()
+        || segment.interprets_an_expandable_word()
+    {
         return unsatisfied;
     }
     let cwd = ctx.cwd.to_string_lossy().into_owned();
@@ -458,6 +461,7 @@ pub fn evaluate_segment(
             exact_argv: segment.exact_argv,
             raw: segment.raw.clone(),
             after_cd: segment.after_cd,
+            expandable: segment.expandable.clone(),
         };
         if is_safe_builtin_segment(&shell_segment) {
             return SegmentVerdict {

@@ -285,6 +285,8 @@ pub struct Segment {
     pub in_shell: bool,
     /// A `cd` ran before it (see [`ShellSegment::after_cd`]).
     pub after_cd: bool,
+    /// See [`ShellSegment::expandable`]; empty for a direct argv (no shell expands it).
+    pub expandable: Vec<bool>,
     pub resolution: Option<CommandResolution>,
 }
 
@@ -306,6 +308,7 @@ impl Segment {
             exact_argv: true,
             in_shell: false,
             after_cd: false,
+            expandable: Vec::new(),
             resolution,
         })
     }
@@ -319,8 +322,34 @@ impl Segment {
             exact_argv: segment.exact_argv,
             in_shell: true,
             after_cd: segment.after_cd,
+            expandable: segment.expandable.clone(),
             resolution,
         }
+    }
+
+    /// A word the policy interprets is one the shell may expand: a dispatch wrapper or carrier
+    /// or one of its options, the command it runs, or, for a shell, any of its words (options,
+    /// script operand). The policy resolved the literal text (`./*`, a file the attacker named
+    /// `*`), the shell runs what it expands to (`nice ./*` runs the first file of the cwd).
+    /// Arguments after the command word stay inexact as before (path-only entries only).
+    pub fn interprets_an_expandable_word(&self) -> bool {
+        if !self.expandable.iter().any(|e| *e) {
+            return false;
+        }
+        let Some(resolution) = &self.resolution else {
+            return true;
+        };
+        let effective = &resolution.effective_argv;
+        if effective.is_empty() || !self.argv.ends_with(effective) {
+            return true;
+        }
+        let command_index = self.argv.len() - effective.len();
+        let interpreted = if resolution.plan.shell_wrapper_executable {
+            self.expandable.len()
+        } else {
+            command_index + 1
+        };
+        self.expandable.iter().take(interpreted).any(|e| *e)
     }
 
     /// After a `cd`, a word that runs with a relative path (`./x`, `bin/x`), as the command or
@@ -577,6 +606,25 @@ mod tests {
         assert_eq!(posix_normalize("/tmp/./a/../b//"), "/tmp/b/");
         assert_eq!(posix_normalize("/.."), "/");
         assert_eq!(posix_normalize("a/../.."), "..");
+    }
+
+    #[test]
+    fn an_expandable_word_the_policy_interprets_is_flagged() {
+        let ctx = ResolveContext {
+            cwd: PathBuf::from("/"),
+            path_env: "/usr/bin:/bin".into(),
+            home: None,
+        };
+        let flagged = |payload: &str| {
+            let segments = crate::approvals::shell::analyze_payload(payload).unwrap();
+            Segment::from_shell(&segments[0], &ctx).interprets_an_expandable_word()
+        };
+        for payload in ["nice ./*", "timeout 5* ls", "exec ./?", "env -- ./x*", "sh ./*", "sh -c 'echo' *"] {
+            assert!(flagged(payload), "{payload}");
+        }
+        for payload in ["ls *.txt", "nice ls *.txt", "timeout 5 ls ~/x", "echo {a,b}", "ls"] {
+            assert!(!flagged(payload), "{payload}");
+        }
     }
 
     #[test]

@@ -47,6 +47,9 @@ pub struct ShellSegment {
     /// A `cd` ran before this segment (in this payload or, for a nested payload, in one
     /// around it): the cwd the policy resolved against is not the one the shell runs it in.
     pub after_cd: bool,
+    /// For each word of `argv`: the shell may expand it (glob, brace, tilde), so `argv` holds
+    /// its literal text, not what runs. Empty when no word is expandable.
+    pub expandable: Vec<bool>,
 }
 
 /// Why a payload is not analysable.
@@ -630,6 +633,11 @@ pub fn analyze_payload(payload: &str) -> Result<Vec<ShellSegment>, ShellAnalysis
             *saw_cd = true;
         }
         let exact_argv = !words.iter().skip(1).any(|(w, _)| w.expandable);
+        let expandable = if exact_argv {
+            Vec::new()
+        } else {
+            words.iter().map(|(w, _)| w.expandable).collect()
+        };
         let raw: String = match seg_start {
             Some(start) => chars[start..seg_end].iter().collect(),
             None => String::new(),
@@ -639,6 +647,7 @@ pub fn analyze_payload(payload: &str) -> Result<Vec<ShellSegment>, ShellAnalysis
             exact_argv,
             raw: raw.trim().to_string(),
             after_cd,
+            expandable,
         });
         Ok(())
     };
@@ -876,6 +885,7 @@ mod tests {
             exact_argv: true,
             raw: String::new(),
             after_cd: false,
+            expandable: Vec::new(),
         };
         assert!(!is_safe_builtin_segment(&forged));
     }

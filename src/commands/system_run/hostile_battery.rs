@@ -914,3 +914,44 @@ fn battery_builtin_names_are_exact() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn battery_expansions_behind_wrappers_and_carriers() {
+    // `*`, `?`, `b` and `x` are echo symlinks (what the resolver sees literally); `!` sorts
+    // first and is the canary: `nice ./*` runs `./!`.
+    let f = fixture("expansions");
+    let dir = f.other.join("glob");
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in ["*", "?", "[!a]", "b", "{a,b}", "~"] {
+        std::os::unix::fs::symlink(real("echo"), dir.join(name)).unwrap();
+    }
+    script(&dir.join("!"), &f.canary);
+    script(&dir.join("a"), &f.canary);
+    let mut cases = Vec::new();
+    for payload in [
+        "nice ./*",
+        "nice ./?",
+        "nice ./[!a]",
+        "timeout 5 ./*",
+        "env ./*",
+        "env -- ./?",
+        "nohup ./*",
+        "stdbuf -oL ./*",
+        "exec ./*",
+        "command ./*",
+        "nice timeout 5 ./*",
+        "sh -c 'nice ./*'",
+        "sh ./*",
+    ] {
+        for case in f.shells(POSIX, payload, Control) {
+            cases.push(in_cwd(case, &dir));
+        }
+    }
+    // Brace expansion and `exec -a` are bash's.
+    for payload in ["exec -a x ./?", "nice ./{a,b}", "exec ./{a,b}", "sh ./{a,b}", "nice ./{\\!,b}"] {
+        for case in f.shells(BASH, payload, Control) {
+            cases.push(in_cwd(case, &dir));
+        }
+    }
+    run_battery(&f, "expansions", cases);
+}
