@@ -955,3 +955,28 @@ fn battery_expansions_behind_wrappers_and_carriers() {
     }
     run_battery(&f, "expansions", cases);
 }
+
+#[test]
+fn battery_relative_cwd_is_the_one_the_child_gets() {
+    // A relative cwd `tmp/<name>`: the child runs in `<node cwd>/tmp/<name>` (the canary),
+    // while `/tmp/<name>` holds an echo symlink the check must not look at.
+    let f = fixture("relcwd");
+    let name = format!("oc-battery-relcwd-{}", std::process::id());
+    let node_cwd = std::env::current_dir().unwrap();
+    let under_node = node_cwd.join("tmp").join(&name);
+    let under_root = Path::new("/tmp").join(&name);
+    for dir in [&under_node, &under_root] {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    script(&under_node.join("x"), &f.canary);
+    std::os::unix::fs::symlink(real("echo"), under_root.join("x")).unwrap();
+    let relative = PathBuf::from("tmp").join(&name);
+    let mut cases = Vec::new();
+    for argv in [&["./x"][..], &["sh", "-c", "./x"], &["nice", "./x"], &["bash", "-c", "echo a && ./x"]] {
+        cases.push(in_cwd(f.case(argv, Control), &relative));
+    }
+    run_battery(&f, "relcwd", cases);
+    let _ = std::fs::remove_dir_all(node_cwd.join("tmp"));
+    let _ = std::fs::remove_dir_all(&under_root);
+}
