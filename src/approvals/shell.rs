@@ -566,6 +566,18 @@ fn is_assignment_word(source: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// True when a word starts with a name and `[` (`X[/e ]`): where an assignment may stand,
+/// bash reads the subscript up to its `]` as part of the word, blanks included, so
+/// `X[/e ]` is one command word for bash (the file `e ]` in the directory `X[`) and two for a
+/// reader that splits on blanks.
+fn starts_like_a_subscript(source: &str) -> bool {
+    let name_len = source
+        .char_indices()
+        .take_while(|(i, c)| c.is_ascii_alphabetic() || *c == '_' || (*i > 0 && c.is_ascii_digit()))
+        .count();
+    name_len > 0 && source[name_len..].starts_with('[')
+}
+
 /// Splits a payload into simple commands, or explains why it will not.
 pub fn analyze_payload(payload: &str) -> Result<Vec<ShellSegment>, ShellAnalysisError> {
     if let Some(c) = payload.chars().find(|c| is_unusual_blank(*c)) {
@@ -597,6 +609,9 @@ pub fn analyze_payload(payload: &str) -> Result<Vec<ShellSegment>, ShellAnalysis
         }
         if is_assignment_word(head_source) {
             return fail("environment assignment before the command");
+        }
+        if starts_like_a_subscript(head_source) {
+            return fail("a NAME[ command word (bash reads a subscript, blanks included)");
         }
         if !head.quoted && RESERVED_WORDS.contains(&head.text.as_str()) {
             return fail(format!("shell keyword `{}`", head.text));
@@ -925,6 +940,9 @@ mod tests {
             "_x1=\\/e ls",
             "a[1]=x ls",
             "echo a && X=\"y\" ls",
+            "X[/e ]",
+            "X[/e",
+            "echo a; _a9[x",
         ] {
             rejects(payload);
         }

@@ -439,6 +439,9 @@ pub const CORPUS: &[&str] = &[
     "\\ ./x",
     "' ./d/../x'",
     "echo \"a\n\nb\" 'c\nd'",
+    // Found by the fuzz target: bash reads `A9A[/tp- - -ne ]v9nv` as one command word.
+    "env e19=env e1nvv9Z= en=e9vv n}--9sh elock -ev= v\"id\"|A9A[/tp- - -ne ]v9nv | lflopph",
+    "X[/e ] a",
     // Found by the fuzz target: one word with quoted newlines, traced across lines.
     "jobs90\"q\n\n\n\n\n\n\"type\"taspby\"h -le\"x\nms\"1h -V*A\"com\nms\"1hsh -90\"q\n\n\n\n\n\n\"type\"\"typbash -le\"x\nms\"1h -V*A\"com\nms\"1h ype\"\n\n\n\n\n\"typ  ype\"\n\n\n\n\n\"typ -l",
 ];

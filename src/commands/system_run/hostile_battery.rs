@@ -980,3 +980,18 @@ fn battery_relative_cwd_is_the_one_the_child_gets() {
     let _ = std::fs::remove_dir_all(node_cwd.join("tmp"));
     let _ = std::fs::remove_dir_all(&under_root);
 }
+
+#[test]
+fn battery_subscript_words_in_command_position() {
+    // `X[/e` is an echo symlink; for bash `X[/e ]` is one word, the canary `X[/e ]`.
+    let f = fixture("subscript");
+    std::fs::create_dir_all(f.start.join("X[")).unwrap();
+    std::os::unix::fs::symlink(real("echo"), f.start.join("X[").join("e")).unwrap();
+    script(&f.start.join("X[").join("e ]"), &f.canary);
+    script(&f.start.join("X[").join("e  a ]"), &f.canary);
+    let mut cases = Vec::new();
+    for payload in ["X[/e ]", "echo a && X[/e ]", "X[/e  a ]", "true; X[/e ]"] {
+        cases.extend(f.shells(&["bash -c", "nice bash -c"], payload, Control));
+    }
+    run_battery(&f, "subscript", cases);
+}
