@@ -54,6 +54,8 @@ pub struct NodeSpawn {
     pub extra_args: Vec<String>,
     /// `RUST_LOG` (default `debug`).
     pub rust_log: String,
+    /// Run as this `(uid, gid)` (the test must be root); HOME and the state dir are given to it.
+    pub user: Option<(u32, u32)>,
 }
 
 impl NodeSpawn {
@@ -68,7 +70,12 @@ impl NodeSpawn {
             env: Vec::new(),
             extra_args: Vec::new(),
             rust_log: "debug".to_string(),
+            user: None,
         }
+    }
+    pub fn run_as(mut self, uid: u32, gid: u32) -> NodeSpawn {
+        self.user = Some((uid, gid));
+        self
     }
     pub fn env(mut self, key: &str, value: &str) -> NodeSpawn {
         self.env.retain(|(k, _)| k != key);
@@ -131,6 +138,13 @@ impl NodeProcess {
             .stderr(Stdio::piped());
         for (k, v) in &spec.env {
             command.env(k, v);
+        }
+        if let Some((uid, gid)) = spec.user {
+            use std::os::unix::process::CommandExt;
+            for dir in [&spec.home, &spec.state_dir] {
+                std::os::unix::fs::chown(dir, Some(uid), Some(gid)).expect("chown the node's dirs");
+            }
+            command.uid(uid).gid(gid);
         }
         let mut child = command
             .spawn()

@@ -286,3 +286,6 @@ pub(crate) mod tests;
 
 #[cfg(test)]
 mod hostile_tests;
+
+#[cfg(test)]
+mod hostile_battery;
