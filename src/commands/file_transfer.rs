@@ -1,0 +1,50 @@
+//! The file-transfer commands (cap `file`, node-surface §8): `file.stat`, `file.fetch`,
+//! `dir.list`, `dir.fetch`, `file.write`. The plugin envelope: application errors are a
+//! successful invoke whose payload says `ok:false`; only unreadable params fail the invoke.
+//! The filesystem work is in [`crate::files`]; on hosts without it (Windows) the commands are
+//! not offered.
+
+use serde_json::Value;
+
+use super::InvokeContext;
+use crate::invoke::{optional_params, InvokeResult};
+
+/// Whether this build can serve the file commands.
+pub fn available(_: &super::NodeRuntime) -> bool {
+    cfg!(unix)
+}
+
+fn serve(params_json: Option<&str>, command: fn(&Value) -> String) -> InvokeResult {
+    let params = optional_params(params_json)?;
+    Ok(command(&params).into())
+}
+
+#[cfg(unix)]
+mod unix {
+    use super::*;
+    use crate::files;
+
+    pub fn stat(_: &InvokeContext, params_json: Option<&str>) -> InvokeResult {
+        serve(params_json, files::stat::run)
+    }
+    pub fn fetch(_: &InvokeContext, params_json: Option<&str>) -> InvokeResult {
+        serve(params_json, files::fetch::run)
+    }
+    pub fn list(_: &InvokeContext, params_json: Option<&str>) -> InvokeResult {
+        serve(params_json, files::list::run)
+    }
+}
+
+#[cfg(not(unix))]
+mod unix {
+    use super::*;
+
+    fn unsupported(_: &InvokeContext, _: Option<&str>) -> InvokeResult {
+        Err(crate::invoke::InvokeError::unavailable("command not supported"))
+    }
+    pub use unsupported as stat;
+    pub use unsupported as fetch;
+    pub use unsupported as list;
+}
+
+pub use unix::{fetch, list, stat};
