@@ -33,6 +33,13 @@ mod unix {
     pub fn list(_: &InvokeContext, params_json: Option<&str>) -> InvokeResult {
         serve(params_json, files::list::run)
     }
+    pub fn write(_: &InvokeContext, params_json: Option<&str>) -> InvokeResult {
+        let params = files::write::WriteParams::parse(params_json)
+            .map_err(|_| {
+                crate::invoke::InvokeError::invalid("Error: INVALID_REQUEST: paramsJSON malformed JSON")
+            })?;
+        Ok(files::write::run(&params).into())
+    }
 }
 
 #[cfg(not(unix))]
@@ -45,6 +52,7 @@ mod unix {
     pub use unsupported as stat;
     pub use unsupported as fetch;
     pub use unsupported as list;
+    pub use unsupported as write;
 }
 
-pub use unix::{fetch, list, stat};
+pub use unix::{fetch, list, stat, write};

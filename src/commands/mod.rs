@@ -76,6 +76,12 @@ pub const COMMANDS: &[Command] = &[
         available: file_transfer::available,
     },
     Command {
+        name: "file.write",
+        cap: "file",
+        handler: file_transfer::write,
+        available: file_transfer::available,
+    },
+    Command {
         name: "dir.list",
         cap: "file",
         handler: file_transfer::list,
@@ -198,7 +204,7 @@ mod tests {
         let surface = CommandSurface::new(ctx.node.clone());
         let (caps, commands) = surface.advertised();
         let files: &[&str] = if cfg!(unix) {
-            &["dir.list", "file.fetch", "file.stat"]
+            &["dir.list", "file.fetch", "file.stat", "file.write"]
         } else {
             &[]
         };

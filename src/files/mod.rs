@@ -23,6 +23,8 @@ pub mod list;
 pub mod posix;
 #[cfg(unix)]
 pub mod stat;
+#[cfg(unix)]
+pub mod write;
 
 /// `maxBytes` when the caller gives none (`file.fetch`, `dir.fetch`).
 pub const DEFAULT_MAX_BYTES: u64 = 8 << 20;
@@ -31,3 +33,5 @@ pub const HARD_MAX_BYTES: u64 = 16 << 20;
 
 #[cfg(all(test, unix))]
 pub mod tests;
+#[cfg(all(test, unix))]
+mod write_tests;
