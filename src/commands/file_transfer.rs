@@ -33,6 +33,9 @@ mod unix {
     pub fn list(_: &InvokeContext, params_json: Option<&str>) -> InvokeResult {
         serve(params_json, files::list::run)
     }
+    pub fn fetch_tree(_: &InvokeContext, params_json: Option<&str>) -> InvokeResult {
+        serve(params_json, files::archive::run)
+    }
     pub fn write(_: &InvokeContext, params_json: Option<&str>) -> InvokeResult {
         let params = files::write::WriteParams::parse(params_json)
             .map_err(|_| {
@@ -53,6 +56,7 @@ mod unix {
     pub use unsupported as fetch;
     pub use unsupported as list;
     pub use unsupported as write;
+    pub use unsupported as fetch_tree;
 }
 
-pub use unix::{fetch, list, stat, write};
+pub use unix::{fetch, fetch_tree, list, stat, write};

@@ -82,6 +82,12 @@ pub const COMMANDS: &[Command] = &[
         available: file_transfer::available,
     },
     Command {
+        name: "dir.fetch",
+        cap: "file",
+        handler: file_transfer::fetch_tree,
+        available: file_transfer::available,
+    },
+    Command {
         name: "dir.list",
         cap: "file",
         handler: file_transfer::list,
@@ -204,7 +210,7 @@ mod tests {
         let surface = CommandSurface::new(ctx.node.clone());
         let (caps, commands) = surface.advertised();
         let files: &[&str] = if cfg!(unix) {
-            &["dir.list", "file.fetch", "file.stat", "file.write"]
+            &["dir.fetch", "dir.list", "file.fetch", "file.stat", "file.write"]
         } else {
             &[]
         };

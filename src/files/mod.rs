@@ -9,6 +9,8 @@
 //! filesystem goes through descriptors ([`posix`]), so what was checked is what is read or
 //! written. Unix only; elsewhere the commands are not offered.
 
+#[cfg(unix)]
+pub mod archive;
 pub mod collate;
 pub mod mime;
 pub mod outcome;
@@ -35,3 +37,5 @@ pub const HARD_MAX_BYTES: u64 = 16 << 20;
 pub mod tests;
 #[cfg(all(test, unix))]
 mod write_tests;
+#[cfg(all(test, unix))]
+mod archive_tests;
