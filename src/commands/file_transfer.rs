@@ -37,7 +37,7 @@ mod unix {
         serve(params_json, files::archive::run)
     }
     pub fn write(_: &InvokeContext, params_json: Option<&str>) -> InvokeResult {
-        let params = files::write::WriteParams::parse(params_json)
+        let params = files::write::ContentParams::parse(params_json)
             .map_err(|_| {
                 crate::invoke::InvokeError::invalid("Error: INVALID_REQUEST: paramsJSON malformed JSON")
             })?;

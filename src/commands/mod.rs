@@ -8,6 +8,7 @@
 mod context;
 pub mod exec_approvals;
 pub mod file_transfer;
+pub mod host_files;
 pub mod system_run;
 pub mod system_which;
 
@@ -92,6 +93,18 @@ pub const COMMANDS: &[Command] = &[
         cap: "file",
         handler: file_transfer::list,
         available: file_transfer::available,
+    },
+    Command {
+        name: "fs.listDir",
+        cap: "system",
+        handler: host_files::list_dir,
+        available: host_files::available,
+    },
+    Command {
+        name: "terminal.upload",
+        cap: "system",
+        handler: host_files::upload,
+        available: host_files::available,
     },
     Command {
         name: "browser.proxy",
@@ -192,7 +205,9 @@ mod tests {
         for command in COMMANDS {
             // TS files `dir.*` under the `file` cap (node-surface §8.2).
             let under_cap = command.name.starts_with(command.cap)
-                || (command.cap == "file" && command.name.starts_with("dir."));
+                || (command.cap == "file" && command.name.starts_with("dir."))
+                || (command.cap == "system"
+                    && ["fs.listDir", "terminal.upload"].contains(&command.name));
             assert!(
                 under_cap,
                 "{} is not under its cap {}",
@@ -214,6 +229,7 @@ mod tests {
         } else {
             &[]
         };
+        let host: &[&str] = if cfg!(unix) { &["fs.listDir"] } else { &[] };
         let system = [
             "system.execApprovals.get",
             "system.execApprovals.set",
@@ -221,8 +237,9 @@ mod tests {
             "system.run.prepare",
             "system.which",
         ];
+        let upload: &[&str] = if cfg!(unix) { &["terminal.upload"] } else { &[] };
         assert_eq!(caps, if cfg!(unix) { &["file", "system"][..] } else { &["system"][..] });
-        assert_eq!(commands, [files, &system[..]].concat());
+        assert_eq!(commands, [files, host, &system[..], upload].concat());
         let call = Call {
             cancel: ctx.cancel.clone(),
             events: ctx.events.clone(),

@@ -22,7 +22,11 @@ pub mod fetch;
 #[cfg(unix)]
 pub mod list;
 #[cfg(unix)]
+pub mod picker;
+#[cfg(unix)]
 pub mod posix;
+#[cfg(unix)]
+pub mod staging;
 #[cfg(unix)]
 pub mod stat;
 #[cfg(unix)]

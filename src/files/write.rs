@@ -23,18 +23,19 @@ use super::paths::{basename, dirname, normalize};
 use super::posix::{file_type, identity, lstat_at, realpath, walk_to_dir, SYMLINK_REDIRECT_WRITE};
 use super::{strict_base64, HARD_MAX_BYTES};
 
-/// `file.write`'s params: `contentBase64` borrowed from the request text (a 16 MiB upload is
-/// 22 MB of base64: it is decoded from where it lies, never copied), the rest as values.
-pub struct WriteParams<'a> {
+/// The params of a command that carries `contentBase64` (`file.write`, `terminal.upload`): the
+/// content borrowed from the request text (a 16 MiB upload is 22 MB of base64: it is decoded
+/// from where it lies, never copied), the rest as values.
+pub struct ContentParams<'a> {
     content: Option<Cow<'a, str>>,
     fields: Map<String, Value>,
 }
 
-impl<'a> WriteParams<'a> {
+impl<'a> ContentParams<'a> {
     /// Reads `paramsJSON`; `None` (absent) reads as `{}`. `Err` is for text that is not a
     /// JSON object (an invoke error, as TS's `JSON.parse` throwing).
-    pub fn parse(text: Option<&'a str>) -> Result<WriteParams<'a>, serde_json::Error> {
-        let mut params = WriteParams {
+    pub fn parse(text: Option<&'a str>) -> Result<ContentParams<'a>, serde_json::Error> {
+        let mut params = ContentParams {
             content: None,
             fields: Map::new(),
         };
@@ -57,9 +58,19 @@ impl<'a> WriteParams<'a> {
     fn flag(&self, key: &str) -> bool {
         self.fields.get(key) == Some(&Value::Bool(true))
     }
+
+    /// `contentBase64`, when it is a string.
+    pub fn content(&self) -> Option<&str> {
+        self.content.as_deref()
+    }
+
+    /// Any other param.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.fields.get(key)
+    }
 }
 
-pub fn run(params: &WriteParams) -> String {
+pub fn run(params: &ContentParams) -> String {
     write(params).unwrap_or_else(|failure| failure.to_json())
 }
 
@@ -67,7 +78,7 @@ fn error(code: &'static str, message: impl Into<String>) -> Failure {
     Failure::new(code, message)
 }
 
-fn write(params: &WriteParams) -> Result<String, Failure> {
+fn write(params: &ContentParams) -> Result<String, Failure> {
     let raw_path = params.fields.get("path").and_then(Value::as_str).unwrap_or("");
     let overwrite = params.flag("overwrite");
     let create_parents = params.flag("createParents");

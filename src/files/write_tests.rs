@@ -6,11 +6,11 @@ use std::os::unix::fs::{symlink, MetadataExt as _, PermissionsExt as _};
 use serde_json::{json, Value};
 
 use super::tests::{failure, TempDir};
-use super::write::{run, WriteParams};
+use super::write::{run, ContentParams};
 
 fn write(params: Value) -> Value {
     let text = params.to_string();
-    let parsed = WriteParams::parse(Some(&text)).unwrap();
+    let parsed = ContentParams::parse(Some(&text)).unwrap();
     serde_json::from_str(&run(&parsed)).unwrap()
 }
 
@@ -194,5 +194,5 @@ fn content_rules() {
     ] {
         assert_eq!(failure(&write(json!({"path": path, "contentBase64": HI}))), ("INVALID_PATH", message));
     }
-    assert!(WriteParams::parse(Some("{nope")).is_err());
+    assert!(ContentParams::parse(Some("{nope")).is_err());
 }
