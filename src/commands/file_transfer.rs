@@ -4,18 +4,18 @@
 //! The filesystem work is in [`crate::files`]; on hosts without it (Windows) the commands are
 //! not offered.
 
-use serde_json::Value;
 
 use super::InvokeContext;
-use crate::invoke::{optional_params, InvokeResult};
+use crate::invoke::InvokeResult;
 
 /// Whether this build can serve the file commands.
 pub fn available(_: &super::NodeRuntime) -> bool {
     cfg!(unix)
 }
 
-fn serve(params_json: Option<&str>, command: fn(&Value) -> String) -> InvokeResult {
-    let params = optional_params(params_json)?;
+#[cfg(unix)]
+fn serve(params_json: Option<&str>, command: fn(&serde_json::Value) -> String) -> InvokeResult {
+    let params = crate::invoke::optional_params(params_json)?;
     Ok(command(&params).into())
 }
 

@@ -7,39 +7,36 @@
 //! node enforces no path policy; the gateway does. Application errors are payloads
 //! (`{ok:false, code, message}`), built by [`outcome`]. Everything that touches the
 //! filesystem goes through descriptors ([`posix`]), so what was checked is what is read or
-//! written. Unix only; elsewhere the commands are not offered.
+//! written. Unix only (the whole module); elsewhere the commands are not offered.
 
-#[cfg(unix)]
-pub mod archive;
+#![cfg(unix)]
+
+// What the commands share: payloads and bindings, path text, descriptors, the listing order,
+// MIME types, strict base64.
 pub mod collate;
 pub mod mime;
 pub mod outcome;
 pub mod paths;
+pub mod posix;
 pub mod strict_base64;
 
-#[cfg(unix)]
-pub mod fetch;
-#[cfg(unix)]
-pub mod list;
-#[cfg(unix)]
-pub mod picker;
-#[cfg(unix)]
-pub mod posix;
-#[cfg(unix)]
-pub mod staging;
-#[cfg(unix)]
-pub mod stat;
-#[cfg(unix)]
-pub mod write;
+// One module per command.
+pub mod archive; // dir.fetch
+pub mod fetch; // file.fetch
+pub mod list; // dir.list
+pub mod picker; // fs.listDir
+pub mod staging; // terminal.upload
+pub mod stat; // file.stat
+pub mod write; // file.write
 
 /// `maxBytes` when the caller gives none (`file.fetch`, `dir.fetch`).
 pub const DEFAULT_MAX_BYTES: u64 = 8 << 20;
 /// The most `file.fetch`, `dir.fetch` and `file.write` move in one call.
 pub const HARD_MAX_BYTES: u64 = 16 << 20;
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
 pub mod tests;
-#[cfg(all(test, unix))]
+#[cfg(test)]
 mod write_tests;
-#[cfg(all(test, unix))]
+#[cfg(test)]
 mod archive_tests;
