@@ -43,6 +43,8 @@
 //! - [`approvals`]: the exec-approvals document and store, the policy, and the analysis as
 //!   stages (parse, resolve, match, decide, bind); `argv/` and `shells` for command words.
 //! - [`browser`]: `browser.proxy` over the Chrome DevTools Protocol.
+//! - [`files`]: the file-transfer commands' filesystem work (stat, fetch, list, archive,
+//!   write), bound by descriptor to what the gateway authorised; Unix only.
 //! - [`exec`]: spawning a command, capping its output, timeouts; `ProcessGroup`, the one owner
 //!   of a spawned process group (commands, the service manager's tools and Chromium alike).
 //! - [`service`], [`status`]: running as a systemd/launchd service and reporting on it.
@@ -83,6 +85,7 @@ internal_modules!(
     digest,
     endpoint,
     exec,
+    files,
     gateway,
     identity,
     invoke,

@@ -7,6 +7,8 @@
 
 mod context;
 pub mod exec_approvals;
+pub mod file_transfer;
+pub mod host_files;
 pub mod system_run;
 pub mod system_which;
 
@@ -61,6 +63,48 @@ pub const COMMANDS: &[Command] = &[
         cap: "system",
         handler: system_which::handle,
         available: always,
+    },
+    Command {
+        name: "file.stat",
+        cap: "file",
+        handler: file_transfer::stat,
+        available: file_transfer::available,
+    },
+    Command {
+        name: "file.fetch",
+        cap: "file",
+        handler: file_transfer::fetch,
+        available: file_transfer::available,
+    },
+    Command {
+        name: "file.write",
+        cap: "file",
+        handler: file_transfer::write,
+        available: file_transfer::available,
+    },
+    Command {
+        name: "dir.fetch",
+        cap: "file",
+        handler: file_transfer::fetch_tree,
+        available: file_transfer::available,
+    },
+    Command {
+        name: "dir.list",
+        cap: "file",
+        handler: file_transfer::list,
+        available: file_transfer::available,
+    },
+    Command {
+        name: "fs.listDir",
+        cap: "system",
+        handler: host_files::list_dir,
+        available: host_files::available,
+    },
+    Command {
+        name: "terminal.upload",
+        cap: "system",
+        handler: host_files::upload,
+        available: host_files::available,
     },
     Command {
         name: "browser.proxy",
@@ -159,8 +203,13 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), COMMANDS.len());
         for command in COMMANDS {
+            // TS files `dir.*` under the `file` cap (node-surface §8.2).
+            let under_cap = command.name.starts_with(command.cap)
+                || (command.cap == "file" && command.name.starts_with("dir."))
+                || (command.cap == "system"
+                    && ["fs.listDir", "terminal.upload"].contains(&command.name));
             assert!(
-                command.name.starts_with(command.cap),
+                under_cap,
                 "{} is not under its cap {}",
                 command.name,
                 command.cap
@@ -175,17 +224,22 @@ mod tests {
         assert!(ctx.node.browser.is_none());
         let surface = CommandSurface::new(ctx.node.clone());
         let (caps, commands) = surface.advertised();
-        assert_eq!(caps, ["system"]);
-        assert_eq!(
-            commands,
-            [
-                "system.execApprovals.get",
-                "system.execApprovals.set",
-                "system.run",
-                "system.run.prepare",
-                "system.which"
-            ]
-        );
+        let files: &[&str] = if cfg!(unix) {
+            &["dir.fetch", "dir.list", "file.fetch", "file.stat", "file.write"]
+        } else {
+            &[]
+        };
+        let host: &[&str] = if cfg!(unix) { &["fs.listDir"] } else { &[] };
+        let system = [
+            "system.execApprovals.get",
+            "system.execApprovals.set",
+            "system.run",
+            "system.run.prepare",
+            "system.which",
+        ];
+        let upload: &[&str] = if cfg!(unix) { &["terminal.upload"] } else { &[] };
+        assert_eq!(caps, if cfg!(unix) { &["file", "system"][..] } else { &["system"][..] });
+        assert_eq!(commands, [files, host, &system[..], upload].concat());
         let call = Call {
             cancel: ctx.cancel.clone(),
             events: ctx.events.clone(),

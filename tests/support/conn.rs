@@ -148,7 +148,12 @@ fn serve(
         tcp: stream,
         reads_block: true,
     };
-    let mut ws = match tungstenite::accept(stream) {
+    // The real gateway's frame limit is its `maxPayload` (25 MiB, advertised in hello-ok), not
+    // tungstenite's 16 MiB default: a 16 MiB file.fetch result (22.4 MB) must get through.
+    let limits = tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(26_214_400))
+        .max_frame_size(Some(26_214_400));
+    let mut ws = match tungstenite::accept_with_config(stream, Some(limits)) {
         Ok(ws) => ws,
         Err(e) => {
             shared.update(|s| {
