@@ -37,7 +37,9 @@
 //! - [`invoke`]: the request and result types and the dispatcher: in-flight registry, busy
 //!   answer, one panic guard, one result unless cancelled; the worker pool.
 //! - [`publish`]: what the node sends on its own while a session is up (host stats, skills, the
-//!   MCP catalog): the `Publisher` seam the session calls, and `Publication`, one thread each.
+//!   MCP catalog): the `Publisher` seam the session calls, and `Publication`, one thread each;
+//!   [`node_publications`]: host stats, runner inventory (the re-approval notice) and skills;
+//!   [`host_stats`]: the host-stats sample from `/proc` and `statfs`.
 //! - [`commands`]: the one command table (`COMMANDS`: name, cap, handler, availability) and one
 //!   module per command family; the node's runtime that handlers read.
 //! - [`approvals`]: the exec-approvals document and store, the policy, and the analysis as
@@ -84,9 +86,11 @@ internal_modules!(
     endpoint,
     exec,
     gateway,
+    host_stats,
     identity,
     invoke,
     js,
+    node_publications,
     paths,
     platform,
     publish,

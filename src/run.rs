@@ -6,6 +6,7 @@ use std::sync::Arc;
 use argh::FromArgs;
 
 use crate::browser::BrowserProxy;
+use crate::commands::allowlist::SurfaceChoice;
 use crate::commands::{CommandSurface, NodeRuntime};
 use crate::config::NodeConfig;
 use crate::endpoint::EndpointFlags;
@@ -50,10 +51,19 @@ pub struct RunArgs {
     /// the name the gateway shows for this node (saved for later runs)
     #[argh(option)]
     pub display_name: Option<String>,
+    /// advertise only these exact command ids (comma-separated; repeatable; saved for later
+    /// runs); turns off host stats and skills
+    #[argh(option)]
+    pub commands: Vec<String>,
+    /// advertise every command this node implements and forget a saved --commands list
+    #[argh(switch)]
+    pub all_commands: bool,
 }
 
 /// Runs the node until SIGINT/SIGTERM (exit 0) or a terminal auth failure (exit 1).
 pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
+    let surface_choice =
+        SurfaceChoice::from_flags(&args.commands, args.all_commands).map_err(CliError::new)?;
     let settings = RunSettings::from_process()?;
     protect_process(settings.dumpable);
     let paths = settings.paths.clone();
@@ -103,6 +113,8 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
         args.display_name.as_deref(),
         &endpoint,
     )?;
+    let allowlist = surface_choice.resolve(node_state.commands.as_deref());
+    let node_state = state::apply_command_allowlist(&paths, node_state, allowlist)?;
     let display_name = node_state.display_name.clone();
 
     let path_env = settings.path_env.clone();
@@ -119,8 +131,11 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
         ),
         secrets: settings.secrets.clone(),
     });
-    let surface = CommandSurface::new(runtime.clone());
+    let surface = CommandSurface::chosen(runtime.clone(), node_state.commands.as_deref())
+        .map_err(CliError::new)?;
     let (caps, commands) = surface.advertised();
+    // A chosen surface sends no pathEnv and publishes nothing on its own, as TS.
+    let restricted = surface.restricted();
 
     let status = StatusReporter::new(&paths);
     status.started(
@@ -143,7 +158,10 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
     );
 
     // What the node publishes on its own while connected (host stats, skills, the MCP catalog).
-    let publishers: Vec<Arc<dyn Publisher>> = Vec::new();
+    let mut publishers: Vec<Arc<dyn Publisher>> = Vec::new();
+    if !restricted {
+        publishers.extend(full_surface_publications().map_err(CliError::new)?);
+    }
 
     let control = Arc::new(SessionControl::default());
     let shutdown = install_signal_handlers(control.clone())?;
@@ -159,7 +177,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
             instance_id: &node_state.node_id,
             caps: &caps,
             commands: &commands,
-            path_env: &path_env,
+            path_env: (!restricted).then_some(path_env.as_str()),
         },
         token: settings.token.clone(),
         password: settings.password.clone(),
@@ -183,6 +201,17 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
         }
         LoopExit::Fatal(message) => Err(CliError::new(message)),
     }
+}
+
+/// What a node with its full surface publishes (a `--commands` surface publishes nothing).
+fn full_surface_publications() -> Result<Vec<Arc<dyn Publisher>>, String> {
+    use crate::node_publications as publications;
+    let cannot = |e: std::io::Error| format!("cannot start a publication thread: {e}");
+    let home = std::env::var_os("HOME").map_or_else(|| "/".into(), std::path::PathBuf::from);
+    Ok(vec![
+        Arc::new(publications::host_stats(home).map_err(cannot)?),
+        publications::runner_inventory().map_err(cannot)?,
+    ])
 }
 
 /// Makes the node a child subreaper, so that a run's timeout finds descendants that left its

@@ -98,7 +98,8 @@ pub struct ClientDescription<'a> {
     pub instance_id: &'a str,
     pub caps: &'a [String],
     pub commands: &'a [String],
-    pub path_env: &'a str,
+    /// `None` with a `--commands` surface: TS sends no `pathEnv` then.
+    pub path_env: Option<&'a str>,
 }
 
 /// The `connect` params as JSON text, signed for this challenge.
@@ -143,7 +144,7 @@ pub fn connect_params(
         },
         caps: client.caps,
         commands: client.commands,
-        path_env: Some(client.path_env),
+        path_env: client.path_env,
         auth: ConnectAuth {
             token: auth.token.as_deref(),
             device_token: auth.device_token.as_deref(),

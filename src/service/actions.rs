@@ -11,6 +11,7 @@ use super::script;
 use super::spec::{self, EndpointFlags, ServiceSpec};
 use super::systemd::{self, Scope, Systemd};
 use super::{files, InstallArgs};
+use crate::commands::allowlist::SurfaceChoice;
 use crate::state::NodeState;
 
 /// The outcome of one service action: the `--json` document, and what the text output says.
@@ -387,6 +388,7 @@ pub fn build_spec(ctx: &ServiceContext, args: &InstallArgs) -> Result<ServiceSpe
         tls_fingerprint: args.tls_fingerprint.clone(),
     };
     let endpoint = spec::resolve_endpoint(&flags, saved.as_ref().map(|s| &s.gateway))?;
+    let surface = SurfaceChoice::from_flags(&args.commands, args.all_commands)?;
     let spec = ServiceSpec {
         description: "OpenClaw node host (openclaw-node)".into(),
         program: spec::run_command(
@@ -394,6 +396,7 @@ pub fn build_spec(ctx: &ServiceContext, args: &InstallArgs) -> Result<ServiceSpe
             &endpoint,
             args.node_id.as_deref(),
             args.display_name.as_deref(),
+            &surface.to_args(),
         ),
         environment: ctx.service_env.clone(),
         env_file: ctx.paths.service_env_file(),

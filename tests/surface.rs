@@ -1,0 +1,171 @@
+//! The surface around the commands against the strict fake gateway (issue 17): a chosen
+//! command surface (`--commands` / `--all-commands`), host stats and the runner inventory
+//! after `hello-ok`, and the re-approval notice.
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::node_process::{NodeProcess, NodeSpawn, TempDir};
+use support::{FakeGateway, GatewayConfig, WAIT};
+
+fn node_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_openclaw-node"))
+}
+
+fn spec(gw: &FakeGateway, dir: &TempDir) -> NodeSpawn {
+    NodeSpawn::new(node_bin(), gw.port(), dir.path()).display_name("surface-node")
+}
+
+fn start_connected(gw: &FakeGateway, spec: &NodeSpawn) -> (NodeProcess, support::Hello) {
+    let node = NodeProcess::spawn(spec);
+    let hello = gw
+        .wait_for_hello(WAIT)
+        .unwrap_or_else(|| panic!("no handshake\n{}", gw.describe(20)));
+    (node, hello)
+}
+
+fn stop(node: &mut NodeProcess) -> Option<i32> {
+    node.terminate();
+    node.wait_exit(WAIT).expect("node did not exit").code()
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn saved_commands(dir: &TempDir) -> Option<Value> {
+    let text = std::fs::read_to_string(dir.path().join("state/node.json")).ok()?;
+    let doc: Value = serde_json::from_str(&text).ok()?;
+    doc.get("commands").cloned()
+}
+
+#[test]
+fn commands_restricts_advertising_and_dispatch_and_is_saved() {
+    let gw = FakeGateway::start(GatewayConfig::default());
+    let dir = TempDir::new("surface-commands");
+    let (mut node, hello) =
+        start_connected(&gw, &spec(&gw, &dir).arg("--commands").arg("system.which"));
+    assert_eq!(strings(&hello.params["commands"]), ["system.which"]);
+    assert_eq!(strings(&hello.params["caps"]), ["system"]);
+    assert!(hello.params.get("pathEnv").is_none(), "{}", hello.params);
+    assert_eq!(saved_commands(&dir), Some(json!(["system.which"])));
+
+    let which = gw.invoke("system.which", Some(r#"{"bins":["sh"]}"#));
+    assert!(which.ok, "{:?}", which.error);
+    let refused = gw.invoke("system.run", Some(r#"{"command":["true"]}"#));
+    assert!(!refused.ok);
+    let error = refused.error.clone().unwrap();
+    assert_eq!(error["code"], "UNAVAILABLE");
+    assert_eq!(error["message"], "command not advertised by this node");
+    // A restricted surface publishes nothing on its own (node-surface.md §3.3).
+    std::thread::sleep(Duration::from_millis(500));
+    for method in [
+        "node.event",
+        "node.runnerInventory.update",
+        "node.skills.update",
+    ] {
+        assert!(gw.requests(method).is_empty(), "{method} was sent");
+    }
+    assert_eq!(stop(&mut node), Some(0));
+
+    // Omitting the flag reuses the saved list; --all-commands forgets it.
+    let (mut node, hello) = start_connected(&gw, &spec(&gw, &dir));
+    assert_eq!(strings(&hello.params["commands"]), ["system.which"]);
+    assert_eq!(stop(&mut node), Some(0));
+    let before = gw.connections().len();
+    let mut node = NodeProcess::spawn(&spec(&gw, &dir).arg("--all-commands"));
+    let hello = gw.wait_for_hello_after(before, WAIT).expect("no handshake");
+    assert!(strings(&hello.params["commands"]).contains(&"system.run".to_string()));
+    assert!(hello.params.get("pathEnv").is_some());
+    assert_eq!(saved_commands(&dir), None);
+    assert!(node.wait_for_output("cleared saved command allowlist", WAIT));
+    assert_eq!(stop(&mut node), Some(0));
+    gw.assert_no_violations();
+}
+
+#[test]
+fn bad_commands_flags_exit_1_with_ts_texts_and_save_nothing() {
+    for (args, says) in [
+        (
+            &["--commands", "system.which,,system.run"][..],
+            "--commands requires comma-separated non-empty command ids",
+        ),
+        (
+            &["--commands", "system.which", "--all-commands"][..],
+            "--all-commands cannot be combined with --commands",
+        ),
+        (
+            &["--commands", "system.whitch"][..],
+            "unknown command id system.whitch. Valid ids: ",
+        ),
+        (
+            &["--commands", "desktop.stream"][..],
+            "Node command allowlist retained no available commands. Unknown or unavailable ids: desktop.stream.",
+        ),
+    ] {
+        let dir = TempDir::new("surface-bad-flags");
+        let mut spec = NodeSpawn::new(node_bin(), 9, dir.path());
+        for arg in args {
+            spec = spec.arg(arg);
+        }
+        let mut node = NodeProcess::spawn(&spec);
+        let status = node.wait_exit(WAIT).expect("the node did not exit");
+        assert_eq!(status.code(), Some(1), "{args:?}: {}", node.all_output());
+        assert!(node.all_output().contains(says), "{args:?}: {}", node.all_output());
+    }
+}
+
+#[test]
+fn host_stats_and_runner_inventory_follow_hello() {
+    let gw = FakeGateway::start(GatewayConfig::default());
+    let dir = TempDir::new("surface-stats");
+    let (mut node, hello) = start_connected(&gw, &spec(&gw, &dir));
+    let stats = gw
+        .wait_for_request("node.event", hello.conn, WAIT)
+        .expect("no node.event after hello");
+    assert_eq!(stats["event"], "node.host.stats");
+    let payload: Value = serde_json::from_str(stats["payloadJSON"].as_str().unwrap()).unwrap();
+    // The fake checks the closed schema and the clamps; these are this host's values.
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let total_kib: u64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    assert_eq!(payload["memoryTotalBytes"], json!(total_kib * 1024));
+    assert!(payload["cpuCount"].as_u64().unwrap() >= 1);
+    assert!(payload["diskTotalBytes"].as_u64().unwrap() > 0, "{payload}");
+    let inventory = gw
+        .wait_for_request("node.runnerInventory.update", hello.conn, WAIT)
+        .expect("no runner inventory");
+    assert_eq!(inventory, json!({"protocolFeatures": []}));
+    assert_eq!(stop(&mut node), Some(0));
+    gw.assert_no_violations();
+}
+
+#[test]
+fn a_pending_surface_is_announced_once_with_the_approve_command() {
+    let gw = FakeGateway::start(GatewayConfig::default().surface_pending());
+    let dir = TempDir::new("surface-reapproval");
+    let (mut node, _hello) = start_connected(&gw, &spec(&gw, &dir));
+    assert!(
+        node.wait_for_output("openclaw nodes approve ", WAIT),
+        "{}",
+        node.all_output()
+    );
+    // Retries with backoff keep the same request: told once.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(gw.requests("node.runnerInventory.update").len() >= 2);
+    assert_eq!(node.count_in_output("    openclaw nodes approve "), 1);
+    assert_eq!(stop(&mut node), Some(0));
+}
