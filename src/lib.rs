@@ -49,7 +49,8 @@
 //!   of a spawned process group (commands, the service manager's tools and Chromium alike).
 //! - [`service`], [`status`]: running as a systemd/launchd service and reporting on it.
 //! - [`identity`], [`state`], [`config`], [`paths`]: who the node is and what it keeps on disk;
-//!   [`endpoint`]: the gateway endpoint from `run`'s and `install`'s flags.
+//!   [`endpoint`]: the gateway endpoint from `run`'s and `install`'s flags; [`setup_code`]:
+//!   pairing setup codes (`--pair`), decoded as TS decodes them.
 //! - [`platform`]: what differs between operating systems (today the search PATH).
 //! - Leaves with one concern each: [`cancel`] (the cancel token and the one cancellable wait),
 //!   [`secrets`] (the node's secrets and the one rule that keeps them from children), [`clock`]
@@ -99,6 +100,7 @@ internal_modules!(
     secrets,
     service,
     settings,
+    setup_code,
     shell_quote,
     state,
     status,

@@ -18,6 +18,7 @@ use crate::invoke::pool::Pool;
 use crate::invoke::Dispatcher;
 use crate::publish::Publisher;
 use crate::settings::RunSettings;
+use crate::setup_code::SetupCode;
 use crate::state::run_lock::RunLock;
 use crate::state::{self, DeviceAuthStore, GatewayEndpoint, NodeState};
 use crate::status::StatusReporter;
@@ -58,12 +59,76 @@ pub struct RunArgs {
     /// advertise every command this node implements and forget a saved --commands list
     #[argh(switch)]
     pub all_commands: bool,
+    /// pair with a setup code or oc-pair:// URL: its gateway endpoint and single-use bootstrap
+    /// token (explicit gateway flags win)
+    #[argh(option)]
+    pub pair: Option<String>,
+    /// like --pair, but a stored device token is used once one exists (safe to repeat; also
+    /// read from OPENCLAW_NODE_PAIR_CODE)
+    #[argh(option)]
+    pub pair_if_needed: Option<String>,
+}
+
+/// The variable a setup code can come in by, out of `ps` and shell history (used as
+/// `--pair-if-needed`, so a restart never spends a used code). TS has none.
+pub const PAIR_CODE_ENV: &str = "OPENCLAW_NODE_PAIR_CODE";
+
+/// A setup code given to this run.
+struct Pairing {
+    code: SetupCode,
+    /// `--pair`: the bootstrap token is sent even when a device token is stored.
+    prefer_bootstrap: bool,
+    /// `--pair-if-needed` with a code past its `expiresAtMs`: only its endpoint is used, and
+    /// only if a device token is stored (TS refuses to start; a restart of a paired node in a
+    /// unit or container must not depend on a 10-minute code).
+    expired: bool,
+}
+
+/// The setup code of this run, from `--pair`, `--pair-if-needed` or [`PAIR_CODE_ENV`].
+fn pairing_request(args: &RunArgs) -> Result<Option<Pairing>, CliError> {
+    let from_env = std::env::var(PAIR_CODE_ENV)
+        .ok()
+        .filter(|code| !code.trim().is_empty());
+    // Read once; no child may inherit it (run calls this before it starts any thread).
+    std::env::remove_var(PAIR_CODE_ENV);
+    let (input, prefer) = match (&args.pair, &args.pair_if_needed) {
+        (Some(_), Some(_)) => {
+            return Err(CliError::new(
+                "option '--pair-if-needed <code-or-url>' cannot be used with option '--pair <code-or-url>'",
+            ))
+        }
+        (Some(code), None) => (code.clone(), true),
+        (None, Some(code)) => (code.clone(), false),
+        (None, None) => match from_env {
+            Some(code) => (code, false),
+            None => return Ok(None),
+        },
+    };
+    let (code, expired) = match SetupCode::decode(&input, crate::clock::now_ms()) {
+        Ok(code) => (code, false),
+        Err(err) if !prefer && err == crate::setup_code::EXPIRED => {
+            (SetupCode::decode(&input, 0).map_err(CliError::new)?, true)
+        }
+        Err(err) if err == crate::setup_code::EXPIRED => {
+            return Err(CliError::new(format!(
+                "{err}: {}",
+                crate::gateway::refusal::SETUP_CODE_ADVICE
+            )))
+        }
+        Err(err) => return Err(CliError::new(err)),
+    };
+    Ok(Some(Pairing {
+        code,
+        prefer_bootstrap: prefer,
+        expired,
+    }))
 }
 
 /// Runs the node until SIGINT/SIGTERM (exit 0) or a terminal auth failure (exit 1).
 pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
     let surface_choice =
         SurfaceChoice::from_flags(&args.commands, args.all_commands).map_err(CliError::new)?;
+    let pairing = pairing_request(args)?;
     let settings = RunSettings::from_process()?;
     protect_process(settings.dumpable);
     let paths = settings.paths.clone();
@@ -74,7 +139,12 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
     state::open_for_run(&paths, crate::approvals::document::check)?;
     let saved = NodeState::load(&paths)?;
 
-    let endpoint = endpoint_for_run(saved.as_ref().map(|s| &s.gateway), args, &config)?;
+    // A setup code's endpoint stands in for the saved one: flags still win over it.
+    let code_endpoint = pairing.as_ref().map(|pairing| pairing.code.primary());
+    let baseline = code_endpoint
+        .as_ref()
+        .or(saved.as_ref().map(|s| &s.gateway));
+    let endpoint = endpoint_for_run(baseline, args, &config)?;
     let url = GatewayUrl::new(
         endpoint
             .host
@@ -91,6 +161,20 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
 
     let identity = state::load_or_create_identity(&paths)?;
     let device_id = identity.device_id();
+    if pairing.as_ref().is_some_and(|p| p.expired) {
+        let stored = DeviceAuthStore::new(&paths)
+            .token(&device_id, crate::gateway::connect::ROLE)
+            .ok()
+            .flatten();
+        if stored.is_none() {
+            return Err(CliError::new(format!(
+                "{}: {}",
+                crate::setup_code::EXPIRED,
+                crate::gateway::refusal::SETUP_CODE_ADVICE
+            )));
+        }
+        log::info!("the setup code has expired; connecting with the stored device token");
+    }
     let public_key = identity.public_key_b64url();
     let saved = saved.map(|mut saved| {
         // The seed's `--node-id` "clears pairing token": the legacy per-node token that old
@@ -179,8 +263,14 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
             commands: &commands,
             path_env: (!restricted).then_some(path_env.as_str()),
         },
-        token: settings.token.clone(),
-        password: settings.password.clone(),
+        // With a setup code the env and config credentials are not used (protocol §1.5).
+        token: settings.token.clone().filter(|_| pairing.is_none()),
+        password: settings.password.clone().filter(|_| pairing.is_none()),
+        bootstrap: pairing
+            .as_ref()
+            .filter(|pairing| !pairing.expired)
+            .map(|pairing| pairing.code.bootstrap_token.clone()),
+        prefer_bootstrap: pairing.as_ref().is_some_and(|p| p.prefer_bootstrap),
         device_auth: DeviceAuthStore::new(&paths),
         dispatcher: &dispatcher,
         status: &status,

@@ -169,3 +169,119 @@ fn a_pending_surface_is_announced_once_with_the_approve_command() {
     assert_eq!(node.count_in_output("    openclaw nodes approve "), 1);
     assert_eq!(stop(&mut node), Some(0));
 }
+
+/// A setup code for `gw` carrying `token`, as `device.pair.setupCode` mints it.
+fn setup_code(gw: &FakeGateway, token: &str) -> String {
+    use base64::Engine;
+    let json = json!({
+        "url": format!("ws://127.0.0.1:{}", gw.port()),
+        "bootstrapToken": token,
+        "expiresAtMs": support::now_ms() + 600_000,
+    });
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string())
+}
+
+fn auth_sent(hello: &support::Hello) -> Value {
+    hello.params.get("auth").cloned().unwrap_or(Value::Null)
+}
+
+#[test]
+fn pair_enrolls_with_the_bootstrap_token_alone_and_pair_if_needed_reuses_the_device_token() {
+    let gw = FakeGateway::start(
+        GatewayConfig::default()
+            .token("gw-shared-secret")
+            .require_pairing()
+            .setup_token("boot-token-1"),
+    );
+    let dir = TempDir::new("surface-pair");
+    let code = setup_code(&gw, "boot-token-1");
+    // The endpoint comes from the code; a shared token in the env is not used.
+    let first = spec(&gw, &dir)
+        .without_endpoint_flags()
+        .token("wrong-token")
+        .arg("--pair")
+        .arg(&format!("oc-pair://{code}"));
+    let (mut node, hello) = start_connected(&gw, &first);
+    assert_eq!(auth_sent(&hello), json!({"bootstrapToken": "boot-token-1"}));
+    assert_eq!(hello.auth_method, "bootstrap-token");
+    assert!(
+        gw.pairing_requests().is_empty(),
+        "no manual approval was needed"
+    );
+    let issued = hello.device_token.clone().expect("a device token");
+    let which = gw.invoke("system.which", Some(r#"{"bins":["sh"]}"#));
+    assert!(which.ok, "{:?}", which.error);
+    // Reconnects inside the process use the device token the code earned.
+    let conn = gw.close_connection(1012, "service restart");
+    let again = gw.wait_for_hello_after(conn, WAIT).expect("no reconnect");
+    assert_eq!(auth_sent(&again), json!({"deviceToken": issued}));
+    assert_eq!(stop(&mut node), Some(0));
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("state/node.json")).unwrap())
+            .unwrap();
+    assert_eq!(saved["gateway"]["port"], json!(gw.port()));
+    assert!(!saved.to_string().contains("boot-token-1"), "{saved}");
+
+    // A restart with the same, spent code: --pair-if-needed uses the stored token.
+    let before = gw.connections().len();
+    let mut node = NodeProcess::spawn(
+        &spec(&gw, &dir)
+            .without_endpoint_flags()
+            .env("OPENCLAW_NODE_PAIR_CODE", &code),
+    );
+    let hello = gw.wait_for_hello_after(before, WAIT).expect("no handshake");
+    assert_eq!(auth_sent(&hello), json!({"deviceToken": issued}));
+    assert_eq!(stop(&mut node), Some(0));
+
+    // --pair always sends the bootstrap token: the spent code ends the node with exit 1 and
+    // the command that mints a new one.
+    let before = gw.connections().len();
+    let mut node = NodeProcess::spawn(&spec(&gw, &dir).arg("--pair").arg(&code));
+    let status = node.wait_exit(WAIT).expect("the node did not exit");
+    assert_eq!(status.code(), Some(1), "{}", node.all_output());
+    assert!(
+        node.all_output().contains("openclaw devices join-code"),
+        "{}",
+        node.all_output()
+    );
+    let rejected = gw
+        .wait_for_rejection_after(before, WAIT)
+        .expect("no rejection");
+    assert_eq!(rejected.detail_code(), Some("AUTH_BOOTSTRAP_TOKEN_INVALID"));
+    gw.assert_no_violations();
+}
+
+#[test]
+fn bad_and_conflicting_setup_codes_exit_1_before_connecting() {
+    let expired = {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(r#"{"url":"ws://127.0.0.1:9","bootstrapToken":"t","expiresAtMs":1000}"#)
+    };
+    for (args, says) in [
+        (vec!["--pair", "not a code"], "Invalid pairing setup code or URL."),
+        (
+            vec!["--pair", expired.as_str()],
+            "Pairing setup code has expired.",
+        ),
+        (
+            vec!["--pair", "abc", "--pair-if-needed", "abc"],
+            "option '--pair-if-needed <code-or-url>' cannot be used with option '--pair <code-or-url>'",
+        ),
+        // Expired and never paired: nothing to fall back on.
+        (
+            vec!["--pair-if-needed", expired.as_str()],
+            "openclaw devices join-code",
+        ),
+    ] {
+        let dir = TempDir::new("surface-bad-code");
+        let mut spec = NodeSpawn::new(node_bin(), 9, dir.path());
+        for arg in &args {
+            spec = spec.arg(arg);
+        }
+        let mut node = NodeProcess::spawn(&spec);
+        let status = node.wait_exit(WAIT).expect("the node did not exit");
+        assert_eq!(status.code(), Some(1), "{args:?}: {}", node.all_output());
+        assert!(node.all_output().contains(says), "{args:?}: {}", node.all_output());
+    }
+}
