@@ -39,7 +39,8 @@
 //! - [`publish`]: what the node sends on its own while a session is up (host stats, skills, the
 //!   MCP catalog): the `Publisher` seam the session calls, and `Publication`, one thread each;
 //!   [`node_publications`]: host stats, runner inventory (the re-approval notice) and skills;
-//!   [`host_stats`]: the host-stats sample from `/proc` and `statfs`.
+//!   [`host_stats`]: the host-stats sample from `/proc` and `statfs`; [`skills`]: the node's
+//!   `SKILL.md` folders (scan, inotify watch, the `node://` working directory).
 //! - [`commands`]: the one command table (`COMMANDS`: name, cap, handler, availability) and one
 //!   module per command family; the node's runtime that handlers read.
 //! - [`approvals`]: the exec-approvals document and store, the policy, and the analysis as
@@ -102,6 +103,7 @@ internal_modules!(
     settings,
     setup_code,
     shell_quote,
+    skills,
     state,
     status,
 );

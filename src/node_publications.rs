@@ -1,5 +1,6 @@
 //! The publications of a node with its full surface (node-surface.md §3.3: a `--commands`
-//! surface makes none): host stats every minute, the runner inventory, and the skills.
+//! surface makes none): host stats every minute, the runner inventory, and the skills (unless
+//! `nodeHost.skills.enabled` is false).
 //!
 //! The runner inventory is `{"protocolFeatures":[]}`: this node hosts no worker sessions, and
 //! says so. It is also how the node learns that its command surface awaits re-approval: the
@@ -29,6 +30,25 @@ pub fn host_stats(home: PathBuf) -> std::io::Result<Publication> {
         },
         Box::new(move || HostStats::sample(&home).map(|stats| stats.event_params())),
     )
+}
+
+/// The skills in `dir`, published on session start and whenever the watcher sees a change
+/// (an unchanged catalog is not sent again in the same session).
+pub fn skills(dir: PathBuf) -> std::io::Result<Publication> {
+    let scanned = dir.clone();
+    let publication = Publication::spawn(
+        PublicationSpec {
+            name: "skills",
+            method: "node.skills.update",
+            every: None,
+            resend_unchanged: false,
+            timeout: REQUEST_TIMEOUT,
+        },
+        Box::new(move || Some(crate::skills::update_params(&crate::skills::scan(&scanned)))),
+    )?;
+    let on_change = publication.clone();
+    crate::skills::watch(dir, move || on_change.changed())?;
+    Ok(publication)
 }
 
 /// The runner inventory, with the re-approval notice.

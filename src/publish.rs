@@ -81,7 +81,6 @@ const MAX_ATTEMPTS: u32 = 12;
 enum Signal {
     Started(Arc<dyn GatewayRequests>),
     Ended,
-    #[allow(dead_code)]
     Changed,
 }
 
@@ -106,8 +105,6 @@ impl Publication {
     }
 
     /// The content source changed: send it when a session is up (now, or when one starts).
-    // The skills watcher (next commit) is the first caller.
-    #[allow(dead_code)]
     pub fn changed(&self) {
         let _ = self.signals.send(Signal::Changed);
     }

@@ -244,7 +244,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
     // What the node publishes on its own while connected (host stats, skills, the MCP catalog).
     let mut publishers: Vec<Arc<dyn Publisher>> = Vec::new();
     if !restricted {
-        publishers.extend(full_surface_publications().map_err(CliError::new)?);
+        publishers.extend(full_surface_publications(&paths, &config).map_err(CliError::new)?);
     }
 
     let control = Arc::new(SessionControl::default());
@@ -294,14 +294,22 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
 }
 
 /// What a node with its full surface publishes (a `--commands` surface publishes nothing).
-fn full_surface_publications() -> Result<Vec<Arc<dyn Publisher>>, String> {
+fn full_surface_publications(
+    paths: &crate::paths::StatePaths,
+    config: &NodeConfig,
+) -> Result<Vec<Arc<dyn Publisher>>, String> {
     use crate::node_publications as publications;
     let cannot = |e: std::io::Error| format!("cannot start a publication thread: {e}");
     let home = std::env::var_os("HOME").map_or_else(|| "/".into(), std::path::PathBuf::from);
-    Ok(vec![
+    let mut list: Vec<Arc<dyn Publisher>> = vec![
         Arc::new(publications::host_stats(home).map_err(cannot)?),
         publications::runner_inventory().map_err(cannot)?,
-    ])
+    ];
+    if config.get_bool(&["nodeHost", "skills", "enabled"]) != Some(false) {
+        let dir = crate::skills::skills_dir(paths.dir());
+        list.push(Arc::new(publications::skills(dir).map_err(cannot)?));
+    }
+    Ok(list)
 }
 
 /// Makes the node a child subreaper, so that a run's timeout finds descendants that left its

@@ -285,3 +285,48 @@ fn bad_and_conflicting_setup_codes_exit_1_before_connecting() {
         assert!(node.all_output().contains(says), "{args:?}: {}", node.all_output());
     }
 }
+
+#[test]
+fn skills_are_published_and_refreshed_when_a_skill_folder_changes() {
+    let gw = FakeGateway::start(GatewayConfig::default());
+    let dir = TempDir::new("surface-skills");
+    let skills = dir.path().join("state/skills");
+    let hello_md = "---\nname: hello-skill\ndescription: Says hello from the node.\n---\n# Hello\n";
+    std::fs::create_dir_all(skills.join("hello-skill")).unwrap();
+    std::fs::write(skills.join("hello-skill/SKILL.md"), hello_md).unwrap();
+    let (mut node, hello) = start_connected(&gw, &spec(&gw, &dir));
+    let first = gw
+        .wait_for_request("node.skills.update", hello.conn, WAIT)
+        .expect("no node.skills.update after hello");
+    assert_eq!(
+        first,
+        json!({"skills": [{"name": "hello-skill", "description": "Says hello from the node.", "content": hello_md}]})
+    );
+    // A new skill appears: published again without a restart.
+    let other_md = "---\nname: disk-report\ndescription: Reports disk use.\n---\ndf -h\n";
+    std::fs::create_dir_all(skills.join("disk-report")).unwrap();
+    std::fs::write(skills.join("disk-report/SKILL.md"), other_md).unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    let names = loop {
+        let sent = gw.requests("node.skills.update");
+        let last = sent
+            .last()
+            .map(|(_, params)| params.clone())
+            .unwrap_or(Value::Null);
+        let names: Vec<String> = last["skills"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s["name"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if names.len() == 2 || std::time::Instant::now() > deadline {
+            break names;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(names, ["disk-report", "hello-skill"]);
+    assert_eq!(stop(&mut node), Some(0));
+    gw.assert_no_violations();
+}
