@@ -239,7 +239,7 @@ story_d() {
     || fail "d: node.list commands: $NODE_CMDS"
   out=$(invoke "$NODE_ID" system.run '{"command":["/bin/echo","should-not-run"]}')
   if [[ "$out" != *should-not-run* ]] && grep -qi "not allowed\|not advertised\|allowlist" <<<"$out"; then
-    pass "d: system.run to it is refused: $(grep -o 'node command not allowed[^"]*\|command not advertised[^"]*' <<<"$out" | head -n1 | cut -c1-120)"
+    pass "d: system.run to it is refused: $(grep -o 'node command not allowed[^}]*\|command not advertised[^}]*' <<<"$out" | head -n1 | tr -d '\\' | cut -c1-120)"
   else
     fail "d: system.run was not refused: $(tr '\n' ' ' <<<"$out" | cut -c1-300)"
   fi

@@ -67,6 +67,59 @@ pub struct RunArgs {
     /// read from OPENCLAW_NODE_PAIR_CODE)
     #[argh(option)]
     pub pair_if_needed: Option<String>,
+    /// exit when stdin closes (for a launcher that owns this process)
+    #[argh(switch)]
+    pub parent_stdin: bool,
+    /// accepted for `openclaw node run` compatibility: macOS app sharing (no effect here)
+    #[argh(switch)]
+    pub share_installed_apps: bool,
+    /// accepted for `openclaw node run` compatibility (no effect here)
+    #[argh(switch)]
+    pub no_share_installed_apps: bool,
+    /// accepted for `openclaw node run` compatibility: no desktop.stream here (no effect)
+    #[argh(switch)]
+    pub desktop_sharing: bool,
+    /// accepted for `openclaw node run` compatibility (no effect here)
+    #[argh(switch)]
+    pub no_desktop_sharing: bool,
+    /// accepted for `openclaw node run` compatibility: credentials already come from
+    /// OPENCLAW_GATEWAY_TOKEN/PASSWORD first
+    #[argh(switch)]
+    pub auth_from_env: bool,
+    /// not supported: worker session hosting (refused)
+    #[argh(switch)]
+    pub session_host: bool,
+    /// not supported: provider-managed worker nodes (refused)
+    #[argh(switch)]
+    pub ephemeral: bool,
+}
+
+/// The `openclaw node run` flags with no meaning here: refused when they would promise
+/// something this node does not do, else accepted with a debug log.
+fn check_compat_flags(args: &RunArgs) -> Result<(), CliError> {
+    if args.session_host {
+        return Err(CliError::new(
+            "--session-host is not supported: openclaw-node hosts no worker sessions; run the TS \
+             node host (`openclaw node run --session-host`) for that",
+        ));
+    }
+    if args.ephemeral {
+        return Err(CliError::new(
+            "--ephemeral is not supported: openclaw-node is not a provider-managed worker node",
+        ));
+    }
+    for (given, flag) in [
+        (args.share_installed_apps, "--share-installed-apps"),
+        (args.no_share_installed_apps, "--no-share-installed-apps"),
+        (args.desktop_sharing, "--desktop-sharing"),
+        (args.no_desktop_sharing, "--no-desktop-sharing"),
+        (args.auth_from_env, "--auth-from-env"),
+    ] {
+        if given {
+            log::debug!("{flag}: accepted for `openclaw node run` compatibility; no effect here");
+        }
+    }
+    Ok(())
 }
 
 /// The variable a setup code can come in by, out of `ps` and shell history (used as
@@ -124,8 +177,10 @@ fn pairing_request(args: &RunArgs) -> Result<Option<Pairing>, CliError> {
     }))
 }
 
-/// Runs the node until SIGINT/SIGTERM (exit 0) or a terminal auth failure (exit 1).
+/// Runs the node until SIGINT (exit 130) or SIGTERM (exit 143), as the TS node host exits
+/// after a clean shutdown, or a terminal auth failure (exit 1).
 pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
+    check_compat_flags(args)?;
     let surface_choice =
         SurfaceChoice::from_flags(&args.commands, args.all_commands).map_err(CliError::new)?;
     let pairing = pairing_request(args)?;
@@ -248,7 +303,8 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
     }
 
     let control = Arc::new(SessionControl::default());
-    let shutdown = install_signal_handlers(control.clone())?;
+    let stopped_by = Arc::new(std::sync::atomic::AtomicI32::new(0));
+    let shutdown = install_signal_handlers(control.clone(), stopped_by.clone(), args.parent_stdin)?;
     let dispatcher = Dispatcher::new(Arc::new(surface), Pool::sized(settings.max_invokes));
     let node_loop = NodeLoop {
         url,
@@ -287,7 +343,9 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
     match exit {
         LoopExit::Shutdown => {
             log::info!("stopped");
-            Ok(ExitCode::SUCCESS)
+            Ok(ExitCode::from(exit_status_after(
+                stopped_by.load(std::sync::atomic::Ordering::SeqCst),
+            )))
         }
         LoopExit::Fatal(message) => Err(CliError::new(message)),
     }
@@ -354,24 +412,69 @@ fn endpoint_for_run(
     Ok(endpoint)
 }
 
-/// SIGINT/SIGTERM: close the active session cleanly and end the loop. Returns the receiver the
-/// loop watches; it disconnects when a signal arrives.
+/// The exit status after a clean stop: 128 + the signal (130 for SIGINT, 143 for SIGTERM), as
+/// TS's `finish(130|143)`; 0 when stdin closed (`--parent-stdin`).
+fn exit_status_after(signal: i32) -> u8 {
+    if signal <= 0 {
+        0
+    } else {
+        u8::try_from(128 + signal).unwrap_or(1)
+    }
+}
+
+/// SIGINT/SIGTERM (and, with `--parent-stdin`, the end of stdin): close the active session
+/// cleanly and end the loop. Records the signal in `stopped_by`. Returns the receiver the loop
+/// watches; it disconnects when the node must stop.
 fn install_signal_handlers(
     control: Arc<SessionControl>,
+    stopped_by: Arc<std::sync::atomic::AtomicI32>,
+    parent_stdin: bool,
 ) -> Result<crossbeam_channel::Receiver<()>, CliError> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
         .map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
     let (tx, rx) = crossbeam_channel::bounded::<()>(0);
+    let stop = Arc::new(std::sync::Mutex::new(Some((tx, control))));
+    let stop_now = {
+        let stop = stop.clone();
+        move |why: &str| {
+            if let Some((tx, control)) = stop.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                log::info!("{why}; closing the gateway connection");
+                drop(tx);
+                control.shut_down(1000, "node shutting down");
+            }
+        }
+    };
+    let on_signal = stop_now.clone();
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
             if let Some(signal) = signals.forever().next() {
-                log::info!("received signal {signal}; closing the gateway connection");
-                drop(tx);
-                control.shut_down(1000, "node shutting down");
+                stopped_by.store(signal, std::sync::atomic::Ordering::SeqCst);
+                on_signal(&format!("received signal {signal}"));
             }
         })
         .map_err(|e| CliError::new(format!("cannot start the signal thread: {e}")))?;
+    if parent_stdin {
+        std::thread::Builder::new()
+            .name("parent-stdin".into())
+            .spawn(move || {
+                let mut sink = [0u8; 512];
+                let mut stdin = std::io::stdin().lock();
+                while matches!(std::io::Read::read(&mut stdin, &mut sink), Ok(n) if n > 0) {}
+                stop_now("stdin closed (--parent-stdin)");
+            })
+            .map_err(|e| CliError::new(format!("cannot start the stdin thread: {e}")))?;
+    }
     Ok(rx)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_clean_stop_exits_as_the_ts_node_host() {
+        assert_eq!(super::exit_status_after(2), 130);
+        assert_eq!(super::exit_status_after(15), 143);
+        assert_eq!(super::exit_status_after(0), 0);
+    }
 }

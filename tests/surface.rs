@@ -76,12 +76,12 @@ fn commands_restricts_advertising_and_dispatch_and_is_saved() {
     ] {
         assert!(gw.requests(method).is_empty(), "{method} was sent");
     }
-    assert_eq!(stop(&mut node), Some(0));
+    assert_eq!(stop(&mut node), Some(143));
 
     // Omitting the flag reuses the saved list; --all-commands forgets it.
     let (mut node, hello) = start_connected(&gw, &spec(&gw, &dir));
     assert_eq!(strings(&hello.params["commands"]), ["system.which"]);
-    assert_eq!(stop(&mut node), Some(0));
+    assert_eq!(stop(&mut node), Some(143));
     let before = gw.connections().len();
     let mut node = NodeProcess::spawn(&spec(&gw, &dir).arg("--all-commands"));
     let hello = gw.wait_for_hello_after(before, WAIT).expect("no handshake");
@@ -89,7 +89,7 @@ fn commands_restricts_advertising_and_dispatch_and_is_saved() {
     assert!(hello.params.get("pathEnv").is_some());
     assert_eq!(saved_commands(&dir), None);
     assert!(node.wait_for_output("cleared saved command allowlist", WAIT));
-    assert_eq!(stop(&mut node), Some(0));
+    assert_eq!(stop(&mut node), Some(143));
     gw.assert_no_violations();
 }
 
@@ -149,7 +149,7 @@ fn host_stats_and_runner_inventory_follow_hello() {
         .wait_for_request("node.runnerInventory.update", hello.conn, WAIT)
         .expect("no runner inventory");
     assert_eq!(inventory, json!({"protocolFeatures": []}));
-    assert_eq!(stop(&mut node), Some(0));
+    assert_eq!(stop(&mut node), Some(143));
     gw.assert_no_violations();
 }
 
@@ -167,7 +167,7 @@ fn a_pending_surface_is_announced_once_with_the_approve_command() {
     std::thread::sleep(Duration::from_secs(2));
     assert!(gw.requests("node.runnerInventory.update").len() >= 2);
     assert_eq!(node.count_in_output("    openclaw nodes approve "), 1);
-    assert_eq!(stop(&mut node), Some(0));
+    assert_eq!(stop(&mut node), Some(143));
 }
 
 /// A setup code for `gw` carrying `token`, as `device.pair.setupCode` mints it.
@@ -215,7 +215,7 @@ fn pair_enrolls_with_the_bootstrap_token_alone_and_pair_if_needed_reuses_the_dev
     let conn = gw.close_connection(1012, "service restart");
     let again = gw.wait_for_hello_after(conn, WAIT).expect("no reconnect");
     assert_eq!(auth_sent(&again), json!({"deviceToken": issued}));
-    assert_eq!(stop(&mut node), Some(0));
+    assert_eq!(stop(&mut node), Some(143));
     let saved: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("state/node.json")).unwrap())
             .unwrap();
@@ -231,7 +231,7 @@ fn pair_enrolls_with_the_bootstrap_token_alone_and_pair_if_needed_reuses_the_dev
     );
     let hello = gw.wait_for_hello_after(before, WAIT).expect("no handshake");
     assert_eq!(auth_sent(&hello), json!({"deviceToken": issued}));
-    assert_eq!(stop(&mut node), Some(0));
+    assert_eq!(stop(&mut node), Some(143));
 
     // --pair always sends the bootstrap token: the spent code ends the node with exit 1 and
     // the command that mints a new one.
@@ -327,6 +327,31 @@ fn skills_are_published_and_refreshed_when_a_skill_folder_changes() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert_eq!(names, ["disk-report", "hello-skill"]);
-    assert_eq!(stop(&mut node), Some(0));
+    assert_eq!(stop(&mut node), Some(143));
     gw.assert_no_violations();
+}
+
+#[test]
+fn sigint_exits_130_and_compat_flags_are_accepted_or_refused() {
+    let gw = FakeGateway::start(GatewayConfig::default());
+    let dir = TempDir::new("surface-sigint");
+    let mut spec = spec(&gw, &dir);
+    for flag in [
+        "--share-installed-apps",
+        "--no-desktop-sharing",
+        "--auth-from-env",
+    ] {
+        spec = spec.arg(flag);
+    }
+    let (mut node, _hello) = start_connected(&gw, &spec);
+    node.signal(rustix::process::Signal::INT);
+    let status = node.wait_exit(WAIT).expect("the node did not exit");
+    assert_eq!(status.code(), Some(130), "{}", node.all_output());
+    for flag in ["--session-host", "--ephemeral"] {
+        let dir = TempDir::new("surface-refused-flag");
+        let mut node = NodeProcess::spawn(&NodeSpawn::new(node_bin(), 9, dir.path()).arg(flag));
+        let status = node.wait_exit(WAIT).expect("the node did not exit");
+        assert_eq!(status.code(), Some(1), "{flag}: {}", node.all_output());
+        assert!(node.all_output().contains("not supported"), "{flag}");
+    }
 }

@@ -158,6 +158,15 @@ pub fn install(ctx: &ServiceContext, args: &InstallArgs) -> ActionReport {
              JavaScript runtime (the option is accepted for compatibility with `openclaw node install`)"
         ));
     }
+    for (given, flag) in [
+        (args.runtime_path.is_some(), "--runtime-path"),
+        (args.share_installed_apps, "--share-installed-apps"),
+        (args.no_share_installed_apps, "--no-share-installed-apps"),
+    ] {
+        if given {
+            log::debug!("{flag}: accepted for `openclaw node install` compatibility; no effect here");
+        }
+    }
     let format = match (args.manager.as_deref(), args.print) {
         (None, _) => None,
         (Some(_), false) => {

@@ -70,6 +70,16 @@ pub struct InstallArgs {
     /// accepted for compatibility with `openclaw node install`; no effect
     #[argh(option)]
     pub runtime: Option<String>,
+    /// accepted for compatibility with `openclaw node install` (the Node/Bun runtime path);
+    /// no effect
+    #[argh(option)]
+    pub runtime_path: Option<String>,
+    /// accepted for compatibility with `openclaw node install` (macOS app sharing); no effect
+    #[argh(switch)]
+    pub share_installed_apps: bool,
+    /// accepted for compatibility with `openclaw node install`; no effect
+    #[argh(switch)]
+    pub no_share_installed_apps: bool,
     /// replace an existing install
     #[argh(switch)]
     pub force: bool,
