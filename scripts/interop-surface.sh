@@ -12,6 +12,8 @@
 #   (c) used code  `run --pair <the used code>` exits 1 naming `openclaw devices join-code`
 #   (d) commands   a second code, `--pair <code> --commands system.which`: node.list shows exactly
 #                  [system.which]; system.run to it is refused; system.which answers; no hostStats
+#   (e) connect    a join URL (device.pair.setupCode joinUrl:true); `openclaw connect <url>` through
+#                  the drop-in name (a symlink `openclaw`) fetches it and connects with system.run
 #
 # USAGE  scripts/interop-surface.sh [--node-bin PATH] [--keep]   (default: target/release/openclaw-node)
 # Uses scripts/interop.sh --install-only for the cached Node 24 + openclaw 2026.9.6. The gateway port
@@ -252,9 +254,27 @@ story_d() {
   stop_group "$NODE_PID"
 }
 
+# ---- (e) openclaw connect <join URL> ---------------------------------------------------------------------
+story_e() {
+  local home="$RUN/e/home" url
+  url=$(call device.pair.setupCode "{\"bootstrapProfile\":\"node\",\"publicUrl\":\"ws://127.0.0.1:$PORT\",\"includeQr\":false,\"joinUrl\":true}" \
+    | ih get joinUrl) || { fail "e: device.pair.setupCode gave no joinUrl"; return; }
+  mkdir -p "$RUN/e/bin" "$home"
+  ln -sf "$NODE_BIN" "$RUN/e/bin/openclaw"
+  start_group "$RUN/surf-e.log" "$home" RUST_LOG=info "$RUN/e/bin/openclaw" connect "$url" --display-name surf-e
+  NODE_PID=$STARTED
+  if find_node surf-e system.run 90; then
+    pass "e: 'openclaw connect <join URL>' (drop-in name) fetched the code and connected with system.run ($url)"
+  else
+    fail "e: 'openclaw connect $url' did not connect (see $RUN/surf-e.log)"
+  fi
+  stop_group "$NODE_PID"
+}
+
 story_0 || true
 story_abc || true
 story_d || true
+story_e || true
 stop_group "$GW_PID"
 echo "---- interop-surface summary (openclaw $OC_VERSION, $(basename "$NODE_BIN"))"
 printf '%s\n' "${SUMMARY[@]}"

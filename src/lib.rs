@@ -29,8 +29,8 @@
 //!
 //! Module map, application first, leaves last:
 //! - [`cli`]: the subcommands' entry points (`approvals` here; `run` and the service commands
-//!   re-exported); [`run`]: `openclaw-node run`; [`settings`]: what `run` takes from its
-//!   environment, resolved once.
+//!   re-exported); [`run`]: `openclaw-node run`; [`connect`]: `connect <join URL or code>`;
+//!   [`settings`]: what `run` takes from its environment, resolved once.
 //! - [`gateway`]: transport (TCP, TLS, pinning), frames, the handshake, the session over any
 //!   socket halves (reader, writer, tick watchdog), the link, and reconnection with the refusal
 //!   matrix as a pure function.
@@ -84,6 +84,7 @@ internal_modules!(
     clock,
     commands,
     config,
+    connect,
     digest,
     endpoint,
     exec,
