@@ -8,6 +8,7 @@
 //! (protocol.md §3.3), which the node then tells the operator once.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,8 +35,10 @@ pub fn host_stats(home: PathBuf) -> std::io::Result<Publication> {
 
 /// The skills in `dir`, published on session start and whenever the watcher sees a change
 /// (an unchanged catalog is not sent again in the same session).
-pub fn skills(dir: PathBuf) -> std::io::Result<Publication> {
+pub fn skills(dir: PathBuf) -> std::io::Result<Arc<dyn Publisher>> {
     let scanned = dir.clone();
+    let unsupported = Arc::new(AtomicBool::new(false));
+    let gate = unsupported.clone();
     let publication = Publication::spawn(
         PublicationSpec {
             name: "skills",
@@ -44,15 +47,24 @@ pub fn skills(dir: PathBuf) -> std::io::Result<Publication> {
             resend_unchanged: false,
             timeout: REQUEST_TIMEOUT,
         },
-        Box::new(move || Some(crate::skills::update_params(&crate::skills::scan(&scanned)))),
+        Box::new(move || {
+            (!gate.load(Ordering::SeqCst))
+                .then(|| crate::skills::update_params(&crate::skills::scan(&scanned)))
+        }),
     )?;
     let on_change = publication.clone();
     crate::skills::watch(dir, move || on_change.changed())?;
-    Ok(publication)
+    Ok(Arc::new(Guarded {
+        publication,
+        unsupported,
+        announced: None,
+    }))
 }
 
 /// The runner inventory, with the re-approval notice.
 pub fn runner_inventory() -> std::io::Result<Arc<dyn Publisher>> {
+    let unsupported = Arc::new(AtomicBool::new(false));
+    let gate = unsupported.clone();
     let publication = Publication::spawn(
         PublicationSpec {
             name: "runner-inventory",
@@ -61,25 +73,34 @@ pub fn runner_inventory() -> std::io::Result<Arc<dyn Publisher>> {
             resend_unchanged: false,
             timeout: REQUEST_TIMEOUT,
         },
-        Box::new(|| Some(r#"{"protocolFeatures":[]}"#.to_string())),
+        Box::new(move || {
+            (!gate.load(Ordering::SeqCst)).then(|| r#"{"protocolFeatures":[]}"#.to_string())
+        }),
     )?;
-    Ok(Arc::new(ReapprovalNotice {
+    Ok(Arc::new(Guarded {
         publication,
-        announced: Arc::new(Mutex::new(None)),
+        unsupported,
+        announced: Some(Arc::new(Mutex::new(None))),
     }))
 }
 
-/// Watches the runner inventory's answers for a pending surface.
-struct ReapprovalNotice {
+/// A publication older gateways may not know, so it stops for the session when the gateway
+/// says so (TS's "legacy-unsupported"); with `announced`, it also watches the answers for a
+/// pending command surface.
+struct Guarded {
     publication: Publication,
+    /// Set when this session's gateway does not know the method; the content is then `None`.
+    unsupported: Arc<AtomicBool>,
     /// The request the operator was told about, so it is told once.
-    announced: Arc<Mutex<Option<String>>>,
+    announced: Option<Arc<Mutex<Option<String>>>>,
 }
 
-impl Publisher for ReapprovalNotice {
+impl Publisher for Guarded {
     fn session_started(&self, session: Arc<dyn GatewayRequests>) {
+        self.unsupported.store(false, Ordering::SeqCst);
         self.publication.session_started(Arc::new(Watched {
             session,
+            unsupported: self.unsupported.clone(),
             announced: self.announced.clone(),
         }));
     }
@@ -90,7 +111,8 @@ impl Publisher for ReapprovalNotice {
 
 struct Watched {
     session: Arc<dyn GatewayRequests>,
-    announced: Arc<Mutex<Option<String>>>,
+    unsupported: Arc<AtomicBool>,
+    announced: Option<Arc<Mutex<Option<String>>>>,
 }
 
 impl GatewayRequests for Watched {
@@ -101,18 +123,32 @@ impl GatewayRequests for Watched {
         timeout: Duration,
     ) -> Result<serde_json::Value, RequestFailure> {
         let answer = self.session.request(method, params_json, timeout);
-        if let Err(failure) = &answer {
-            if let Some(request_id) = pending_surface_request(failure) {
-                let mut announced = self.announced.lock().unwrap_or_else(|e| e.into_inner());
-                if announced.as_deref() != Some(request_id.as_str()) {
-                    eprintln!("{}", reapproval_instructions(&request_id));
-                    log::info!("command surface pending re-approval (request {request_id})");
-                    *announced = Some(request_id);
-                }
+        let Err(failure) = &answer else {
+            return answer;
+        };
+        if legacy_unsupported(failure, method) {
+            log::debug!("the gateway does not take {method} ({failure}); not sent again this session");
+            self.unsupported.store(true, Ordering::SeqCst);
+        }
+        if let (Some(announced), Some(request_id)) =
+            (&self.announced, pending_surface_request(failure))
+        {
+            let mut announced = announced.lock().unwrap_or_else(|e| e.into_inner());
+            if announced.as_deref() != Some(request_id.as_str()) {
+                eprintln!("{}", reapproval_instructions(&request_id));
+                log::info!("command surface pending re-approval (request {request_id})");
+                *announced = Some(request_id);
             }
         }
         answer
     }
+}
+
+/// What gateways before 2026.9 answer a method they do not have (protocol.md §8.3).
+fn legacy_unsupported(failure: &RequestFailure, method: &str) -> bool {
+    failure.code == "INVALID_REQUEST"
+        && (failure.message == format!("unknown method: {method}")
+            || failure.message == "unauthorized role: node")
 }
 
 /// The request id in the gateway's "awaiting operator approval" refusal.

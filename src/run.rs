@@ -365,7 +365,7 @@ fn full_surface_publications(
     ];
     if config.get_bool(&["nodeHost", "skills", "enabled"]) != Some(false) {
         let dir = crate::skills::skills_dir(paths.dir());
-        list.push(Arc::new(publications::skills(dir).map_err(cannot)?));
+        list.push(publications::skills(dir).map_err(cannot)?);
     }
     Ok(list)
 }

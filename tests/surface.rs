@@ -355,3 +355,19 @@ fn sigint_exits_130_and_compat_flags_are_accepted_or_refused() {
         assert!(node.all_output().contains("not supported"), "{flag}");
     }
 }
+
+#[test]
+fn an_old_gateway_that_lacks_the_methods_is_asked_once_per_session() {
+    let gw = FakeGateway::start(GatewayConfig::default().legacy_protocol3());
+    let dir = TempDir::new("surface-legacy");
+    let (mut node, hello) = start_connected(&gw, &spec(&gw, &dir));
+    gw.wait_for_request("node.runnerInventory.update", hello.conn, WAIT)
+        .expect("no runner inventory");
+    gw.wait_for_request("node.skills.update", hello.conn, WAIT)
+        .expect("no skills");
+    // The backoff would have retried after 250 ms and 500 ms.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(gw.requests("node.runnerInventory.update").len(), 1);
+    assert_eq!(gw.requests("node.skills.update").len(), 1);
+    assert_eq!(stop(&mut node), Some(143));
+}
