@@ -195,7 +195,15 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
     let saved = NodeState::load(&paths)?;
 
     // A setup code's endpoint stands in for the saved one: flags still win over it.
-    let code_endpoint = pairing.as_ref().map(|pairing| pairing.code.primary());
+    let explicit_endpoint = args.host.is_some()
+        || args.port.is_some()
+        || args.context_path.is_some()
+        || args.tls
+        || args.no_tls
+        || args.tls_fingerprint.is_some();
+    let code_endpoint = pairing
+        .as_ref()
+        .map(|pairing| reachable_candidate(&pairing.code, explicit_endpoint));
     let baseline = code_endpoint
         .as_ref()
         .or(saved.as_ref().map(|s| &s.gateway));
@@ -349,6 +357,34 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
         }
         LoopExit::Fatal(message) => Err(CliError::new(message)),
     }
+}
+
+/// The code's first candidate that accepts a TCP connection, in order (TS tries the next one
+/// when a connection fails before `connect`); the first when none does, or when explicit
+/// endpoint flags make the list moot.
+fn reachable_candidate(code: &SetupCode, explicit_endpoint: bool) -> GatewayEndpoint {
+    let candidates = code.candidates();
+    if explicit_endpoint || candidates.len() < 2 {
+        return code.primary();
+    }
+    for candidate in &candidates {
+        let (Some(host), Some(port)) = (candidate.host.as_deref(), candidate.port) else {
+            continue;
+        };
+        let reachable = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+            .into_iter()
+            .flatten()
+            .any(|addr| {
+                std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(3))
+                    .is_ok()
+            });
+        if reachable {
+            log::info!("setup code: using {host}:{port}");
+            return candidate.clone();
+        }
+        log::info!("setup code: {host}:{port} is not reachable; trying the next address");
+    }
+    code.primary()
 }
 
 /// What a node with its full surface publishes (a `--commands` surface publishes nothing).

@@ -149,6 +149,8 @@ fn systemd_install_status_drive_and_uninstall() {
     let mut args = install_args("gw.example");
     args.display_name = Some("Build box".into());
     args.runtime = Some("bun".into());
+    args.runtime_path = Some("/usr/bin/node".into());
+    args.commands = vec!["system.which, system.run".into()];
     let report = actions::install(&ctx, &args);
     assert_ok(&report);
     assert_eq!(report.result, Some("installed"));
@@ -164,7 +166,7 @@ fn systemd_install_status_drive_and_uninstall() {
     let exe = env!("CARGO_BIN_EXE_openclaw-node");
     assert!(
         unit.contains(&format!(
-            "ExecStart={exe} run --host gw.example --port 18790 --display-name \"Build box\"\n"
+            "ExecStart={exe} run --host gw.example --port 18790 --display-name \"Build box\" --commands system.run,system.which\n"
         )),
         "{unit}"
     );

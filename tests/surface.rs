@@ -371,3 +371,28 @@ fn an_old_gateway_that_lacks_the_methods_is_asked_once_per_session() {
     assert_eq!(gw.requests("node.skills.update").len(), 1);
     assert_eq!(stop(&mut node), Some(143));
 }
+
+#[test]
+fn a_code_with_several_urls_connects_to_the_first_that_answers() {
+    use base64::Engine;
+    let gw = FakeGateway::start(GatewayConfig::default().token("t").setup_token("boot-2"));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = closed.local_addr().unwrap().port();
+    drop(closed);
+    let json = json!({
+        "url": format!("ws://127.0.0.1:{dead}"),
+        "urls": [format!("ws://127.0.0.1:{dead}"), format!("ws://127.0.0.1:{}", gw.port())],
+        "bootstrapToken": "boot-2",
+    });
+    let code = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string());
+    let dir = TempDir::new("surface-candidates");
+    let (mut node, hello) = start_connected(
+        &gw,
+        &spec(&gw, &dir)
+            .without_endpoint_flags()
+            .arg("--pair")
+            .arg(&code),
+    );
+    assert_eq!(hello.auth_method, "bootstrap-token");
+    assert_eq!(stop(&mut node), Some(143));
+}
