@@ -186,6 +186,7 @@ fn bench(options: &Options) -> Result<(), String> {
     rows.extend(latency_rows);
     rows.push(big_output(options)?);
     rows.extend(file_fetch(options)?);
+    rows.push(host_stats_cost()?);
 
     let left = options.idle.saturating_sub(idle_start.0.elapsed());
     if !left.is_zero() {
@@ -778,6 +779,35 @@ fn file_fetch(options: &Options) -> Result<Vec<Row>, String> {
 
 /// Whether the binary is statically linked: it names no program interpreter (`ld-linux…`,
 /// `ld-musl…`), which sits in the first page of a dynamic executable.
+/// The CPU one host-stats publication costs the node beyond the writer's framing: reading
+/// `/proc/stat`, `/proc/meminfo`, `/proc/loadavg`, `statfs` of the home volume, and the
+/// `node.event` params, measured in this process on this thread (schedstat run time) over many
+/// samples. The node sends one a minute.
+fn host_stats_cost() -> Result<Row, String> {
+    use openclaw_node::host_stats::HostStats;
+    progress("host stats: sampling");
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/"), PathBuf::from);
+    let thread_ns = || {
+        std::fs::read_to_string("/proc/thread-self/schedstat")
+            .ok()
+            .and_then(|t| t.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    const SAMPLES: u32 = 2_000;
+    let mut bytes = 0;
+    let before = thread_ns();
+    for _ in 0..SAMPLES {
+        let stats = HostStats::sample(&home).ok_or("no /proc to sample")?;
+        bytes = stats.event_params().len();
+    }
+    let per_sample_us = (thread_ns() - before) as f64 / f64::from(SAMPLES) / 1e3;
+    Ok(row(
+        "CPU of one host-stats sample + node.event params",
+        format!("{per_sample_us:.1} µs ({bytes} bytes of params; one a minute)"),
+    )
+    .goal("< 1 ms", per_sample_us < 1_000.0))
+}
+
 fn is_static(bin: &Path) -> bool {
     let Ok(bytes) = std::fs::read(bin) else {
         return false;

@@ -159,11 +159,17 @@ pub struct ConnectAuth<'a> {
     pub device_token: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password: Option<&'a str>,
+    /// A setup code's single-use token (`--pair`, protocol §3.5).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bootstrap_token: Option<&'a str>,
 }
 
 impl ConnectAuth<'_> {
     pub fn is_empty(&self) -> bool {
-        self.token.is_none() && self.device_token.is_none() && self.password.is_none()
+        self.token.is_none()
+            && self.device_token.is_none()
+            && self.password.is_none()
+            && self.bootstrap_token.is_none()
     }
 }
 
