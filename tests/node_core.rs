@@ -228,7 +228,7 @@ fn identity_persists_across_restarts() {
         let (mut node, first) = start_connected(&gw, &spec);
         // No credentials at all: `auth` is omitted (§1.5).
         assert!(first.params.get("auth").is_none(), "{}", first.params);
-        assert_eq!(stop(&mut node), Some(0));
+        assert_eq!(stop(&mut node), Some(143));
 
         let store_file = spec.state_dir.join(store);
         let mode = std::fs::metadata(&store_file)
@@ -270,7 +270,7 @@ fn device_token_is_stored_and_reused_without_a_shared_token() {
         .device_token
         .clone()
         .expect("hello-ok carried a device token");
-    assert_eq!(stop(&mut node), Some(0));
+    assert_eq!(stop(&mut node), Some(143));
 
     // Same state dir, no OPENCLAW_GATEWAY_TOKEN: the stored device token alone, and it is the
     // signature's token slot (the fake verified the signature, or there would be no hello).
@@ -291,7 +291,7 @@ fn shared_token_mismatch_retries_once_with_the_device_token() {
     let dir = TempDir::new("retry");
     let (mut node, first) = start_connected(&gw, &spec(&gw, &dir).token("right"));
     let issued = first.device_token.clone().unwrap();
-    assert_eq!(stop(&mut node), Some(0));
+    assert_eq!(stop(&mut node), Some(143));
 
     let _node = NodeProcess::spawn(&spec(&gw, &dir).token("wrong"));
     let rejected = gw
@@ -478,11 +478,11 @@ fn fresh_node_exits_1_on_token_mismatch() {
 }
 
 #[test]
-fn sigterm_closes_cleanly_and_exits_0() {
+fn sigterm_closes_cleanly_and_exits_143() {
     let gw = FakeGateway::start(GatewayConfig::default());
     let dir = TempDir::new("sigterm");
     let (mut node, hello) = start_connected(&gw, &spec(&gw, &dir));
-    assert_eq!(stop(&mut node), Some(0), "{}", node.stderr());
+    assert_eq!(stop(&mut node), Some(143), "{}", node.stderr());
     let closed = gw.wait_for_close(hello.conn, WAIT).unwrap();
     assert_eq!(
         (closed.by, closed.code),
@@ -767,7 +767,7 @@ fn revoked_device_token_is_deleted() {
     let dir = TempDir::new("revoked");
     let (mut node, first) = start_connected(&gw, &spec(&gw, &dir).token("tok"));
     let issued = first.device_token.clone().unwrap();
-    assert_eq!(stop(&mut node), Some(0));
+    assert_eq!(stop(&mut node), Some(143));
     let state_dir = dir.path().join("state");
     let stored = stored_tokens(&state_dir);
     assert!(
@@ -803,24 +803,24 @@ fn revoked_device_token_is_deleted() {
 }
 
 #[test]
-fn sigterm_while_waiting_for_pairing_exits_0() {
+fn sigterm_while_waiting_for_pairing_exits_143() {
     let gw = FakeGateway::start(GatewayConfig::default().require_pairing());
     let dir = TempDir::new("pairing-sigterm");
     let mut node = NodeProcess::spawn(&spec(&gw, &dir));
     gw.wait_for_pairing_request(WAIT)
         .expect("a pairing request");
-    assert_eq!(stop(&mut node), Some(0), "{}", node.stderr());
+    assert_eq!(stop(&mut node), Some(143), "{}", node.stderr());
 }
 
 #[test]
-fn sigterm_while_the_gateway_is_down_exits_0() {
+fn sigterm_while_the_gateway_is_down_exits_143() {
     let mut gw = FakeGateway::start(GatewayConfig::default());
     let dir = TempDir::new("down-sigterm");
     let (mut node, hello) = start_connected(&gw, &spec(&gw, &dir));
     gw.stop();
     gw.wait_for_close(hello.conn, WAIT);
     std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(stop(&mut node), Some(0), "{}", node.stderr());
+    assert_eq!(stop(&mut node), Some(143), "{}", node.stderr());
 }
 
 #[test]

@@ -18,7 +18,8 @@
 //! - [`argv`]: command words: tokens and display text, dispatch wrappers (`env`, `nice`,
 //!   `timeout`, ...), unwrapping them, and a shell's payload or script operand.
 //! - [`shells`]: the one table of shell names and what each can do.
-//! - [`shell`]: the fail-closed shell-payload analysis for allowlist mode.
+//! - [`shell`]: the fail-closed shell-payload analysis for allowlist mode. [`shell_trace`]
+//!   (tests and fuzzing only): the analysis checked against what `bash -x` really runs.
 //! - [`resolve`]: which file a command word names; the resolve stage.
 //! - [`pattern`], [`regex`]: globs, argPatterns, generated hash patterns.
 //! - [`allowlist`]: matching segments against entries; the match stage. [`safe_bins`]: the
@@ -48,6 +49,8 @@ pub mod regex;
 pub mod resolve;
 pub mod safe_bins;
 pub mod shell;
+#[cfg(any(test, feature = "internals"))]
+pub mod shell_trace;
 pub mod shells;
 pub mod store;
 

@@ -15,7 +15,8 @@
 //!
 //! Modules: [`cdp`] (the WebSocket client), [`launcher`] (finding/starting/stopping Chromium),
 //! `instance`/`page`/`profile` (browser, tab and profile state), `routes`, `snapshot`, `act`,
-//! `keys`, `navguard` (the navigation policy), `envelope` (reply shape and limits), `settings`,
+//! `keys`, `navguard` (the navigation policy), `request_guard` (every request a page makes, vetted
+//! with that policy through CDP `Fetch`), `envelope` (reply shape and limits), `settings`,
 //! `budget` (deadlines and cancellation).
 
 mod act;
@@ -27,6 +28,7 @@ mod instance;
 mod keys;
 mod launcher;
 mod navguard;
+mod request_guard;
 mod page;
 mod profile;
 mod routes;
@@ -84,7 +86,7 @@ impl BrowserProxy {
         let profiles = settings
             .profiles
             .iter()
-            .map(|p| Arc::new(Profile::new(p.clone(), &base_dir)))
+            .map(|p| Arc::new(Profile::new(p.clone(), &base_dir, settings.navigation.clone())))
             .collect();
         Some(BrowserProxy {
             settings,
@@ -210,7 +212,7 @@ impl BrowserProxy {
             }
             // This node never hands out durable ownership (tabs/open omits it), so whatever
             // is presented was not issued here; the gateway then closes by raw targetId.
-            return Ok(wrap(json!({ "status": "ownership-mismatch" })).to_string());
+            return Ok(wrap(json!({ "status": "ownership-mismatch" })).to_string().into());
         }
 
         let request = routes::Request { query, body };
@@ -263,7 +265,7 @@ impl BrowserProxy {
                     body.get("error").and_then(Value::as_str).unwrap_or("")
                 );
                 if include_route {
-                    return Ok(envelope::error_envelope(status, &body, &route).to_string());
+                    return Ok(envelope::error_envelope(status, &body, &route).to_string().into());
                 }
                 return fail(envelope::plain_error(status, &body));
             }
@@ -273,7 +275,7 @@ impl BrowserProxy {
                     _ => Map::new(),
                 };
                 if include_route {
-                    return Ok(envelope::error_envelope(409, &body, &route).to_string());
+                    return Ok(envelope::error_envelope(409, &body, &route).to_string().into());
                 }
                 return fail(envelope::plain_error(409, &body));
             }
@@ -311,7 +313,7 @@ impl BrowserProxy {
         if envelope::encoded_payload_bytes(&serialized) > envelope::MAX_ENCODED_PAYLOAD_BYTES {
             return fail("browser proxy payload exceeds 24 MiB encoded limit".into());
         }
-        Ok(serialized)
+        Ok(serialized.into())
     }
 
     /// Stops every browser the node started (and drops connections to attached ones).

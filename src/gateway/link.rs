@@ -20,7 +20,10 @@ use crossbeam_channel::{bounded, Sender};
 use serde::Serialize;
 
 use super::frames::{self, InvokeResultParams, NodeEventParams, ReqFrame, ResFrame, ResultError};
-use crate::invoke::{EventSink, InvokeError, InvokeResult, ResultSink};
+use crate::invoke::{EventSink, InvokeError, InvokeResult, Payload, ResultSink};
+use crate::publish::{GatewayRequests, RequestFailure};
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 /// What the writer thread is asked to do.
 #[derive(Debug)]
@@ -199,8 +202,11 @@ impl GatewayLink {
     /// gateway drop the connection. Takes the result so that its payload is freed once the
     /// frame holds a copy: a sender waiting for room in the queue then holds one copy, not two.
     pub fn send_invoke_result(&self, invoke_id: &str, node_id: &str, result: InvokeResult) {
-        let text = result_frame(&self.next_request_id(), invoke_id, node_id, &result);
-        drop(result);
+        let request_id = self.next_request_id();
+        let text = match result {
+            Ok(Payload::JsonText(text)) => json_text_frame(&request_id, invoke_id, node_id, text),
+            other => result_frame(&request_id, invoke_id, node_id, &other),
+        };
         let limit = self.inner.max_payload.load(Ordering::Relaxed);
         let text = if text.len() > limit {
             let error = InvokeError::unavailable(format!(
@@ -246,32 +252,83 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// A successful `node.invoke.result` whose `payloadJSON` is `text`, built around `text` in its
+/// own allocation (see [`frames::embed_as_json_string`]): a file.fetch of 16 MiB is one 22 MB
+/// buffer from the handler to the socket, never two. The frame's shape still comes from
+/// serde: the frame of an empty payload is split where the payload goes.
+fn json_text_frame(request_id: &str, invoke_id: &str, node_id: &str, text: String) -> String {
+    let empty = result_frame(request_id, invoke_id, node_id, &Ok(Payload::JsonText(String::new())));
+    const TAIL: &str = r#""}}"#;
+    debug_assert!(empty.ends_with(r#""payloadJSON":""}}"#), "{empty}");
+    let prefix = &empty[..empty.len() - TAIL.len()];
+    frames::embed_as_json_string(prefix, text, TAIL)
+}
+
 fn result_frame(request_id: &str, invoke_id: &str, node_id: &str, result: &InvokeResult) -> String {
-    let params = match result {
-        Ok(payload_json) => InvokeResultParams {
-            id: invoke_id,
-            node_id,
-            ok: true,
-            payload_json: Some(payload_json),
-            error: None,
+    let mut params = InvokeResultParams {
+        id: invoke_id,
+        node_id,
+        ok: true,
+        payload_json: None,
+        payload: None,
+        error: None,
+    };
+    match result {
+        Ok(Payload::JsonText(text)) => params.payload_json = Some(text),
+        // Borrowed, not parsed into a value: the text goes into the frame as it is, once.
+        Ok(Payload::Inline(text)) => match serde_json::from_str::<&RawValue>(text) {
+            Ok(raw) => params.payload = Some(raw),
+            Err(err) => {
+                log::error!("invoke {invoke_id}: the command's payload is not JSON ({err})");
+                let error = Err(InvokeError::unavailable("node invocation failed"));
+                return result_frame(request_id, invoke_id, node_id, &error);
+            }
         },
-        Err(err) => InvokeResultParams {
-            id: invoke_id,
-            node_id,
-            ok: false,
-            payload_json: None,
-            error: Some(ResultError {
+        Err(err) => {
+            params.ok = false;
+            params.error = Some(ResultError {
                 code: &err.code,
                 message: &err.message,
-            }),
-        },
-    };
+            });
+        }
+    }
     ReqFrame::new(request_id, "node.invoke.result", params).to_text()
 }
 
 impl ResultSink for GatewayLink {
     fn send_result(&self, invoke_id: &str, node_id: &str, result: InvokeResult) {
         self.send_invoke_result(invoke_id, node_id, result);
+    }
+}
+
+impl GatewayRequests for GatewayLink {
+    fn request(
+        &self,
+        method: &str,
+        params_json: &str,
+        timeout: Duration,
+    ) -> Result<Value, RequestFailure> {
+        let params = serde_json::from_str::<&RawValue>(params_json).map_err(|err| RequestFailure {
+            code: "INVALID_REQUEST".into(),
+            message: format!("{method} params are not JSON: {err}"),
+        })?;
+        match GatewayLink::request(self, method, params, timeout) {
+            Ok(res) if res.ok => Ok(res.payload.unwrap_or(Value::Null)),
+            Ok(res) => {
+                let error = res.error.unwrap_or_default();
+                Err(RequestFailure {
+                    code: error.code,
+                    message: error.message,
+                })
+            }
+            Err(err) => Err(RequestFailure {
+                code: "UNAVAILABLE".into(),
+                message: match err {
+                    LinkError::TimedOut => format!("no answer within {timeout:?}"),
+                    LinkError::Closed => "the connection closed".into(),
+                },
+            }),
+        }
     }
 }
 
@@ -300,7 +357,7 @@ mod tests {
     fn result_frames_match_the_protocol() {
         let (tx, rx) = crossbeam_channel::unbounded();
         let link = GatewayLink::new(tx, "t".into());
-        link.send_invoke_result("inv", "node", Ok(r#"{"bins":{}}"#.to_string()));
+        link.send_invoke_result("inv", "node", Ok(r#"{"bins":{}}"#.into()));
         let Outbound::Text(text) = rx.recv().unwrap() else {
             panic!()
         };
@@ -327,7 +384,7 @@ mod tests {
         let (tx, rx) = crossbeam_channel::unbounded();
         let link = GatewayLink::new(tx, "t".into());
         link.set_max_payload(2048);
-        link.send_invoke_result("inv", "node", Ok("x".repeat(4096)));
+        link.send_invoke_result("inv", "node", Ok("x".repeat(4096).into()));
         let Outbound::Text(text) = rx.recv().unwrap() else {
             panic!()
         };

@@ -21,6 +21,8 @@ use super::refusal::{self, Attempt, Effect, Negotiation, Verdict, MAX_BACKOFF};
 use super::session::{self, SessionControl, SessionEnd, SessionSetup};
 use super::transport::GatewayUrl;
 use crate::invoke::Dispatcher;
+use crate::publish::Publisher;
+use std::sync::Arc;
 use crate::state::DeviceAuthStore;
 use crate::status::StatusReporter;
 
@@ -40,6 +42,11 @@ pub struct NodeLoop<'a> {
     pub client: ClientDescription<'a>,
     pub token: Option<String>,
     pub password: Option<String>,
+    /// A setup code's bootstrap token (`--pair`/`--pair-if-needed`), forgotten after the first
+    /// `hello-ok`; later connects use the device token it earned.
+    pub bootstrap: Option<String>,
+    /// `--pair`: send the bootstrap token even when a device token is stored.
+    pub prefer_bootstrap: bool,
     pub device_auth: DeviceAuthStore,
     pub dispatcher: &'a Dispatcher,
     pub status: &'a StatusReporter,
@@ -47,6 +54,8 @@ pub struct NodeLoop<'a> {
     /// Disconnected (its sender dropped) when the node must stop.
     pub shutdown: Receiver<()>,
     pub handshake_timeout: Duration,
+    /// Told of every session that reached `hello-ok`, and of its end.
+    pub publishers: &'a [Arc<dyn Publisher>],
 }
 
 /// The backoff before attempt `attempt` (1-based): 1 s, 2 s, 4 s … 30 s, minus up to 20 % jitter.
@@ -62,6 +71,7 @@ impl NodeLoop<'_> {
     pub fn run(&self) -> LoopExit {
         let mut failures: u32 = 0;
         let mut negotiation = Negotiation::default();
+        let mut bootstrap = self.bootstrap.clone();
         loop {
             if self.shutdown_requested() {
                 return LoopExit::Shutdown;
@@ -76,9 +86,11 @@ impl NodeLoop<'_> {
                     None
                 }
             };
-            let auth = AuthPlan::select(
+            let auth = AuthPlan::select_with_bootstrap(
                 self.token.as_deref(),
                 self.password.as_deref(),
+                bootstrap.as_deref(),
+                self.prefer_bootstrap,
                 stored.as_deref(),
                 negotiation.send_device_token,
             );
@@ -98,10 +110,13 @@ impl NodeLoop<'_> {
                 handshake_timeout: self.handshake_timeout,
                 control: self.control,
                 on_hello: &on_hello,
+                publishers: self.publishers,
             });
             let delay = match end {
                 SessionEnd::Ended { reason } => {
                     failures = 0;
+                    // The code is spent: from now on the device token it earned is used.
+                    bootstrap = None;
                     negotiation.session_established();
                     if self.shutdown_requested() {
                         return LoopExit::Shutdown;

@@ -270,13 +270,23 @@ pub struct NodeState {
     pub gateway: GatewayEndpoint,
     /// The old per-node pairing `token` (pre-2026.7.2). Unused; kept because the TS node kept it.
     pub legacy_token: Option<String>,
+    /// The saved `--commands` allowlist (sorted ids, unknown ones kept as TS keeps them);
+    /// `None`: the full surface.
+    pub commands: Option<Vec<String>>,
     /// Top-level keys this node does not know, kept verbatim when the file is rewritten.
     pub unknown_keys: Map<String, Value>,
     /// `gateway` keys this node does not know, kept verbatim while the gateway stays the same.
     pub unknown_gateway_keys: Map<String, Value>,
 }
 
-const NODE_KEYS: [&str; 5] = ["version", "nodeId", "token", "displayName", "gateway"];
+const NODE_KEYS: [&str; 6] = [
+    "version",
+    "nodeId",
+    "token",
+    "displayName",
+    "gateway",
+    "commands",
+];
 const GATEWAY_KEYS: [&str; 5] = ["host", "port", "tls", "tlsFingerprint", "contextPath"];
 
 impl NodeState {
@@ -317,6 +327,16 @@ impl NodeState {
             Some(Value::Object(gateway)) => parse_gateway(gateway)?,
             Some(_) => return Err("\"gateway\" must be an object".to_string()),
         };
+        let commands = match object.get("commands") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(ids)) => Some(
+                ids.iter()
+                    .map(|id| id.as_str().map(str::to_string))
+                    .collect::<Option<Vec<String>>>()
+                    .ok_or("\"commands\" must be an array of command id strings")?,
+            ),
+            Some(_) => return Err("\"commands\" must be an array of command id strings".into()),
+        };
         let unknown_keys = object
             .iter()
             .filter(|(key, _)| !NODE_KEYS.contains(&key.as_str()))
@@ -327,6 +347,7 @@ impl NodeState {
             display_name,
             gateway,
             legacy_token,
+            commands,
             unknown_keys,
             unknown_gateway_keys,
         })
@@ -370,6 +391,10 @@ impl NodeState {
             if !NODE_KEYS.contains(&key.as_str()) {
                 doc.insert(key.clone(), value.clone());
             }
+        }
+        // Last, as TS writes it (after `installedAppsSharing`).
+        if let Some(commands) = &self.commands {
+            doc.insert("commands".into(), Value::from(commands.clone()));
         }
         Value::Object(doc)
     }
@@ -575,6 +600,27 @@ pub fn apply_run_overrides(
         }
     }
     Ok(next)
+}
+
+/// Saves the `--commands` allowlist this run uses (`None`: the full surface) when it differs
+/// from `state`'s, logging as TS does when a saved list is forgotten.
+pub fn apply_command_allowlist(
+    paths: &StatePaths,
+    mut state: NodeState,
+    commands: Option<Vec<String>>,
+) -> Result<NodeState, StateError> {
+    if state.commands == commands {
+        return Ok(state);
+    }
+    if commands.is_none() {
+        log::info!("cleared saved command allowlist; advertising the full default command surface");
+    }
+    state.commands = commands;
+    match state.save(paths) {
+        Err(err) if err.read_only => log::warn!("node config not saved: {err}"),
+        other => other?,
+    }
+    Ok(state)
 }
 
 /// The machine's name as the TS node shows it: the host name without `.local`, else "openclaw".

@@ -244,9 +244,7 @@ fn sqlite_rows_have_the_ts_shapes() {
         legacy_token: Some("old".into()),
         ..NodeState::default()
     };
-    saved
-        .unknown_keys
-        .insert("commands".into(), json!(["system.run"]));
+    saved.commands = Some(vec!["system.run".into()]);
     saved.save(&paths).unwrap();
     let conn = db(&paths);
     let value: String = conn
