@@ -40,6 +40,8 @@
 //!   MCP catalog): the `Publisher` seam the session calls, and `Publication`, one thread each.
 //! - [`commands`]: the one command table (`COMMANDS`: name, cap, handler, availability) and one
 //!   module per command family; the node's runtime that handlers read.
+//! - [`mcp`]: the MCP servers of `nodeHost.mcp.servers`, one thread each, their tool catalog
+//!   and `mcp.tools.call.v1`'s calls.
 //! - [`approvals`]: the exec-approvals document and store, the policy, and the analysis as
 //!   stages (parse, resolve, match, decide, bind); `argv/` and `shells` for command words.
 //! - [`browser`]: `browser.proxy` over the Chrome DevTools Protocol.
@@ -87,6 +89,7 @@ internal_modules!(
     identity,
     invoke,
     js,
+    mcp,
     paths,
     platform,
     publish,

@@ -106,6 +106,8 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
     let display_name = node_state.display_name.clone();
 
     let path_env = settings.path_env.clone();
+    let (mcp, mcp_catalog) = crate::mcp::start(&config, settings.secrets.clone())
+        .map_err(|err| CliError::new(format!("cannot start the MCP catalog thread: {err}")))?;
     let runtime = Arc::new(NodeRuntime {
         paths: paths.clone(),
         config: config.clone(),
@@ -118,6 +120,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
             settings.secrets.clone(),
         ),
         secrets: settings.secrets.clone(),
+        mcp: Some(mcp.clone()),
     });
     let surface = CommandSurface::new(runtime.clone());
     let (caps, commands) = surface.advertised();
@@ -143,7 +146,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
     );
 
     // What the node publishes on its own while connected (host stats, skills, the MCP catalog).
-    let publishers: Vec<Arc<dyn Publisher>> = Vec::new();
+    let publishers: Vec<Arc<dyn Publisher>> = vec![Arc::new(mcp_catalog)];
 
     let control = Arc::new(SessionControl::default());
     let shutdown = install_signal_handlers(control.clone())?;
@@ -175,6 +178,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
     if let Some(browser) = &runtime.browser {
         browser.shutdown();
     }
+    mcp.shutdown();
     status.stopped();
     match exit {
         LoopExit::Shutdown => {

@@ -7,6 +7,7 @@
 
 mod context;
 pub mod exec_approvals;
+pub mod mcp_tools;
 pub mod system_run;
 pub mod system_which;
 
@@ -60,6 +61,12 @@ pub const COMMANDS: &[Command] = &[
         name: "system.which",
         cap: "system",
         handler: system_which::handle,
+        available: always,
+    },
+    Command {
+        name: "mcp.tools.call.v1",
+        cap: "mcp",
+        handler: mcp_tools::handle_call,
         available: always,
     },
     Command {
@@ -175,10 +182,11 @@ mod tests {
         assert!(ctx.node.browser.is_none());
         let surface = CommandSurface::new(ctx.node.clone());
         let (caps, commands) = surface.advertised();
-        assert_eq!(caps, ["system"]);
+        assert_eq!(caps, ["mcp", "system"]);
         assert_eq!(
             commands,
             [
+                "mcp.tools.call.v1",
                 "system.execApprovals.get",
                 "system.execApprovals.set",
                 "system.run",
@@ -189,6 +197,7 @@ mod tests {
         let call = Call {
             cancel: ctx.cancel.clone(),
             events: ctx.events.clone(),
+            timeout_ms: None,
         };
         for command in ["browser.proxy", "system.nope", ""] {
             assert_eq!(
