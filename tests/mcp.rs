@@ -446,3 +446,136 @@ fn without_servers_nothing_runs_and_the_catalog_is_empty() {
     );
     let _ = std::fs::remove_dir_all(&setup.dir);
 }
+
+/// The fixture serving HTTP on a free loopback port; its port. Killed on drop.
+struct HttpServer {
+    child: std::process::Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl HttpServer {
+    fn start(label: &str) -> HttpServer {
+        use std::io::BufRead;
+        let log = scratch(label).join("server.log");
+        let mut child = std::process::Command::new(python())
+            .args([fixture().as_str(), "--http", "0"])
+            .env("MCP_TEST_LOG", &log)
+            .env("MCP_TEST_EXPIRE", "1")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().parse().unwrap();
+        HttpServer { child, port, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn http_tools() -> Vec<&'static str> {
+    let mut tools = TOOLS.to_vec();
+    tools.insert(4, "demo_expire");
+    tools
+}
+
+#[test]
+fn a_streamable_http_server_serves_lists_changes_and_survives_session_expiry() {
+    std::env::set_var("MCP_HTTP_TEST_TOKEN", "s3cret");
+    let server = HttpServer::start("http-streamable");
+    let setup = setup(
+        "streamable",
+        json!({"demo": {"url": format!("http://127.0.0.1:{}/mcp", server.port),
+            "transport": "streamable-http",
+            "headers": {"Authorization": "Bearer ${MCP_HTTP_TEST_TOKEN}"},
+            "toolFilter": {"exclude": ["*_secret"]}}}),
+    );
+    wait_catalog(&setup, &http_tools());
+    let ok = call(
+        &setup,
+        json!({"server":"demo","tool":"echo","arguments":{"text":"over http"}}),
+    );
+    assert_eq!(
+        inline(ok.unwrap()),
+        json!({"content":[{"type":"text","text":"echo: over http"}]})
+    );
+    let log = server.log();
+    assert!(log.contains(r#""auth": "Bearer s3cret""#), "{log}");
+    assert!(log.contains(r#""session": "s1""#), "{log}");
+    assert!(log.contains(r#""version": "2025-11-25""#), "{log}");
+    // The answer comes as an SSE stream holding the list_changed notification first.
+    assert!(call(&setup, json!({"server":"demo","tool":"grow"})).is_ok());
+    let mut grown = http_tools();
+    grown.insert(5, "demo_extra");
+    wait_catalog(&setup, &grown);
+    // The server forgets the session: the next call fails, the node initializes again.
+    assert!(call(&setup, json!({"server":"demo","tool":"expire"})).is_ok());
+    let expired = call(
+        &setup,
+        json!({"server":"demo","tool":"echo","arguments":{"text":"x"}}),
+    );
+    assert_eq!(expired.unwrap_err().0, "MCP_TOOL_ERROR");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match call(
+            &setup,
+            json!({"server":"demo","tool":"echo","arguments":{"text":"again"}}),
+        ) {
+            Ok(_) => break,
+            Err(err) => assert!(Instant::now() < deadline, "never reconnected: {err:?}"),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(server.log().contains(r#""session": "s2""#));
+    let _ = std::fs::remove_dir_all(&setup.dir);
+}
+
+#[test]
+fn an_sse_server_serves_and_lists_changes() {
+    let server = HttpServer::start("http-sse");
+    let setup = setup(
+        "sse",
+        json!({"demo": {"url": format!("http://127.0.0.1:{}/sse", server.port),
+            "toolFilter": {"exclude": ["*_secret"]}}}),
+    );
+    wait_catalog(&setup, &http_tools());
+    let failed = inline(call(&setup, json!({"server":"demo","tool":"fail"})).unwrap());
+    assert_eq!(failed["isError"], true);
+    assert!(call(&setup, json!({"server":"demo","tool":"grow"})).is_ok());
+    let mut grown = http_tools();
+    grown.insert(5, "demo_extra");
+    wait_catalog(&setup, &grown);
+    let _ = std::fs::remove_dir_all(&setup.dir);
+}
+
+#[test]
+fn an_http_server_that_is_down_is_unavailable() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let setup = setup(
+        "http-down",
+        json!({"down": {"url": format!("http://127.0.0.1:{port}/sse")}}),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        call(&setup, json!({"server":"down","tool":"echo"})).unwrap_err(),
+        (
+            "MCP_SERVER_UNAVAILABLE".into(),
+            "MCP server \"down\" is unavailable".into()
+        )
+    );
+    let _ = std::fs::remove_dir_all(&setup.dir);
+}
