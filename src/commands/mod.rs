@@ -8,6 +8,8 @@
 mod context;
 pub mod exec_approvals;
 pub mod mcp_tools;
+pub mod notify;
+pub mod ollama;
 pub mod system_run;
 pub mod system_which;
 
@@ -21,6 +23,7 @@ use crate::invoke::{require_params, Call, CommandSet, InvokeError, InvokeResult}
 /// host can serve it.
 pub struct Command {
     pub name: &'static str,
+    /// The capability it belongs to; empty for a command of none (`system.notify`).
     pub cap: &'static str,
     handler: fn(&InvokeContext, Option<&str>) -> InvokeResult,
     /// Whether the command is offered on this host (a browser was found, for example).
@@ -58,6 +61,12 @@ pub const COMMANDS: &[Command] = &[
         available: always,
     },
     Command {
+        name: "system.notify",
+        cap: "",
+        handler: notify::handle,
+        available: |node| notify::available(&node.config, &node.path_env),
+    },
+    Command {
         name: "system.which",
         cap: "system",
         handler: system_which::handle,
@@ -68,6 +77,18 @@ pub const COMMANDS: &[Command] = &[
         cap: "mcp",
         handler: mcp_tools::handle_call,
         available: always,
+    },
+    Command {
+        name: "ollama.chat",
+        cap: "local-inference",
+        handler: ollama::handle_chat,
+        available: |node| ollama::enabled(&node.config),
+    },
+    Command {
+        name: "ollama.models",
+        cap: "local-inference",
+        handler: ollama::handle_models,
+        available: |node| ollama::enabled(&node.config),
     },
     Command {
         name: "browser.proxy",
@@ -111,7 +132,7 @@ impl CommandSurface {
         let mut caps: Vec<String> = Vec::new();
         let mut commands: Vec<String> = Vec::new();
         for command in &self.served {
-            if !caps.iter().any(|cap| cap == command.cap) {
+            if !command.cap.is_empty() && !caps.iter().any(|cap| cap == command.cap) {
                 caps.push(command.cap.to_string());
             }
             commands.push(command.name.to_string());
@@ -167,7 +188,8 @@ mod tests {
         assert_eq!(names.len(), COMMANDS.len());
         for command in COMMANDS {
             assert!(
-                command.name.starts_with(command.cap),
+                command.name.starts_with(command.cap)
+                    || (command.cap == "local-inference" && command.name.starts_with("ollama.")),
                 "{} is not under its cap {}",
                 command.name,
                 command.cap
@@ -182,11 +204,13 @@ mod tests {
         assert!(ctx.node.browser.is_none());
         let surface = CommandSurface::new(ctx.node.clone());
         let (caps, commands) = surface.advertised();
-        assert_eq!(caps, ["mcp", "system"]);
+        assert_eq!(caps, ["local-inference", "mcp", "system"]);
         assert_eq!(
             commands,
             [
                 "mcp.tools.call.v1",
+                "ollama.chat",
+                "ollama.models",
                 "system.execApprovals.get",
                 "system.execApprovals.set",
                 "system.run",
