@@ -168,7 +168,17 @@ impl McpHost {
             let shared = host.clone();
             match std::thread::Builder::new()
                 .name(format!("mcp-{name}"))
-                .spawn(move || server::run(config, index, shared, receiver))
+                .spawn(move || {
+                    let name = config.name.clone();
+                    let host = shared.clone();
+                    // A bug in this server's thread costs this server, not the node: its calls
+                    // are then answered `unavailable`.
+                    let run = std::panic::AssertUnwindSafe(|| server::run(config, index, shared, receiver));
+                    if std::panic::catch_unwind(run).is_err() {
+                        log::error!("node host MCP server \"{name}\" stopped after an internal error");
+                        host.set_server(index, false, Vec::new());
+                    }
+                })
             {
                 Ok(thread) => {
                     threads.push(thread);
