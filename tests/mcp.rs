@@ -302,6 +302,22 @@ fn a_hanging_tool_times_out_and_the_server_keeps_serving() {
         json!({"server":"demo","tool":"echo","arguments":{"text":"x"}})
     )
     .is_ok());
+    // A cancelled invocation stops waiting at once.
+    let mut cancelled = setup.ctx.clone();
+    cancelled.cancel = CancelToken::new();
+    let token = cancelled.cancel.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        token.cancel();
+    });
+    let started = Instant::now();
+    let hang = r#"{"server":"demo","tool":"hang"}"#;
+    assert!(dispatch(&cancelled, "mcp.tools.call.v1", Some(hang)).is_err());
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
     let _ = std::fs::remove_dir_all(&setup.dir);
 }
 

@@ -54,7 +54,13 @@ pub fn handle_call(ctx: &InvokeContext, params_json: Option<&str>) -> InvokeResu
         .timeout_ms
         .filter(|ms| *ms > 0)
         .map_or(DEFAULT_BUDGET_MS, |ms| ms.min(MAX_TIMER_MS));
-    match mcp.call(&server, &tool, arguments, Duration::from_millis(budget)) {
+    match mcp.call(
+        &server,
+        &tool,
+        arguments,
+        Duration::from_millis(budget),
+        &ctx.cancel,
+    ) {
         Ok(result) => Ok(Payload::Inline(bound_result(&result).to_string())),
         Err(err) => Err(InvokeError::new(err.code, err.message)),
     }

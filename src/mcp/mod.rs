@@ -208,7 +208,14 @@ impl McpHost {
     /// Calls `tool` on `server` with `arguments` (an object) within `timeout` (or the server's
     /// own tool-call timeout, when shorter); the raw
     /// `tools/call` result, checked against the tool's output schema.
-    pub fn call(&self, server: &str, tool: &str, arguments: Value, timeout: Duration) -> Result<Value, CallError> {
+    pub fn call(
+        &self,
+        server: &str,
+        tool: &str,
+        arguments: Value,
+        timeout: Duration,
+        cancel: &crate::cancel::CancelToken,
+    ) -> Result<Value, CallError> {
         let connected = self
             .host
             .servers
@@ -253,13 +260,28 @@ impl McpHost {
             Err(TrySendError::Disconnected(_)) => return Err(CallError::unavailable(server)),
         }
         // The server thread answers by the deadline; the margin covers a thread that is busy
-        // tearing a connection down.
-        match answer.recv_timeout(timeout + Duration::from_secs(5)) {
-            Ok(outcome) => outcome,
-            Err(_) => Err(CallError::new(
-                "MCP_TOOL_TIMEOUT",
-                "MCP error -32001: Request timed out",
-            )),
+        // tearing a connection down. A cancelled invocation stops waiting (its result is not
+        // sent); the server's late answer is then dropped.
+        let deadline = std::time::Instant::now() + timeout + Duration::from_secs(5);
+        loop {
+            let mut select = crossbeam_channel::Select::new();
+            select.recv(&answer);
+            match cancel.ready_until(select, deadline) {
+                crate::cancel::Woken::Ready(_) => {
+                    if let Ok(outcome) = answer.try_recv() {
+                        return outcome;
+                    }
+                }
+                crate::cancel::Woken::Cancelled => {
+                    return Err(CallError::new("MCP_TOOL_ERROR", "the invocation was cancelled"))
+                }
+                crate::cancel::Woken::TimedOut => {
+                    return Err(CallError::new(
+                        "MCP_TOOL_TIMEOUT",
+                        "MCP error -32001: Request timed out",
+                    ))
+                }
+            }
         }
     }
 
