@@ -43,6 +43,8 @@
 //!   `SKILL.md` folders (scan, inotify watch, the `node://` working directory).
 //! - [`commands`]: the one command table (`COMMANDS`: name, cap, handler, availability) and one
 //!   module per command family; the node's runtime that handlers read.
+//! - [`mcp`]: the MCP servers of `nodeHost.mcp.servers`, one thread each, their tool catalog
+//!   and `mcp.tools.call.v1`'s calls.
 //! - [`approvals`]: the exec-approvals document and store, the policy, and the analysis as
 //!   stages (parse, resolve, match, decide, bind); `argv/` and `shells` for command words.
 //! - [`browser`]: `browser.proxy` over the Chrome DevTools Protocol.
@@ -97,6 +99,7 @@ internal_modules!(
     invoke,
     js,
     node_publications,
+    mcp,
     paths,
     platform,
     publish,

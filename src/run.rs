@@ -265,6 +265,19 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
     let display_name = node_state.display_name.clone();
 
     let path_env = settings.path_env.clone();
+    // MCP servers start only for a surface that serves their calls: a node whose `--commands`
+    // leave out mcp.tools.call.v1 has no MCP threads and no server processes.
+    let mcp_chosen = node_state
+        .commands
+        .as_deref()
+        .map_or(true, |ids| ids.iter().any(|id| id == "mcp.tools.call.v1"));
+    let (mcp, mcp_catalog) = if mcp_chosen {
+        let (mcp, catalog) = crate::mcp::start(&config, settings.secrets.clone())
+            .map_err(|err| CliError::new(format!("cannot start the MCP catalog thread: {err}")))?;
+        (Some(mcp), Some(catalog))
+    } else {
+        (None, None)
+    };
     let runtime = Arc::new(NodeRuntime {
         paths: paths.clone(),
         config: config.clone(),
@@ -277,6 +290,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
             settings.secrets.clone(),
         ),
         secrets: settings.secrets.clone(),
+        mcp: mcp.clone(),
     });
     let surface = CommandSurface::chosen(runtime.clone(), node_state.commands.as_deref())
         .map_err(CliError::new)?;
@@ -308,6 +322,9 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
     let mut publishers: Vec<Arc<dyn Publisher>> = Vec::new();
     if !restricted {
         publishers.extend(full_surface_publications(&paths, &config).map_err(CliError::new)?);
+        if let Some(catalog) = mcp_catalog {
+            publishers.push(Arc::new(catalog));
+        }
     }
 
     let control = Arc::new(SessionControl::default());
@@ -346,6 +363,9 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
     let exit = node_loop.run();
     if let Some(browser) = &runtime.browser {
         browser.shutdown();
+    }
+    if let Some(mcp) = &mcp {
+        mcp.shutdown();
     }
     status.stopped();
     match exit {

@@ -120,11 +120,13 @@ impl TestNode {
             path_env: openclaw_node::platform::search_path::effective_path_env(),
             secrets,
             browser,
+            mcp: None,
         };
         let ctx = InvokeContext {
             cancel: CancelToken::new(),
             events: Arc::new(NoEvents),
             node: Arc::new(node),
+            timeout_ms: None,
         };
         TestNode { ctx, dir }
     }

@@ -85,6 +85,7 @@ pub fn runtime_named(name: &str, approvals: Option<&str>) -> Arc<NodeRuntime> {
                     vec!["fuzz-secret-value".into()],
                 ),
                 browser: None,
+                mcp: None,
             })
         })
         .clone()
@@ -101,6 +102,7 @@ pub fn invoke_context_on(node: Arc<NodeRuntime>) -> InvokeContext {
         cancel: CancelToken::new(),
         events: Arc::new(NoEvents),
         node,
+        timeout_ms: None,
     }
 }
 

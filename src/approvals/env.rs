@@ -539,6 +539,12 @@ pub fn absolute_path_entries(path_env: &str) -> String {
         .join(":")
 }
 
+/// TS `isDangerousHostEnvVarName` (`upper` already upper-cased): the names and prefixes
+/// blocked everywhere. MCP stdio servers' configured `env` is checked against it.
+pub fn is_dangerous_everywhere(upper: &str) -> bool {
+    name_sets().everywhere.contains(upper) || BLOCKED_PREFIXES.iter().any(|p| upper.starts_with(p))
+}
+
 /// Inherited keys the child never sees.
 pub fn is_blocked_inherited_key(key: &str) -> bool {
     let upper = key.to_uppercase();

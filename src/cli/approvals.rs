@@ -725,11 +725,13 @@ fn check(paths: StatePaths, config: NodeConfig, args: &CheckArgs) -> Result<Exit
         path_env: effective_path_env(),
         secrets: crate::secrets::Secrets::default(),
         browser: None,
+        mcp: None,
     };
     let ctx = InvokeContext {
         cancel: CancelToken::new(),
         events: Arc::new(NoEvents),
         node: Arc::new(node),
+        timeout_ms: None,
     };
     let mut params = Map::new();
     params.insert("command".into(), json!(args.argv));

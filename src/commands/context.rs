@@ -7,6 +7,7 @@ use crate::browser::BrowserProxy;
 use crate::cancel::CancelToken;
 use crate::config::NodeConfig;
 use crate::invoke::{Call, EventSink};
+use crate::mcp::McpHost;
 use crate::paths::StatePaths;
 use crate::secrets::Secrets;
 
@@ -22,6 +23,9 @@ pub struct NodeRuntime {
     pub approvals: ApprovalsStore,
     /// Present when the browser proxy is enabled and a browser or CDP endpoint was found.
     pub browser: Option<BrowserProxy>,
+    /// The MCP servers of `nodeHost.mcp.servers`; `None` when `mcp.tools.call.v1` is not
+    /// served (it then answers `node host MCP is unavailable`).
+    pub mcp: Option<Arc<McpHost>>,
 }
 
 /// Everything a handler may use while it serves one invocation.
@@ -30,6 +34,8 @@ pub struct InvokeContext {
     pub cancel: CancelToken,
     pub events: Arc<dyn EventSink>,
     pub node: Arc<NodeRuntime>,
+    /// The gateway's deadline for this invocation (`timeoutMs` of the request), if it sent one.
+    pub timeout_ms: Option<u64>,
 }
 
 impl InvokeContext {
@@ -39,6 +45,7 @@ impl InvokeContext {
             cancel: call.cancel,
             events: call.events,
             node,
+            timeout_ms: call.timeout_ms,
         }
     }
 }

@@ -10,6 +10,9 @@ mod context;
 pub mod exec_approvals;
 pub mod file_transfer;
 pub mod host_files;
+pub mod mcp_tools;
+pub mod notify;
+pub mod ollama;
 pub mod system_run;
 pub mod system_which;
 
@@ -23,6 +26,7 @@ use crate::invoke::{require_params, Call, CommandSet, InvokeError, InvokeResult}
 /// host can serve it.
 pub struct Command {
     pub name: &'static str,
+    /// The capability it belongs to; empty for a command of none (`system.notify`).
     pub cap: &'static str,
     handler: fn(&InvokeContext, Option<&str>) -> InvokeResult,
     /// Whether the command is offered on this host (a browser was found, for example).
@@ -58,6 +62,12 @@ pub const COMMANDS: &[Command] = &[
         cap: "system",
         handler: system_run::handle_prepare,
         available: always,
+    },
+    Command {
+        name: "system.notify",
+        cap: "",
+        handler: notify::handle,
+        available: |node| notify::available(&node.config, &node.path_env),
     },
     Command {
         name: "system.which",
@@ -106,6 +116,24 @@ pub const COMMANDS: &[Command] = &[
         cap: "system",
         handler: host_files::upload,
         available: host_files::available,
+    },
+    Command {
+        name: "mcp.tools.call.v1",
+        cap: "mcp",
+        handler: mcp_tools::handle_call,
+        available: always,
+    },
+    Command {
+        name: "ollama.chat",
+        cap: "local-inference",
+        handler: ollama::handle_chat,
+        available: |node| ollama::enabled(&node.config),
+    },
+    Command {
+        name: "ollama.models",
+        cap: "local-inference",
+        handler: ollama::handle_models,
+        available: |node| ollama::enabled(&node.config),
     },
     Command {
         name: "browser.proxy",
@@ -192,7 +220,7 @@ impl CommandSurface {
         let mut caps: Vec<String> = Vec::new();
         let mut commands: Vec<String> = Vec::new();
         for command in &self.served {
-            if !caps.iter().any(|cap| cap == command.cap) {
+            if !command.cap.is_empty() && !caps.iter().any(|cap| cap == command.cap) {
                 caps.push(command.cap.to_string());
             }
             commands.push(command.name.to_string());
@@ -257,7 +285,8 @@ mod tests {
                 || (command.cap == "system"
                     && ["fs.listDir", "terminal.upload"].contains(&command.name));
             assert!(
-                under_cap,
+                under_cap
+                    || (command.cap == "local-inference" && command.name.starts_with("ollama.")),
                 "{} is not under its cap {}",
                 command.name,
                 command.cap
@@ -279,6 +308,9 @@ mod tests {
         };
         let host: &[&str] = if cfg!(unix) { &["fs.listDir"] } else { &[] };
         let system = [
+            "mcp.tools.call.v1",
+            "ollama.chat",
+            "ollama.models",
             "system.execApprovals.get",
             "system.execApprovals.set",
             "system.run",
@@ -286,11 +318,17 @@ mod tests {
             "system.which",
         ];
         let upload: &[&str] = if cfg!(unix) { &["terminal.upload"] } else { &[] };
-        assert_eq!(caps, if cfg!(unix) { &["file", "system"][..] } else { &["system"][..] });
+        let caps_expected: &[&str] = if cfg!(unix) {
+            &["file", "local-inference", "mcp", "system"]
+        } else {
+            &["local-inference", "mcp", "system"]
+        };
+        assert_eq!(caps, caps_expected);
         assert_eq!(commands, [files, host, &system[..], upload].concat());
         let call = Call {
             cancel: ctx.cancel.clone(),
             events: ctx.events.clone(),
+            timeout_ms: None,
         };
         for command in ["browser.proxy", "system.nope", ""] {
             assert_eq!(
@@ -320,6 +358,7 @@ mod tests {
         let call = Call {
             cancel: ctx.cancel.clone(),
             events: ctx.events.clone(),
+            timeout_ms: None,
         };
         let refused = surface
             .run(call.clone(), "system.run", Some(r#"{"command":["true"]}"#))

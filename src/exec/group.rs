@@ -83,6 +83,12 @@ impl ProcessGroup {
         self.child.stderr.take()
     }
 
+    /// The leader's stdin pipe, when it was piped and not taken yet (a peer the node talks
+    /// to over stdio: an MCP server).
+    pub fn take_stdin(&mut self) -> Option<std::process::ChildStdin> {
+        self.child.stdin.take()
+    }
+
     /// Closes the leader's stdin pipe, when it was piped.
     pub fn close_stdin(&mut self) {
         drop(self.child.stdin.take());

@@ -22,6 +22,8 @@ use crate::cancel::CancelToken;
 pub struct Call {
     pub cancel: CancelToken,
     pub events: Arc<dyn EventSink>,
+    /// The request's `timeoutMs`: the budget of commands that wait on a peer (MCP servers).
+    pub timeout_ms: Option<u64>,
 }
 
 /// The commands a node serves: looks a command up and runs it.
@@ -81,6 +83,7 @@ impl Invocations {
         let call = Call {
             cancel: cancel.clone(),
             events: self.events.clone(),
+            timeout_ms: request.timeout_ms,
         };
         log::debug!(
             "invoke {} {} (gateway deadline {})",

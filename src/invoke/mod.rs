@@ -62,7 +62,6 @@ pub enum Payload {
     JsonText(String),
     /// Sent as the object `payload`, inline in the result frame: what the TS host answers for
     /// `mcp.tools.call.v1`. The text must be one JSON value.
-    #[allow(dead_code)] // until mcp.tools.call.v1 (issue 13) lands: remove then
     Inline(String),
 }
 

@@ -877,11 +877,13 @@ fn battery_builtin_names_are_exact() {
         secrets: crate::secrets::Secrets::default(),
         approvals: crate::approvals::ApprovalsStore::new(&base.node.paths),
         browser: None,
+        mcp: None,
     };
     let ctx = InvokeContext {
         cancel: crate::cancel::CancelToken::new(),
         events: base.events.clone(),
         node: std::sync::Arc::new(node),
+        timeout_ms: None,
     };
     let mut failures = Vec::new();
     for payload in [

@@ -446,11 +446,13 @@ fn runs_with_no_relative_path_entry_in_the_child_path() {
         secrets: crate::secrets::Secrets::default(),
         approvals: crate::approvals::ApprovalsStore::new(&base.node.paths),
         browser: None,
+        mcp: None,
     };
     let ctx = InvokeContext {
         cancel: crate::cancel::CancelToken::new(),
         events: base.events.clone(),
         node: std::sync::Arc::new(node),
+        timeout_ms: None,
     };
     let dir = scratch("path");
     let canary = dir.join("canary");

@@ -65,12 +65,14 @@ pub(crate) mod support {
             path_env: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
             secrets: crate::secrets::Secrets::new(secret_env_names, secret_values),
             browser: None,
+            mcp: None,
         };
         let events = Arc::new(Recorder::default());
         let ctx = InvokeContext {
             cancel: CancelToken::new(),
             events: events.clone(),
             node: Arc::new(node),
+            timeout_ms: None,
         };
         (ctx, events, dir)
     }
