@@ -641,6 +641,7 @@ pub fn machine_display_name() -> String {
     }
 }
 
+mod approvals_cache;
 mod connection;
 pub mod coordinator;
 pub mod json;

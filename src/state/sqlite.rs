@@ -40,6 +40,7 @@ use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Tran
 use serde_json::{Map, Value};
 
 use super::connection::{file_id, Cache, Handle};
+use super::approvals_cache;
 use super::coordinator::{Coordinators, Family, Hold};
 use super::schema::{self, read_schema, Schema};
 use super::{now_ms, DeviceAuthEntry, NodeState, StateError};
@@ -343,6 +344,7 @@ impl SqliteState {
             .map_err(|e| self.error(&e))?;
         let value = body(&tx)?;
         tx.commit().map_err(|e| self.error(&e))?;
+        approvals_cache::forget(&self.path);
         Ok(value)
     }
 
@@ -691,10 +693,16 @@ impl SqliteState {
 
     /// `raw_json` of the approvals row; `Ok(None)` when there is none.
     pub fn approvals_raw(&self) -> Result<Option<String>, StateError> {
+        let before = approvals_cache::Fingerprint::of(&self.path);
+        if let Some(raw) = approvals_cache::lookup(&self.path, &before) {
+            return Ok(raw);
+        }
         let Some((conn, _)) = self.open_existing()? else {
             return Ok(None);
         };
-        self.read_approvals(&conn)
+        let raw = self.read_approvals(&conn)?;
+        approvals_cache::store(&self.path, before, &raw);
+        Ok(raw)
     }
 
     fn read_approvals(&self, conn: &Connection) -> Result<Option<String>, StateError> {
@@ -730,6 +738,7 @@ impl SqliteState {
             write_approvals_row(&tx, &raw).map_err(|e| self.error(&e))?;
         }
         tx.commit().map_err(|e| self.error(&e))?;
+        approvals_cache::forget(&self.path);
         Ok(value)
     }
 
