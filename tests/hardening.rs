@@ -161,7 +161,8 @@ fn sigterm_terminates_running_commands_and_sends_their_results() {
         "killed by a signal: no exit code ({payload})"
     );
     let status = node.wait_exit(WAIT).expect("the node did not exit");
-    assert_eq!(status.code(), Some(0));
+    // 128 + SIGTERM, as the TS node host exits after a clean stop.
+    assert_eq!(status.code(), Some(143));
     assert!(!alive(pid), "the command outlived the node");
 }
 

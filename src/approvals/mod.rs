@@ -177,7 +177,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("oc-notice-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let paths = StatePaths::at(&dir);
+        let paths = StatePaths::at(&dir).with_new_state(crate::paths::NewStateBackend::Json);
         if let Some(doc) = doc {
             std::fs::write(dir.join("exec-approvals.json"), doc).unwrap();
         }
