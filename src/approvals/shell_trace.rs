@@ -10,7 +10,6 @@
 //! words are harmless commands (`echo`, `ls`, `true`, a `./x` that exits 0), run with an empty
 //! environment in a scratch directory.
 
-use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -103,29 +102,38 @@ fn collect_named(
 }
 
 /// Runs `bash -c payload` in `dir` with xtrace on and returns every traced simple command.
+///
+/// The trace goes to its own file on fd 3 (`BASH_XTRACEFD`), not to stderr: bash writes the
+/// trace to stderr unbuffered, word by word, so the records of a pipeline's members, which
+/// run at once, interleave there; on another fd it buffers and writes each record whole. A
+/// first bash opens the fd and `exec`s the bash that runs the payload (std cannot pass an
+/// extra fd to a child without `unsafe`).
 pub fn traced_commands(payload: &str, dir: &Path) -> std::io::Result<Vec<Vec<String>>> {
-    let mut child = Command::new("/bin/bash")
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let trace = std::env::temp_dir().join(format!("oc-trace-{}-{run}", std::process::id()));
+    let _ = std::fs::remove_file(&trace);
+    let status = Command::new("/bin/bash")
         .arg("-c")
-        .arg(payload)
+        .arg(
+            "exec 3>>\"$OC_TRACE\" && exec env -u OC_TRACE -u OC_PAYLOAD SHELLOPTS=xtrace \
+             BASH_XTRACEFD=3 'PS4=+ ' /bin/bash -c \"$OC_PAYLOAD\"",
+        )
         .current_dir(dir)
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
         .env("HOME", dir)
-        .env("SHELLOPTS", "xtrace")
-        .env("PS4", "+ ")
+        .env("OC_TRACE", &trace)
+        .env("OC_PAYLOAD", payload)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let mut stderr = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
-        // Lossy: a payload's bytes are UTF-8, but a failing command may print anything.
-        let mut bytes = Vec::new();
-        pipe.read_to_end(&mut bytes)?;
-        stderr = String::from_utf8_lossy(&bytes).into_owned();
-    }
-    child.wait()?;
-    Ok(parse_xtrace(&stderr))
+        .stderr(Stdio::null())
+        .status()?;
+    let _ = status;
+    // Lossy: a payload's bytes are UTF-8, but a failing command may print anything.
+    let bytes = std::fs::read(&trace).unwrap_or_default();
+    let _ = std::fs::remove_file(&trace);
+    Ok(parse_xtrace(&String::from_utf8_lossy(&bytes)))
 }
 
 /// Every traced simple command in bash's stderr. A trace record starts a line with `+`s and a
@@ -439,6 +447,8 @@ pub const CORPUS: &[&str] = &[
     "\\ ./x",
     "' ./d/../x'",
     "echo \"a\n\nb\" 'c\nd'",
+    // Found by the fuzz target: a pipeline whose members' trace records interleaved.
+    "env esh -trc 'unamez-c esh| sh -?c\"cre\n\n\nrea|edAtMs\" sh -trc 'unamnvez-cwwws| sh -?c\"createdAtMs\"  0sh ' -S-'''\t''\t''' -c'sandbox-exenox-execueam[ cueam[ -' 'atedAtMs\" n-'vx-7 'c -?c 0ev|\"'nvx-?c -?c 0ev|\"'h",
     // Found by the fuzz target: bash reads `A9A[/tp- - -ne ]v9nv` as one command word.
     "env e19=env e1nvv9Z= en=e9vv n}--9sh elock -ev= v\"id\"|A9A[/tp- - -ne ]v9nv | lflopph",
     "X[/e ] a",
