@@ -43,31 +43,27 @@ fn strings(value: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The node config as saved: `node.json`, else the 2026.9 database's `nodeHost.config` row
-/// (what a fresh state directory gets).
-fn saved_node(dir: &TempDir) -> Option<Value> {
-    let state = dir.path().join("state");
-    let text = match std::fs::read_to_string(state.join("node.json")) {
-        Ok(text) => text,
-        Err(_) => {
-            let db = rusqlite::Connection::open_with_flags(
-                state.join("state").join("openclaw.sqlite"),
-                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-            )
-            .ok()?;
-            db.query_row(
-                "SELECT value_json FROM config_machine_state WHERE state_key = 'nodeHost.config'",
-                [],
-                |row| row.get::<_, String>(0),
-            )
-            .ok()?
-        }
-    };
-    serde_json::from_str(&text).ok()
+/// The saved node config: `node.json`, else the `nodeHost.config` row of the state database a
+/// fresh state directory gets.
+fn saved_node_config(dir: &TempDir) -> Option<Value> {
+    let text = std::fs::read_to_string(dir.path().join("state/node.json")).or_else(|_| {
+        let db = rusqlite::Connection::open_with_flags(
+            dir.path().join("state/state/openclaw.sqlite"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .map_err(|_| ())?;
+        db.query_row(
+            "SELECT value_json FROM config_machine_state WHERE state_key = 'nodeHost.config'",
+            [],
+            |row| row.get::<_, String>(0),
+        )
+        .map_err(|_| ())
+    });
+    serde_json::from_str(&text.ok()?).ok()
 }
 
 fn saved_commands(dir: &TempDir) -> Option<Value> {
-    saved_node(dir)?.get("commands").cloned()
+    saved_node_config(dir)?.get("commands").cloned()
 }
 
 #[test]
@@ -237,7 +233,7 @@ fn pair_enrolls_with_the_bootstrap_token_alone_and_pair_if_needed_reuses_the_dev
     let again = gw.wait_for_hello_after(conn, WAIT).expect("no reconnect");
     assert_eq!(auth_sent(&again), json!({"deviceToken": issued}));
     assert_eq!(stop(&mut node), Some(143));
-    let saved = saved_node(&dir).expect("the node config is saved");
+    let saved = saved_node_config(&dir).expect("a saved node config");
     assert_eq!(saved["gateway"]["port"], json!(gw.port()));
     assert!(!saved.to_string().contains("boot-token-1"), "{saved}");
 

@@ -34,6 +34,9 @@ pub type Checked = ((i64, i64), Schema);
 /// How long an unused connection stays open.
 pub const IDLE_CLOSE: Duration = Duration::from_secs(10);
 
+/// How long an operation waits for the kept connection while another one uses it.
+const LEND_WAIT: Duration = Duration::from_millis(50);
+
 /// Which file a connection has open: (device, inode).
 pub type FileId = (u64, u64);
 
@@ -50,6 +53,8 @@ pub struct Handle {
     lease: Option<Hold>,
     file: Option<FileId>,
     cache: Option<Arc<Cache>>,
+    /// This is the cache's connection, lent out (others wait for it rather than open more).
+    lent: bool,
     /// The last schema check on this connection.
     pub checked: Option<Checked>,
 }
@@ -62,6 +67,7 @@ impl Handle {
             lease: Some(lease),
             file,
             cache: Some(cache.clone()),
+            lent: false,
             checked: None,
         }
     }
@@ -88,11 +94,14 @@ impl Drop for Handle {
         };
         match (self.cache.take(), self.file) {
             (Some(cache), Some(file)) if conn.is_autocommit() => {
-                cache.put(conn, lease, file, self.checked.take())
+                cache.put(conn, lease, file, self.checked.take(), self.lent)
             }
-            _ => {
+            (cache, _) => {
                 drop(conn);
                 drop(lease);
+                if let (Some(cache), true) = (cache, self.lent) {
+                    cache.returned();
+                }
             }
         }
     }
@@ -108,6 +117,8 @@ pub struct Cache {
 #[derive(Debug, Default)]
 struct Slot {
     idle: Option<Idle>,
+    /// The kept connection is lent to an operation.
+    lent: bool,
     /// A closing thread is waiting for this slot.
     closer: bool,
 }
@@ -134,18 +145,37 @@ impl Cache {
     }
 
     /// The idle connection to `file`, if there is one (one to another file is closed).
+    /// While it is lent to another operation, waits a little for it ([`LEND_WAIT`]; reads
+    /// take microseconds) rather than open a second connection, which would parse the whole
+    /// schema into memory of its own (about 2 MiB).
     pub fn take(self: &Arc<Self>, file: FileId) -> Option<Handle> {
-        let idle = self.lock().idle.take()?;
+        let mut slot = self.lock();
+        if slot.idle.is_none() && slot.lent {
+            slot = self
+                .wake
+                .wait_timeout_while(slot, LEND_WAIT, |slot| slot.idle.is_none() && slot.lent)
+                .map(|(slot, _)| slot)
+                .unwrap_or_else(|poisoned| poisoned.into_inner().0);
+        }
+        let idle = slot.idle.take()?;
         if idle.file != file {
             return None;
         }
+        slot.lent = true;
         Some(Handle {
             conn: Some(idle.conn),
             lease: Some(idle.lease),
             file: Some(idle.file),
             cache: Some(self.clone()),
+            lent: true,
             checked: idle.checked,
         })
+    }
+
+    /// The lent connection was closed instead of returned (it was left in a transaction).
+    fn returned(&self) {
+        self.lock().lent = false;
+        self.wake.notify_all();
     }
 
     /// Closes the idle connection now (tests, and before the file is touched by hand).
@@ -161,8 +191,19 @@ impl Cache {
 
     /// Keeps `conn` for the next operation, unless one is kept already; starts the closing
     /// thread when there is none.
-    fn put(self: &Arc<Self>, conn: Connection, lease: Hold, file: FileId, checked: Option<Checked>) {
+    fn put(
+        self: &Arc<Self>,
+        conn: Connection,
+        lease: Hold,
+        file: FileId,
+        checked: Option<Checked>,
+        lent: bool,
+    ) {
         let mut slot = self.lock();
+        if lent {
+            slot.lent = false;
+            self.wake.notify_all();
+        }
         if slot.idle.is_some() {
             drop(conn);
             drop(lease);
@@ -188,7 +229,7 @@ impl Cache {
             checked,
             since: Instant::now(),
         });
-        self.wake.notify_one();
+        self.wake.notify_all();
     }
 
     /// The closing thread: waits until the kept connection has been idle for [`IDLE_CLOSE`],
