@@ -40,13 +40,17 @@
 //!   module per command family; the node's runtime that handlers read.
 //! - [`approvals`]: the exec-approvals document and store, the policy, and the analysis as
 //!   stages (parse, resolve, match, decide, bind); `argv/` and `shells` for command words.
+//!   - `approvals::windows_shell`: the Windows payload analysis (`cmd /c`, `powershell -c`).
 //! - [`browser`]: `browser.proxy` over the Chrome DevTools Protocol.
 //! - [`exec`]: spawning a command, capping its output, timeouts; `ProcessGroup`, the one owner
 //!   of a spawned process group (commands, the service manager's tools and Chromium alike).
 //! - [`service`], [`status`]: running as a systemd/launchd service and reporting on it.
 //! - [`identity`], [`state`], [`config`], [`paths`]: who the node is and what it keeps on disk;
 //!   [`endpoint`]: the gateway endpoint from `run`'s and `install`'s flags.
-//! - [`platform`]: what differs between operating systems (today the search PATH).
+//! - [`platform`]: what differs between operating systems: [`platform::Platform`] (whose rules
+//!   apply, chosen once by `Platform::HOST`) and the search PATH.
+//!   - `platform::windows_path`: Windows path text (case, `\` and `/`, `\\?\`, trailing dots).
+//!   - `platform::executable_search`: PATH (and PATHEXT) search over a caller's file probe.
 //! - Leaves with one concern each: [`cancel`] (the cancel token and the one cancellable wait),
 //!   [`secrets`] (the node's secrets and the one rule that keeps them from children), [`clock`]
 //!   (epoch milliseconds, ISO-8601), [`random`] (OS randomness, UUIDs, tokens), [`digest`]

@@ -19,6 +19,7 @@
 //!   `timeout`, ...), unwrapping them, and a shell's payload or script operand.
 //! - [`shells`]: the one table of shell names and what each can do.
 //! - [`shell`]: the fail-closed shell-payload analysis for allowlist mode.
+//! - [`windows_shell`]: the same for Windows payloads (`cmd /c`, `powershell -Command`).
 //! - [`resolve`]: which file a command word names; the resolve stage.
 //! - [`pattern`], [`regex`]: globs, argPatterns, generated hash patterns.
 //! - [`allowlist`]: matching segments against entries; the match stage. [`safe_bins`]: the
@@ -50,6 +51,7 @@ pub mod safe_bins;
 pub mod shell;
 pub mod shells;
 pub mod store;
+pub mod windows_shell;
 
 pub use store::{ApprovalsStore, Snapshot, StoreError};
 
