@@ -646,6 +646,7 @@ mod tests {
             cwd: std::path::PathBuf::from("/tmp"),
             path_env: PATH.into(),
             home: None,
+            ..Default::default()
         };
         let uname = super::super::resolve::resolve_executable("uname", &ctx)
             .resolved_real_path

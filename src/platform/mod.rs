@@ -36,14 +36,6 @@ impl Platform {
         }
     }
 
-    /// The value of `key` in `env`, compared as this platform compares keys. On Windows the
-    /// first entry in case-insensitive sort order wins, as the TS host's `mergeProcessEnv` does.
-    pub fn env_lookup<'a>(self, env: &'a [(String, String)], key: &str) -> Option<&'a str> {
-        env.iter()
-            .filter(|(k, _)| self.env_key_eq(k, key))
-            .min_by(|(a, _), (b, _)| a.cmp(b))
-            .map(|(_, v)| v.as_str())
-    }
 }
 
 #[cfg(test)]
@@ -55,13 +47,6 @@ mod tests {
         assert!(Platform::Windows.env_key_eq("Path", "PATH"));
         assert!(Platform::Windows.env_key_eq("pathext", "PATHEXT"));
         assert!(!Platform::Unix.env_key_eq("Path", "PATH"));
-        let env = vec![
-            ("Path".to_string(), "C:\\b".to_string()),
-            ("PATH".to_string(), "C:\\a".to_string()),
-        ];
-        assert_eq!(Platform::Windows.env_lookup(&env, "path"), Some("C:\\a"));
-        assert_eq!(Platform::Unix.env_lookup(&env, "Path"), Some("C:\\b"));
-        assert_eq!(Platform::Unix.env_lookup(&env, "path"), None);
         assert_eq!(Platform::HOST, if cfg!(windows) { Platform::Windows } else { Platform::Unix });
     }
 }
