@@ -29,7 +29,7 @@ pub fn handle(ctx: &InvokeContext, params_json: Option<&str>) -> InvokeResult {
     }
     let mut result = Map::new();
     result.insert("bins".to_string(), Value::Object(found));
-    Ok(Value::Object(result).to_string())
+    Ok(Value::Object(result).to_string().into())
 }
 
 /// Where `name` is found on `path_env` as the node's platform searches (see
