@@ -15,6 +15,7 @@ use super::document::normalize_internal;
 use super::env::{child_env_on, validate_assignment_keys_on, validate_overrides_on};
 use super::pattern::{durable_command_marker, glob_matches_windows};
 use super::policy::{effective_policy, EffectivePolicy, ExecConfig};
+use super::prepare::build_plan_on;
 use super::resolve::{resolve_request, Filesystem, ResolveContext};
 use super::safe_bins::SafeBins;
 use crate::platform::windows_path::match_form;
@@ -177,6 +178,10 @@ fn words_resolve_through_path_and_pathext() {
         "c:\\program files\\git\\cmd\\git.EXE",
         "\\Program Files\\Git\\cmd\\git.exe",
         "..\\Program Files\\Git\\cmd\\git",
+        // The 8.3 name and the verbatim prefix run the same file, pinned by its real path.
+        "C:\\PROGRA~1\\Git\\cmd\\git.exe",
+        "\\\\?\\C:\\Program Files\\Git\\cmd\\git.exe",
+        "C:\\Program Files\\Git\\cmd\\.\\git",
     ] {
         assert_eq!(allowlist_run(&[word, "status"], &[GIT]), git_status, "{word}");
     }
@@ -262,6 +267,14 @@ fn powershell_command_payloads_run_as_their_one_planned_segment() {
         &["PowerShell.EXE", "-nop", "-Command", "& 'C:\\Program Files\\Git\\cmd\\git.exe' status"],
         &["pwsh", "-NoProfile", "-c", "pwsh -NoProfile -c \"git status\""],
         &["powershell", "-NoProfile", "-ExecutionPolicy", "Bypass", "-Command", "git status"],
+        &["pwsh", "-NoProfile", "-Command", "git", "status"],
+        &[
+            "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+            "-NoProfile",
+            "-Command",
+            "git status",
+        ],
+        &["env", "pwsh", "-NoProfile", "-c", "git status"],
     ] {
         assert_eq!(allowlist_run(argv, &[GIT]), git_status, "{argv:?}");
     }
@@ -314,6 +327,15 @@ fn unreviewable_powershell_and_cmd_forms_are_refused() {
             "{argv:?}"
         );
     }
+    // `system.run.prepare` refuses them before any approval is asked for; the TS host prepares
+    // a plan for each. Unix rules keep the TS host's behaviour.
+    for argv in forms.iter().chain([&["cmd", "/c", "git status"][..]].iter()) {
+        let params = json!({"command": argv, "cwd": "/tmp"});
+        let err = build_plan_on(Platform::Windows, &params, true, PATH, false).unwrap_err();
+        assert!(err.0.starts_with(UNSUPPORTED_SHAPE), "{argv:?}: {}", err.0);
+    }
+    let encoded = json!({"command": ["pwsh", "-NoProfile", "-enc", "ZQ"], "cwd": "/tmp"});
+    assert!(build_plan_on(Platform::Unix, &encoded, true, PATH, false).is_ok());
     // cmd without /d (AutoRun) is refused as unbindable too.
     assert_eq!(
         outcome(&["cmd", "/c", "git status"], &on_miss, APPROVED, &ctx()),
