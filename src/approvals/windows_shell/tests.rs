@@ -119,3 +119,27 @@ fn a_pathological_option_run_stays_cheap() {
     // No -Command: nothing is stripped (the search gives up within its budget or fails).
     assert_eq!(ok(&command)[0], "pwsh");
 }
+
+/// The differential check against the TS host's own function: `scripts/windows-shell-diff.sh`
+/// writes generated payloads and the TS verdicts into `$OPENCLAW_WINSHELL_DIFF` and runs this.
+#[test]
+#[ignore = "needs the TS verdicts from scripts/windows-shell-diff.sh"]
+fn differential_against_the_ts_host() {
+    let dir = std::env::var("OPENCLAW_WINSHELL_DIFF").expect("OPENCLAW_WINSHELL_DIFF");
+    let read = |name: &str| std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
+    let cases: Vec<String> = serde_json::from_str(&read("cases.json")).unwrap();
+    let expected: Vec<serde_json::Value> = serde_json::from_str(&read("expected.json")).unwrap();
+    assert_eq!(cases.len(), expected.len());
+    let differing: Vec<String> = cases
+        .iter()
+        .zip(&expected)
+        .filter_map(|(case, ts)| {
+            let ours = match analyze_windows_shell_command(case) {
+                Ok(argv) => serde_json::json!({ "ok": argv }),
+                Err(reason) => serde_json::json!({ "err": reason }),
+            };
+            (&ours != ts).then(|| format!("{case:?}: TS {ts}, here {ours}"))
+        })
+        .collect();
+    assert!(differing.is_empty(), "{} of {} differ:\n{}", differing.len(), cases.len(), differing[..differing.len().min(20)].join("\n"));
+}
