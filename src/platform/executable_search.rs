@@ -12,13 +12,14 @@
 //! cannot run). PATHEXT defaults to `.EXE;.CMD;.BAT;.COM`.
 
 use super::windows_path::{
-    extension, has_separator, is_absolute, join, split_path_env, split_pathext,
+    extension, has_separator, is_fully_qualified, join, split_path_env, split_pathext,
     NATIVE_EXECUTABLE_EXTENSIONS,
 };
 use super::Platform;
 
 /// The PATH directories to search, as the platform splits PATH. `absolute_only` drops
-/// relative entries (which would resolve against whatever cwd a command runs in).
+/// relative entries (which would resolve against whatever cwd a command runs in; on Windows
+/// also the drive-relative `\x` and `C:x`).
 pub fn path_dirs(path_env: &str, platform: Platform, absolute_only: bool) -> Vec<String> {
     let dirs: Vec<String> = match platform {
         Platform::Unix => path_env
@@ -29,14 +30,14 @@ pub fn path_dirs(path_env: &str, platform: Platform, absolute_only: bool) -> Vec
         Platform::Windows => split_path_env(path_env),
     };
     dirs.into_iter()
-        .filter(|d| !absolute_only || is_absolute_on(platform, d))
+        .filter(|d| !absolute_only || is_absolute_dir(platform, d))
         .collect()
 }
 
-fn is_absolute_on(platform: Platform, p: &str) -> bool {
+fn is_absolute_dir(platform: Platform, p: &str) -> bool {
     match platform {
         Platform::Unix => p.starts_with('/'),
-        Platform::Windows => is_absolute(p),
+        Platform::Windows => is_fully_qualified(p),
     }
 }
 
@@ -75,7 +76,12 @@ pub fn candidates(
             }
             path_dirs(path_env, platform, absolute_only)
                 .into_iter()
-                .map(|dir| format!("{}/{word}", dir.trim_end_matches('/')))
+                .map(|dir| {
+                    std::path::Path::new(&dir)
+                        .join(word)
+                        .to_string_lossy()
+                        .into_owned()
+                })
                 .collect()
         }
         Platform::Windows => {
@@ -189,7 +195,10 @@ mod tests {
             ["/usr/bin/ls", "rel/ls"]
         );
         assert_eq!(candidates("./x", "/usr/bin", None, Platform::Unix, true), ["./x"]);
-        assert_eq!(path_dirs("C:\\a;C:\\b", Platform::Windows, true), ["C:\\a", "C:\\b"]);
+        assert_eq!(
+            path_dirs("C:\\a;\\x;C:y;\\\\srv\\s;D:/b", Platform::Windows, true),
+            ["C:\\a", "\\\\srv\\s", "D:/b"]
+        );
     }
 
     #[test]
@@ -214,10 +223,12 @@ mod tests {
         let root = dir.to_str().unwrap();
         let path_env = format!("{root}\\Git;{root}\\missing");
         let probe = |p: &str| std::path::Path::new(&p.replace('\\', "/")).is_file();
-        let found = search("git", &path_env, None, Platform::Windows, true, &probe);
+        // `/tmp/...` has no drive: not fully qualified, so searched only with relative entries.
+        assert_eq!(search("git", &path_env, None, Platform::Windows, true, &probe), None);
+        let found = search("git", &path_env, None, Platform::Windows, false, &probe);
         assert_eq!(found, Some(format!("{root}\\Git\\git.exe")));
         assert_eq!(
-            search("gitk", &path_env, None, Platform::Windows, true, &probe),
+            search("gitk", &path_env, None, Platform::Windows, false, &probe),
             None,
             "a directory is not a file"
         );

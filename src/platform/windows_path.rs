@@ -35,6 +35,15 @@ pub fn is_absolute(p: &str) -> bool {
     }
 }
 
+/// A path that names the same place whatever the current drive and directory: `C:\x`, `C:/x`
+/// or a UNC `\\server\share`; not the drive-relative `\x` or `C:x`.
+pub fn is_fully_qualified(p: &str) -> bool {
+    match drive(p) {
+        Some(d) => p[d.len()..].starts_with(is_separator),
+        None => p.starts_with("\\\\") || p.starts_with("//"),
+    }
+}
+
 /// `p` without a `\\?\` (verbatim), `\\?\UNC\` or `\\.\` (device) prefix, in either slash
 /// direction. `\\?\UNC\server\share` becomes `\\server\share`.
 pub fn strip_verbatim(p: &str) -> String {
@@ -238,6 +247,8 @@ mod tests {
         assert!(is_absolute("C:\\x") && is_absolute("c:/x") && is_absolute("\\x"));
         assert!(is_absolute("/tmp") && is_absolute("\\\\srv\\share"));
         assert!(!is_absolute("C:x") && !is_absolute("x\\y") && !is_absolute("C:"));
+        assert!(is_fully_qualified("C:\\x") && is_fully_qualified("\\\\srv\\s"));
+        assert!(!is_fully_qualified("\\x") && !is_fully_qualified("C:x") && !is_fully_qualified("/tmp"));
         assert_eq!(lexical_resolve("C:\\work", ".\\bin\\x.exe"), "C:\\work\\bin\\x.exe");
         assert_eq!(lexical_resolve("C:\\work\\a", "..\\..\\..\\x"), "C:\\x");
         assert_eq!(lexical_resolve("C:\\work", "D:/tools/x.exe"), "D:\\tools\\x.exe");
