@@ -29,26 +29,32 @@
 //!
 //! Module map, application first, leaves last:
 //! - [`cli`]: the subcommands' entry points (`approvals` here; `run` and the service commands
-//!   re-exported); [`run`]: `openclaw-node run`; [`settings`]: what `run` takes from its
-//!   environment, resolved once.
+//!   re-exported); [`run`]: `openclaw-node run`; [`connect`]: `connect <join URL or code>`;
+//!   [`settings`]: what `run` takes from its environment, resolved once.
 //! - [`gateway`]: transport (TCP, TLS, pinning), frames, the handshake, the session over any
 //!   socket halves (reader, writer, tick watchdog), the link, and reconnection with the refusal
 //!   matrix as a pure function.
 //! - [`invoke`]: the request and result types and the dispatcher: in-flight registry, busy
 //!   answer, one panic guard, one result unless cancelled; the worker pool.
 //! - [`publish`]: what the node sends on its own while a session is up (host stats, skills, the
-//!   MCP catalog): the `Publisher` seam the session calls, and `Publication`, one thread each.
+//!   MCP catalog): the `Publisher` seam the session calls, and `Publication`, one thread each;
+//!   [`node_publications`]: host stats, runner inventory (the re-approval notice) and skills;
+//!   [`host_stats`]: the host-stats sample from `/proc` and `statfs`; [`skills`]: the node's
+//!   `SKILL.md` folders (scan, inotify watch, the `node://` working directory).
 //! - [`commands`]: the one command table (`COMMANDS`: name, cap, handler, availability) and one
 //!   module per command family; the node's runtime that handlers read.
 //! - [`approvals`]: the exec-approvals document and store, the policy, and the analysis as
 //!   stages (parse, resolve, match, decide, bind); `argv/` and `shells` for command words.
 //!   - `approvals::windows_shell`: the Windows payload analysis (`cmd /c`, `powershell -c`).
 //! - [`browser`]: `browser.proxy` over the Chrome DevTools Protocol.
+//! - [`files`]: the file-transfer commands' filesystem work (stat, fetch, list, archive,
+//!   write), bound by descriptor to what the gateway authorised; Unix only.
 //! - [`exec`]: spawning a command, capping its output, timeouts; `ProcessGroup`, the one owner
 //!   of a spawned process group (commands, the service manager's tools and Chromium alike).
 //! - [`service`], [`status`]: running as a systemd/launchd service and reporting on it.
 //! - [`identity`], [`state`], [`config`], [`paths`]: who the node is and what it keeps on disk;
-//!   [`endpoint`]: the gateway endpoint from `run`'s and `install`'s flags.
+//!   [`endpoint`]: the gateway endpoint from `run`'s and `install`'s flags; [`setup_code`]:
+//!   pairing setup codes (`--pair`), decoded as TS decodes them.
 //! - [`platform`]: what differs between operating systems: [`platform::Platform`] (whose rules
 //!   apply, chosen once by `Platform::HOST`) and the search PATH.
 //!   - `platform::windows_path`: Windows path text (case, `\` and `/`, `\\?\`, trailing dots).
@@ -84,13 +90,17 @@ internal_modules!(
     clock,
     commands,
     config,
+    connect,
     digest,
     endpoint,
     exec,
+    files,
     gateway,
+    host_stats,
     identity,
     invoke,
     js,
+    node_publications,
     paths,
     platform,
     publish,
@@ -99,7 +109,9 @@ internal_modules!(
     secrets,
     service,
     settings,
+    setup_code,
     shell_quote,
+    skills,
     state,
     status,
 );
