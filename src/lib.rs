@@ -47,6 +47,7 @@
 //!   and `mcp.tools.call.v1`'s calls.
 //! - [`approvals`]: the exec-approvals document and store, the policy, and the analysis as
 //!   stages (parse, resolve, match, decide, bind); `argv/` and `shells` for command words.
+//!   - `approvals::windows_shell`: the Windows payload analysis (`cmd /c`, `powershell -c`).
 //! - [`browser`]: `browser.proxy` over the Chrome DevTools Protocol.
 //! - [`files`]: the file-transfer commands' filesystem work (stat, fetch, list, archive,
 //!   write), bound by descriptor to what the gateway authorised; Unix only.
@@ -56,7 +57,10 @@
 //! - [`identity`], [`state`], [`config`], [`paths`]: who the node is and what it keeps on disk;
 //!   [`endpoint`]: the gateway endpoint from `run`'s and `install`'s flags; [`setup_code`]:
 //!   pairing setup codes (`--pair`), decoded as TS decodes them.
-//! - [`platform`]: what differs between operating systems (today the search PATH).
+//! - [`platform`]: what differs between operating systems: [`platform::Platform`] (whose rules
+//!   apply, chosen once by `Platform::HOST`) and the search PATH.
+//!   - `platform::windows_path`: Windows path text (case, `\` and `/`, `\\?\`, trailing dots).
+//!   - `platform::executable_search`: PATH (and PATHEXT) search over a caller's file probe.
 //! - Leaves with one concern each: [`cancel`] (the cancel token and the one cancellable wait),
 //!   [`secrets`] (the node's secrets and the one rule that keeps them from children), [`clock`]
 //!   (epoch milliseconds, ISO-8601), [`random`] (OS randomness, UUIDs, tokens), [`digest`]

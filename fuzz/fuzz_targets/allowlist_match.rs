@@ -44,6 +44,7 @@ fuzz_target!(|data: &[u8]| {
         cwd: "/tmp".into(),
         path_env: fuzz_path_env(),
         home: Some("/home/fuzz".into()),
+        ..Default::default()
     };
     let safe_bins = SafeBins::new(None, &[]);
 
@@ -69,7 +70,7 @@ fuzz_target!(|data: &[u8]| {
 
     let resolution = resolve::resolve_executable(&argv[0], &ctx);
     let matched =
-        allowlist::match_allowlist(&entries, Some(&resolution), Some(&argv), "/tmp", None);
+        allowlist::match_allowlist(&entries, Some(&resolution), Some(&argv), "/tmp", ctx.path_rules());
     if let Some(entry) = matched {
         assert!(entries.contains(entry));
     }

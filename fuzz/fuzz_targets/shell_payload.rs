@@ -31,6 +31,7 @@ fuzz_target!(|data: &[u8]| {
         cwd: "/tmp".into(),
         path_env: fuzz_path_env(),
         home: Some("/home/fuzz".into()),
+        ..Default::default()
     };
     let safe_bins = SafeBins::new(None, &[]);
     let mut converted = Vec::new();

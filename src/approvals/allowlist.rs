@@ -33,15 +33,15 @@ use super::argv::{
     posix_script_operand, ScriptOperandScan,
 };
 use super::pattern::{
-    arg_pattern_matches, cwd_bound_hash_pattern, glob_matches, is_cwd_bound_hash_pattern,
+    arg_pattern_matches, cwd_bound_hash_pattern, is_cwd_bound_hash_pattern, PathRules,
     LEGACY_HASH_PREFIX,
 };
 use super::policy::AllowlistEntry;
 use super::resolve::{
     candidate_path, physical_resolve, realpath, trust_path, Carrier, ExecutableResolution,
-    ResolveContext,
-    ResolvedSegments, Segment,
+    ResolveContext, ResolvedSegments, Segment,
 };
+use crate::platform::{windows_path, Platform};
 use super::safe_bins::{is_safe_bin_usage, SafeBins};
 use super::shell::{is_safe_builtin_segment, ShellSegment};
 
@@ -74,13 +74,14 @@ fn has_path_selector(value: &str) -> bool {
     value.contains(['/', '\\', '~'])
 }
 
-/// `matchAllowlist`. `argv` is `None` when the segment's arguments are inexact.
+/// `matchAllowlist`. `argv` is `None` when the segment's arguments are inexact; `rules` say how
+/// patterns read paths (see [`super::pattern`]).
 pub fn match_allowlist<'a>(
     entries: &'a [AllowlistEntry],
     resolution: Option<&ExecutableResolution>,
     argv: Option<&[String]>,
     cwd: &str,
-    home: Option<&str>,
+    rules: PathRules<'_>,
 ) -> Option<&'a AllowlistEntry> {
     if entries.is_empty() {
         return None;
@@ -106,14 +107,17 @@ pub fn match_allowlist<'a>(
             continue;
         }
         let path_matches = if has_path_selector(pattern) {
-            glob_matches(pattern, trust, home)
+            rules.glob_matches(pattern, trust)
         } else if pattern != "*" && !resolution.raw_executable.contains(['/', '\\', '~']) {
-            let basename = Path::new(resolved_path)
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("");
-            glob_matches(pattern, &resolution.executable_name, home)
-                || glob_matches(pattern, basename, home)
+            let basename = match rules.platform {
+                Platform::Unix => Path::new(resolved_path)
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or(""),
+                Platform::Windows => windows_path::file_name(resolved_path),
+            };
+            rules.glob_matches(pattern, &resolution.executable_name)
+                || rules.glob_matches(pattern, basename)
         } else {
             false
         };
@@ -279,10 +283,11 @@ fn is_trusted_file(
         return false;
     };
     let cwd = ctx.cwd.to_string_lossy();
-    if match_allowlist(entries, Some(resolution), None, &cwd, ctx.home.as_deref()).is_some() {
+    if match_allowlist(entries, Some(resolution), None, &cwd, ctx.path_rules()).is_some() {
         return true;
     }
-    is_root_owned_chain(Path::new(real))
+    // Windows has no root-owned chain to trust; there only an entry trusts a file.
+    ctx.platform == Platform::Unix && is_root_owned_chain(Path::new(real))
 }
 
 /// The file and each directory above it (by real path) owned by uid 0 with no group or world
@@ -372,7 +377,7 @@ pub fn evaluate_segment(
         return unsatisfied;
     }
     let cwd = ctx.cwd.to_string_lossy().into_owned();
-    let home = ctx.home.as_deref();
+    let rules = ctx.path_rules();
     let effective = segment.effective_argv().to_vec();
     let exact_argv = segment.exact_argv.then_some(effective.as_slice());
     let mut entry = None;
@@ -400,7 +405,8 @@ pub fn evaluate_segment(
         } else {
             entries
         };
-        let matched = match_allowlist(entries, Some(&candidate_resolution), exact_argv, &cwd, home);
+        let matched =
+            match_allowlist(entries, Some(&candidate_resolution), exact_argv, &cwd, rules);
         let argv_bound = matched.is_some_and(|m| {
             m.arg_pattern
                 .as_deref()
@@ -413,7 +419,12 @@ pub fn evaluate_segment(
         };
         // After a `cd` the script operand was resolved against the wrong directory
         // (`cd /x && sh ./s.sh` reads /x/s.sh): no match through it.
-        if entry.is_none() && carries_command_in_args(&effective) && !segment.after_cd {
+        // POSIX scripts only: the Windows rules match no script operand.
+        if entry.is_none()
+            && carries_command_in_args(&effective)
+            && !segment.after_cd
+            && ctx.platform == Platform::Unix
+        {
             if let Some(script) = shell_script_invocation(&effective, ctx, segment.in_shell) {
                 let script_resolution = ExecutableResolution {
                     raw_executable: script.path.clone(),
@@ -434,7 +445,7 @@ pub fn evaluate_segment(
                     Some(&script_resolution),
                     script_argv,
                     &cwd,
-                    home,
+                    rules,
                 )
                 .filter(|_| shell_trusted)
                 .cloned();
@@ -446,6 +457,11 @@ pub fn evaluate_segment(
             entry,
             satisfied_by: Some(SatisfiedBy::Allowlist),
         };
+    }
+    // The TS host has no safe bins or safe builtins on Windows (`isSafeBinUsage`,
+    // `isSafeBuiltinSegment` return false on win32).
+    if ctx.platform == Platform::Windows {
+        return unsatisfied;
     }
     if let (Some(resolution), true) = (&segment.resolution, segment.exact_argv) {
         if is_safe_bin_usage(&effective, &resolution.execution, safe_bins, ctx) {
@@ -522,6 +538,7 @@ mod tests {
             cwd: PathBuf::from("/tmp"),
             path_env: "/usr/bin:/bin".into(),
             home: Some("/home/u".into()),
+            ..Default::default()
         }
     }
 
@@ -819,6 +836,7 @@ mod tests {
             cwd: cwd.to_path_buf(),
             path_env: "/usr/bin:/bin".into(),
             home: Some("/home/u".into()),
+            ..Default::default()
         };
         let request = resolve_command_request(v(argv), None).unwrap();
         let resolved = resolve_request(&request, &ctx);

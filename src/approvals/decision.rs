@@ -12,6 +12,10 @@
 //!
 //! The node never prompts: `approval-required` is a denial, and the gateway asks the operator.
 //!
+//! Under Windows rules, a `cmd` wrapper (how the gateway sends every shell command to Windows)
+//! is unanalysed and unsatisfied in allowlist mode: only an approval or an exact allow-always
+//! grant runs it ([`MSG_WINDOWS_SHELL_WRAPPER_MISS`]).
+//!
 //! [`decide`] is the decide stage of a `system.run` (after resolve and match, before bind). Which
 //! denial a user sees depends on the order the checks are reported in, so the stage splits them:
 //!
@@ -26,7 +30,7 @@ use super::argv::{js_trim, normalize_executable_token, split_inline_option, spli
 use super::command::CommandRequest;
 use super::pattern::durable_command_marker;
 use super::policy::{Ask, EffectivePolicy, Security};
-use super::resolve::{ResolvedSegments, Segment};
+use super::resolve::{is_windows_cmd_wrapper, ResolvedSegments, Segment};
 
 /// Why a run was denied (`exec.denied.reason`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +76,8 @@ impl Denial {
 pub const MSG_SECURITY_DENY: &str = "SYSTEM_RUN_DISABLED: security=deny";
 pub const MSG_APPROVAL_REQUIRED: &str = "SYSTEM_RUN_DENIED: approval required";
 pub const MSG_ALLOWLIST_MISS: &str = "SYSTEM_RUN_DENIED: allowlist miss";
+/// `formatSystemRunAllowlistMissMessage({windowsShellWrapperBlocked: true})`.
+pub const MSG_WINDOWS_SHELL_WRAPPER_MISS: &str = "SYSTEM_RUN_DENIED: allowlist miss (Windows shell wrappers like cmd.exe /c require approval; approve once/always or run with --ask on-miss|always)";
 pub const MSG_PLAN_MISS: &str = "SYSTEM_RUN_DENIED: execution plan mismatch";
 pub const MSG_SCREEN_RECORDING: &str = "PERMISSION_MISSING: screenRecording";
 pub const MSG_STATE_WRITE_FAILED: &str = "SYSTEM_RUN_DENIED: approval state could not be persisted";
@@ -89,6 +95,13 @@ pub struct PolicyInputs {
     pub allowlist_satisfied: bool,
     pub durable_approval: bool,
     pub approved_by_ask: bool,
+    /// A `cmd` shell wrapper under Windows rules ([`is_windows_cmd_wrapper`]).
+    pub windows_cmd_wrapper: bool,
+}
+
+/// `windowsShellWrapperBlocked`.
+pub fn windows_shell_wrapper_blocked(inputs: &PolicyInputs) -> bool {
+    inputs.security == Security::Allowlist && inputs.windows_cmd_wrapper
 }
 
 /// `requiresExecApproval`.
@@ -107,8 +120,14 @@ pub fn requires_ask(inputs: &PolicyInputs) -> bool {
         && !(inputs.analysis_ok && inputs.allowlist_satisfied)
 }
 
-/// `evaluateSystemRunPolicy` (Linux: no cmd.exe special case).
+/// `evaluateSystemRunPolicy`. A blocked Windows shell wrapper is unanalysed and unsatisfied.
 pub fn evaluate(inputs: &PolicyInputs) -> Result<(), Denial> {
+    let blocked = windows_shell_wrapper_blocked(inputs);
+    let inputs = &PolicyInputs {
+        analysis_ok: inputs.analysis_ok && !blocked,
+        allowlist_satisfied: inputs.allowlist_satisfied && !blocked,
+        ..*inputs
+    };
     if inputs.security == Security::Deny {
         return Err(Denial::new(DenyReason::SecurityDeny, MSG_SECURITY_DENY));
     }
@@ -121,7 +140,12 @@ pub fn evaluate(inputs: &PolicyInputs) -> Result<(), Denial> {
     let satisfied = inputs.analysis_ok && inputs.allowlist_satisfied;
     let excused = inputs.approved_by_ask || inputs.durable_approval;
     if inputs.security == Security::Allowlist && !satisfied && !excused {
-        return Err(Denial::new(DenyReason::AllowlistMiss, MSG_ALLOWLIST_MISS));
+        let miss = if blocked {
+            MSG_WINDOWS_SHELL_WRAPPER_MISS
+        } else {
+            MSG_ALLOWLIST_MISS
+        };
+        return Err(Denial::new(DenyReason::AllowlistMiss, miss));
     }
     Ok(())
 }
@@ -486,7 +510,9 @@ pub fn decide(
         allowlist_satisfied,
         durable_approval: durable || inline_trusted,
         approved_by_ask: grant_allowed,
+        windows_cmd_wrapper: is_windows_cmd_wrapper(resolved.platform, request),
     };
+    let blocked = windows_shell_wrapper_blocked(&inputs);
     let mut verdict = evaluate(&inputs);
     let segment_texts: Vec<(String, Vec<String>)> = resolved
         .segments
@@ -526,9 +552,9 @@ pub fn decide(
             auto_review: approval.auto_review && grant_allowed,
             fallback,
         },
-        analysis_ok: resolved.analysis_ok,
-        all_satisfied: matches.all_satisfied,
-        allowlist_satisfied,
+        analysis_ok: resolved.analysis_ok && !blocked,
+        all_satisfied: matches.all_satisfied && !blocked,
+        allowlist_satisfied: allowlist_satisfied && !blocked,
         durable,
         verdict,
     })
@@ -552,6 +578,7 @@ mod tests {
             allowlist_satisfied: satisfied,
             durable_approval: durable,
             approved_by_ask: approved,
+            windows_cmd_wrapper: false,
         }
     }
 

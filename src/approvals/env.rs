@@ -10,11 +10,21 @@
 //!    own credentials never reach a child: whatever [`crate::secrets::Secrets`] withholds (the
 //!    secret names, and any value holding a secret value) is removed, whether inherited or
 //!    passed as an override.
+//! 5. Under Windows rules ([`Platform`]) keys compare case-insensitively (`Path` is `PATH`),
+//!    PATH splits on `;`, and overrides of `PATHEXT` and `ComSpec` are refused too (with `PATH`,
+//!    `SystemRoot` and `WINDIR`, which every platform refuses); the TS host leaves those two
+//!    open.
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::OnceLock;
 
+use crate::platform::executable_search::path_dirs;
+use crate::platform::Platform;
 use crate::secrets::Secrets;
+
+/// Overrides refused under Windows rules beyond the lists: what decides which file a command
+/// name runs (`PATHEXT`) and which shell runs `.cmd` files (`ComSpec`).
+const WINDOWS_REFUSED_OVERRIDES: &[&str] = &["PATHEXT", "COMSPEC"];
 
 const BLOCKED_EVERYWHERE: &[&str] = &[
     "NODE_OPTIONS",
@@ -531,12 +541,10 @@ pub fn overrides_digest(overrides: &[(String, String)]) -> Option<String> {
 /// The child's PATH: the node's PATH without relative or empty entries, which the policy
 /// never resolves through (see [`super::resolve`]) and which would make the child's own
 /// lookups (`env x`, a script's `x`) find files in its cwd.
-pub fn absolute_path_entries(path_env: &str) -> String {
-    path_env
-        .split(':')
-        .filter(|dir| dir.starts_with('/'))
-        .collect::<Vec<_>>()
-        .join(":")
+/// Under `platform`'s rules: `;` and drive paths on Windows.
+pub fn absolute_path_entries_on(platform: Platform, path_env: &str) -> String {
+    let separator = if platform.is_windows() { ";" } else { ":" };
+    path_dirs(path_env, platform, true).join(separator)
 }
 
 /// TS `isDangerousHostEnvVarName` (`upper` already upper-cased): the names and prefixes
@@ -559,10 +567,27 @@ fn is_no_pager_override(upper: &str, value: &str) -> bool {
     (upper == "GIT_PAGER" || upper == "PAGER") && (value.is_empty() || value == "cat")
 }
 
+/// True when an override of `key` is refused under `platform`'s rules: `PATH` (any case), the
+/// blocked lists, and on Windows `PATHEXT` and `ComSpec`.
+pub fn is_refused_override_key(platform: Platform, key: &str) -> bool {
+    let upper = key.trim().to_uppercase();
+    upper == "PATH"
+        || is_blocked_override_key(&upper)
+        || (platform.is_windows() && WINDOWS_REFUSED_OVERRIDES.contains(&upper.as_str()))
+}
+
+/// [`validate_overrides_on`] under the host's rules.
+pub fn validate_overrides(
+    env: Option<&serde_json::Value>,
+) -> Result<Vec<(String, String)>, String> {
+    validate_overrides_on(Platform::HOST, env)
+}
+
 /// Validates `params.env`. Non-string values are ignored. `Ok` holds the accepted overrides in
 /// request order (keys trimmed, `PAGER=cat` coerced to empty); `Err` the exact
 /// `SYSTEM_RUN_DENIED: environment override rejected (...)` message.
-pub fn validate_overrides(
+pub fn validate_overrides_on(
+    platform: Platform,
     env: Option<&serde_json::Value>,
 ) -> Result<Vec<(String, String)>, String> {
     let Some(serde_json::Value::Object(map)) = env else {
@@ -593,7 +618,7 @@ pub fn validate_overrides(
             accepted.push((key.to_string(), String::new()));
             continue;
         }
-        if is_blocked_override_key(&upper) {
+        if is_refused_override_key(platform, &upper) {
             blocked.insert(upper);
             continue;
         }
@@ -628,10 +653,15 @@ fn rejection_details(blocked: &BTreeSet<String>, invalid: &BTreeSet<String>) -> 
 /// The `env NAME=value cmd` check: blocked names among the dispatch wrappers' assignments.
 /// `Err` is the exact `command env assignment rejected` message.
 pub fn validate_assignment_keys(keys: &[String]) -> Result<(), String> {
+    validate_assignment_keys_on(Platform::HOST, keys)
+}
+
+/// [`validate_assignment_keys`] under `platform`'s rules.
+pub fn validate_assignment_keys_on(platform: Platform, keys: &[String]) -> Result<(), String> {
     let blocked: BTreeSet<String> = keys
         .iter()
         .map(|k| k.trim().to_uppercase())
-        .filter(|upper| upper == "PATH" || is_blocked_override_key(upper))
+        .filter(|upper| is_refused_override_key(platform, upper))
         .collect();
     if blocked.is_empty() {
         Ok(())
@@ -688,10 +718,22 @@ pub fn child_env(
     path_env: &str,
     secrets: &Secrets,
 ) -> Vec<(String, String)> {
+    child_env_on(Platform::HOST, base, overrides, path_env, secrets)
+}
+
+/// [`child_env`] under `platform`'s rules: on Windows one entry per key in any case (the
+/// node's `Path` is replaced by its `PATH`, not kept beside it).
+pub fn child_env_on(
+    platform: Platform,
+    base: impl IntoIterator<Item = (String, String)>,
+    overrides: &[(String, String)],
+    path_env: &str,
+    secrets: &Secrets,
+) -> Vec<(String, String)> {
     let mut merged: Vec<(String, String)> = Vec::new();
     let set = |key: String, value: String, merged: &mut Vec<(String, String)>| match merged
         .iter_mut()
-        .find(|(k, _)| *k == key)
+        .find(|(k, _)| platform.env_key_eq(k, &key))
     {
         Some(entry) => entry.1 = value,
         None => merged.push((key, value)),
@@ -716,8 +758,11 @@ pub fn child_env(
         }
     }
     // The node resolved bare commands with its own PATH; the child must see the same one.
-    merged.retain(|(k, _)| k != "PATH");
-    merged.push(("PATH".to_string(), absolute_path_entries(path_env)));
+    merged.retain(|(k, _)| !platform.env_key_eq(k, "PATH"));
+    merged.push((
+        "PATH".to_string(),
+        absolute_path_entries_on(platform, path_env),
+    ));
     for (key, value) in overrides {
         set(key.clone(), value.clone(), &mut merged);
     }

@@ -20,6 +20,8 @@
 //! - [`shells`]: the one table of shell names and what each can do.
 //! - [`shell`]: the fail-closed shell-payload analysis for allowlist mode. [`shell_trace`]
 //!   (tests and fuzzing only): the analysis checked against what `bash -x` really runs.
+//! - [`windows_shell`]: the same for Windows payloads (`cmd /c`, `powershell -Command`);
+//!   `windows_tests`: the Windows rules end to end, on any build.
 //! - [`resolve`]: which file a command word names; the resolve stage.
 //! - [`pattern`], [`regex`]: globs, argPatterns, generated hash patterns.
 //! - [`allowlist`]: matching segments against entries; the match stage. [`safe_bins`]: the
@@ -53,6 +55,10 @@ pub mod shell;
 pub mod shell_trace;
 pub mod shells;
 pub mod store;
+pub mod windows_shell;
+
+#[cfg(test)]
+mod windows_tests;
 
 pub use store::{ApprovalsStore, Snapshot, StoreError};
 

@@ -4,6 +4,12 @@
 //!   terminators, as JS `.*`), `*` anything but `/`, `?` one character but `/`; everything else is
 //!   literal; anchored at both ends; case-sensitive. A target with `.`/`..` segments is
 //!   normalised first when the pattern has a wildcard.
+//! * On Windows ([`glob_matches_windows`], the TS host's win32 branch and more): both sides are
+//!   compared in [`windows_path::match_form`] (case-insensitive, `\` = `/`, no `\\?\`, no
+//!   trailing dots or spaces); a pattern without a wildcard is compared by real path (so an 8.3
+//!   name like `C:\PROGRA~1` matches the long one); a pattern whose last component has no
+//!   extension also matches that name with `.exe`, `.com`, `.bat` or `.cmd`, as Windows runs
+//!   `C:\Tools\git` as `C:\Tools\git.exe`.
 //! * `argPattern`: `sha256:cwd-argv:v1:<hex>` matches only the exact argv in the exact cwd;
 //!   `sha256:argv:` (legacy) never matches; anything else is a hand-written ECMAScript regex
 //!   tested against the arguments joined by spaces (or NUL-joined when the pattern holds a NUL),
@@ -13,6 +19,8 @@ use crate::digest::sha256_hex;
 
 use super::regex::Regex;
 use super::resolve::posix_normalize;
+use crate::platform::windows_path;
+use crate::platform::Platform;
 
 /// Prefix of the cwd- and argv-bound patterns `allow-always` writes.
 pub const CWD_BOUND_HASH_PREFIX: &str = "sha256:cwd-argv:v1:";
@@ -170,6 +178,99 @@ pub fn glob_matches(pattern: &str, target: &str, home: Option<&str>) -> bool {
     }
     let chars: Vec<char> = target.chars().collect();
     glob_match(&glob_tokens(&pattern), &chars)
+}
+
+/// How globs read paths: the platform's rules, HOME for `~`, and the `realpath` a Windows
+/// literal pattern is compared through.
+#[derive(Clone, Copy)]
+pub struct PathRules<'a> {
+    pub platform: Platform,
+    pub home: Option<&'a str>,
+    pub realpath: fn(&str) -> Option<String>,
+}
+
+impl PathRules<'_> {
+    /// `pattern` against `target` under these rules.
+    pub fn glob_matches(&self, pattern: &str, target: &str) -> bool {
+        match self.platform {
+            Platform::Unix => glob_matches(pattern, target, self.home),
+            Platform::Windows => glob_matches_windows(pattern, target, self.home, self.realpath),
+        }
+    }
+}
+
+/// `matchesExecAllowlistPattern` on win32 (see the module doc).
+pub fn glob_matches_windows(
+    pattern: &str,
+    target: &str,
+    home: Option<&str>,
+    realpath: fn(&str) -> Option<String>,
+) -> bool {
+    let trimmed = pattern.trim();
+    if trimmed.is_empty() {
+        return false;
+    }
+    let expanded = if trimmed == "~" || trimmed.starts_with("~/") || trimmed.starts_with("~\\") {
+        match home.filter(|h| !h.is_empty()) {
+            Some(home) => format!("{home}{}", &trimmed[1..]),
+            None => return false,
+        }
+    } else {
+        trimmed.to_string()
+    };
+    let has_wildcard = expanded.contains(['*', '?']);
+    let (pattern, target) = if has_wildcard {
+        (expanded, target.to_string())
+    } else {
+        (
+            realpath(&expanded).unwrap_or(expanded),
+            realpath(target).unwrap_or_else(|| target.to_string()),
+        )
+    };
+    let pattern = windows_path::match_form(&pattern);
+    let mut target = windows_path::match_form(&target);
+    if has_wildcard && has_dot_path_segment(&target) {
+        target = fold_dot_segments(&target);
+    }
+    let tokens = glob_tokens(&pattern);
+    let matches = |t: &str| glob_match(&tokens, &t.chars().collect::<Vec<_>>());
+    if matches(&target) {
+        return true;
+    }
+    let last = pattern.rsplit('/').next().unwrap_or("");
+    windows_path::extension(last).is_empty() && {
+        let bare = windows_path::strip_native_extension(&target);
+        bare.len() != target.len() && matches(bare)
+    }
+}
+
+/// `.` and `..` folded in a `/`-separated match form (`path.win32.normalize`); `..` never
+/// climbs above the root or a drive.
+fn fold_dot_segments(p: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    let mut pieces = p.split('/').peekable();
+    let mut prefix = String::new();
+    if p.starts_with("//") {
+        prefix.push_str("//");
+        pieces.next();
+        pieces.next();
+    } else if p.starts_with('/') {
+        prefix.push('/');
+        pieces.next();
+    }
+    let floor = usize::from(pieces.peek().is_some_and(|first| first.ends_with(':')));
+    for piece in pieces {
+        match piece {
+            "" | "." => {}
+            ".." => {
+                if parts.len() > floor {
+                    parts.pop();
+                }
+            }
+            other => parts.push(other),
+        }
+    }
+    format!("{prefix}{}", parts.join("/"))
 }
 
 /// `matchArgPattern` for a hand-written (non-hash) pattern.

@@ -31,10 +31,11 @@ use super::decision::detect_inline_eval;
 use super::pattern::cwd_bound_hash_pattern;
 use super::policy::{Ask, PolicySnapshot, Security};
 use super::resolve::{
-    analysable_payload_segments, realpath, resolve_command, trust_path,
-    ResolveContext, Segment,
+    analysable_payload_segments, is_unreviewable_windows_wrapper, realpath, resolve_command,
+    trust_path, ResolveContext, Segment,
 };
 use crate::js::string as js_string;
+use crate::platform::Platform;
 
 /// The long explanation the gateway shows for an unsupported shape.
 pub const UNSUPPORTED_SHAPE_SUFFIX: &str = "\nNo approval request was created for this attempt; this is not a user denial. Retry a supported single executable with an absolute path through the normal approval flow. This node approval path cannot bind script/interpreter payloads nested in its shell wrapper.";
@@ -182,8 +183,22 @@ pub fn command_argv(value: Option<&Value>) -> Option<Vec<String>> {
         .map(|items| items.iter().map(js_string).collect())
 }
 
-/// `buildSystemRunApprovalPlan` (without the policy snapshot).
+/// [`build_plan_on`] under the host's rules.
 pub fn build_plan(
+    params: &Value,
+    bind: bool,
+    path_env: &str,
+    env_has_startup: bool,
+) -> Result<RunPlan, PrepareError> {
+    build_plan_on(Platform::HOST, params, bind, path_env, env_has_startup)
+}
+
+/// `buildSystemRunApprovalPlan` (without the policy snapshot). Under Windows rules a wrapper
+/// whose startup cannot be reviewed is refused even with a payload (`powershell
+/// -EncodedCommand X`, `-File`, no `-NoProfile`, cmd without `/d`; see
+/// [`is_unreviewable_windows_wrapper`]), where the TS host prepares a plan for it.
+pub fn build_plan_on(
+    platform: Platform,
     params: &Value,
     bind: bool,
     path_env: &str,
@@ -195,10 +210,10 @@ pub fn build_plan(
     if request.argv.is_empty() {
         return Err(PrepareError("command required".to_string()));
     }
-    if bind
-        && request.shell_payload.is_none()
-        && is_blocked_shell_wrapper_command(&request.argv, None)
-    {
+    let unbindable_wrapper = (request.shell_payload.is_none()
+        && is_blocked_shell_wrapper_command(&request.argv, None))
+        || (platform.is_windows() && is_unreviewable_windows_wrapper(&request.argv));
+    if bind && unbindable_wrapper {
         return Err(BindError {
             message: super::binding::MSG_UNSUPPORTED_SHAPE.to_string(),
             unsupported_shape: true,
@@ -633,6 +648,7 @@ mod tests {
             cwd: std::path::PathBuf::from("/tmp"),
             path_env: PATH.into(),
             home: None,
+            ..Default::default()
         };
         let uname = super::super::resolve::resolve_executable("uname", &ctx)
             .resolved_real_path

@@ -4,6 +4,13 @@
 //! must find the same file the kernel will execute. Differences from the TS host, all
 //! fail-closed: relative or empty PATH entries are skipped (the TS host resolves them against the
 //! cwd), and `~` expands only from the node's own `HOME`.
+//!
+//! The [`ResolveContext`] carries the [`Platform`] whose rules apply. On Windows: words with
+//! `\` or `/` are paths, resolved as `path.win32.resolve` does; PATH splits on `;`; PATHEXT
+//! extensions are tried (see [`crate::platform::executable_search`]); a file is executable when
+//! its extension is `.exe .com .bat .cmd` or one of PATHEXT's; real paths lose their `\\?\`
+//! prefix. A shell payload is analysed by [`super::windows_shell`] into one segment, which runs
+//! without the shell, so no shell carries it.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
@@ -14,6 +21,10 @@ use super::argv::{
 use super::command::CommandRequest;
 use super::shell::{analyze_payload, ShellSegment};
 use super::shells::{is_analysable_shell, ShellKind};
+use super::windows_shell::analyze_windows_shell_command;
+use crate::platform::executable_search::{self, has_executable_extension};
+use crate::platform::windows_path::{self, split_pathext};
+use crate::platform::Platform;
 
 /// How one executable word resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,26 +55,123 @@ impl CommandResolution {
     }
 }
 
-/// Where resolution looks: the cwd the command will run in and the PATH it will see.
+/// What resolution asks of the filesystem. The host's by default; a test of another platform's
+/// rules passes its own (Windows paths on a Linux disk, say).
+#[derive(Debug, Clone, Copy)]
+pub struct Filesystem {
+    /// A file the process may execute (Unix: mode and `access(X_OK)`; Windows: a regular file,
+    /// whose extension the Windows rules check themselves).
+    pub is_executable: fn(&str) -> bool,
+    /// `realpath`, as a string; `None` when the path does not resolve.
+    pub realpath: fn(&str) -> Option<String>,
+}
+
+impl Filesystem {
+    pub const HOST: Filesystem = Filesystem {
+        is_executable: host_is_executable,
+        realpath: host_realpath,
+    };
+}
+
+fn host_is_executable(path: &str) -> bool {
+    is_executable_file(Path::new(path))
+}
+
+/// `realpath` on the host; on Windows without the `\\?\` prefix `canonicalize` adds.
+fn host_realpath(path: &str) -> Option<String> {
+    let real = realpath(Path::new(path))?;
+    Some(match Platform::HOST {
+        Platform::Windows => windows_path::strip_verbatim(&real),
+        Platform::Unix => real,
+    })
+}
+
+/// Where resolution looks: the cwd the command will run in and the PATH it will see, and the
+/// platform whose rules apply.
 #[derive(Debug, Clone)]
 pub struct ResolveContext {
     pub cwd: PathBuf,
     pub path_env: String,
     pub home: Option<String>,
+    pub platform: Platform,
+    /// PATHEXT (Windows): the node's own; `None` for the default.
+    pub path_ext: Option<String>,
+    pub fs: Filesystem,
+}
+
+impl Default for ResolveContext {
+    /// `/`, an empty PATH, no HOME, the host's platform and filesystem.
+    fn default() -> ResolveContext {
+        ResolveContext {
+            cwd: PathBuf::from("/"),
+            path_env: String::new(),
+            home: None,
+            platform: Platform::HOST,
+            path_ext: None,
+            fs: Filesystem::HOST,
+        }
+    }
 }
 
 impl ResolveContext {
-    /// A context for `cwd` (or the process cwd) with the node's PATH and HOME.
+    /// A context for `cwd` (or the process cwd) with the node's PATH, HOME (on Windows,
+    /// `USERPROFILE` when HOME is unset) and PATHEXT, under the host's rules.
     pub fn new(cwd: Option<&str>, path_env: &str) -> ResolveContext {
         let cwd = match cwd.map(str::trim).filter(|c| !c.is_empty()) {
             Some(cwd) => PathBuf::from(cwd),
             None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
         };
+        let platform = Platform::HOST;
+        let home = std::env::var("HOME")
+            .ok()
+            .or_else(|| platform.is_windows().then(|| std::env::var("USERPROFILE").ok())?);
         ResolveContext {
             cwd,
             path_env: path_env.to_string(),
-            home: std::env::var("HOME").ok(),
+            home,
+            platform,
+            path_ext: platform
+                .is_windows()
+                .then(|| std::env::var("PATHEXT").ok())
+                .flatten(),
+            fs: Filesystem::HOST,
         }
+    }
+
+    /// The same context under `platform`'s rules.
+    pub fn on(mut self, platform: Platform) -> ResolveContext {
+        self.platform = platform;
+        self
+    }
+
+    /// How allowlist patterns read paths in this context.
+    pub fn path_rules(&self) -> super::pattern::PathRules<'_> {
+        super::pattern::PathRules {
+            platform: self.platform,
+            home: self.home.as_deref(),
+            realpath: self.fs.realpath,
+        }
+    }
+
+    /// `realpath` through this context's filesystem.
+    pub fn realpath(&self, path: &str) -> Option<String> {
+        (self.fs.realpath)(path)
+    }
+
+    /// True when `word` names a path rather than a command to search for.
+    pub fn is_path_word(&self, word: &str) -> bool {
+        match self.platform {
+            Platform::Unix => word.contains('/'),
+            Platform::Windows => windows_path::has_separator(word),
+        }
+    }
+
+    /// A file this platform runs: executable (Unix), or a file with an executable extension
+    /// (Windows).
+    fn accepts(&self, candidate: &str) -> bool {
+        (self.fs.is_executable)(candidate)
+            && (self.platform == Platform::Unix
+                || has_executable_extension(candidate, &split_pathext(self.path_ext.as_deref())))
     }
 }
 
@@ -159,7 +267,8 @@ pub fn realpath(path: &Path) -> Option<String> {
 }
 
 fn expand_home(raw: &str, ctx: &ResolveContext) -> Option<String> {
-    if raw == "~" || raw.starts_with("~/") {
+    let windows_home = ctx.platform.is_windows() && raw.starts_with("~\\");
+    if raw == "~" || raw.starts_with("~/") || windows_home {
         let home = ctx.home.as_deref().filter(|h| !h.is_empty())?;
         return Some(format!("{home}{}", &raw[1..]));
     }
@@ -169,38 +278,44 @@ fn expand_home(raw: &str, ctx: &ResolveContext) -> Option<String> {
 /// The candidate path for a word that contains a path separator (`./x`, `/usr/bin/x`, `~/x`).
 pub fn path_candidate(raw: &str, ctx: &ResolveContext) -> Option<String> {
     let expanded = expand_home(raw, ctx)?;
-    if !expanded.contains('/') {
+    if !ctx.is_path_word(&expanded) {
         return None;
     }
-    physical_resolve(&ctx.cwd, &expanded)
-        .to_str()
-        .map(str::to_string)
+    match ctx.platform {
+        Platform::Unix => physical_resolve(&ctx.cwd, &expanded)
+            .to_str()
+            .map(str::to_string),
+        Platform::Windows => Some(windows_path::lexical_resolve(
+            &ctx.cwd.to_string_lossy(),
+            &expanded,
+        )),
+    }
 }
 
 /// Resolves one executable word.
 pub fn resolve_executable(raw: &str, ctx: &ResolveContext) -> ExecutableResolution {
+    let path_ext = ctx.path_ext.as_deref();
+    let accepts = |candidate: &str| ctx.accepts(candidate);
     let resolved_path = if raw.is_empty() {
         None
-    } else if raw.starts_with('~') || raw.contains('/') {
-        path_candidate(raw, ctx).filter(|candidate| is_executable_file(Path::new(candidate)))
+    } else if raw.starts_with('~') || ctx.is_path_word(raw) {
+        // On Windows a path without a PATHEXT extension is tried with each (`.\build` runs
+        // `build.exe`); on Unix the path is the candidate.
+        path_candidate(raw, ctx).and_then(|candidate| {
+            executable_search::search(&candidate, "", path_ext, ctx.platform, true, &accepts)
+        })
     } else {
-        ctx.path_env
-            .split(':')
-            .filter(|dir| dir.starts_with('/'))
-            .map(|dir| Path::new(dir).join(raw))
-            .find(|candidate| is_executable_file(candidate))
-            .and_then(|candidate| candidate.to_str().map(str::to_string))
+        executable_search::search(raw, &ctx.path_env, path_ext, ctx.platform, true, &accepts)
     };
-    let resolved_real_path = resolved_path
-        .as_deref()
-        .and_then(|p| realpath(Path::new(p)));
-    let executable_name = match &resolved_path {
-        Some(path) => Path::new(path)
+    let resolved_real_path = resolved_path.as_deref().and_then(|p| ctx.realpath(p));
+    let executable_name = match (&resolved_path, ctx.platform) {
+        (Some(path), Platform::Unix) => Path::new(path)
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or(raw)
             .to_string(),
-        None => raw.to_string(),
+        (Some(path), Platform::Windows) => windows_path::file_name(path).to_string(),
+        (None, _) => raw.to_string(),
     };
     ExecutableResolution {
         raw_executable: raw.to_string(),
@@ -247,30 +362,32 @@ pub fn trust_path(resolution: &ExecutableResolution, ctx: &ResolveContext) -> Op
     }
     let candidate = match &resolution.resolved_path {
         Some(path) => Some(path.clone()),
-        None => {
-            let raw = resolution.raw_executable.trim();
-            if raw.contains('/') {
-                path_candidate(raw, ctx)
-            } else {
-                None
-            }
-        }
+        None => unresolved_path_candidate(resolution, ctx),
     }?;
-    Some(realpath(Path::new(&candidate)).unwrap_or(candidate))
+    Some(ctx.realpath(&candidate).unwrap_or(candidate))
 }
 
 /// `resolveExecutableCandidatePathFromResolution`: the resolved path, else the candidate path of
 /// a path-like word.
 pub fn candidate_path(resolution: &ExecutableResolution, ctx: &ResolveContext) -> Option<String> {
-    if let Some(path) = &resolution.resolved_path {
-        return Some(path.clone());
-    }
+    resolution
+        .resolved_path
+        .clone()
+        .or_else(|| unresolved_path_candidate(resolution, ctx))
+}
+
+/// The lexical path of a path-like word that resolved to no executable file, which the TS host
+/// still matches path patterns against. Not under Windows rules: there a word that names no
+/// file with an executable extension (`notes.txt`, `git.exe.`) matches nothing.
+fn unresolved_path_candidate(
+    resolution: &ExecutableResolution,
+    ctx: &ResolveContext,
+) -> Option<String> {
     let raw = resolution.raw_executable.trim();
-    if raw.contains('/') {
-        path_candidate(raw, ctx)
-    } else {
-        None
+    if ctx.platform.is_windows() || !ctx.is_path_word(raw) {
+        return None;
     }
+    path_candidate(raw, ctx)
 }
 
 /// One command the policy must authorise.
@@ -548,12 +665,17 @@ pub struct ResolvedSegments {
     pub segments: Vec<Segment>,
     /// The shells and wrappers that run the payloads (empty for a direct argv).
     pub carriers: Vec<Carrier>,
+    /// The rules the request was resolved under, which the decide and bind stages follow too.
+    pub platform: Platform,
 }
 
 /// The resolve stage: a checked request's segments, each resolved against `ctx`. A shell
 /// payload is split by the fail-closed analysis (and nested shells flattened); a direct argv is
 /// one segment.
 pub fn resolve_request(request: &CommandRequest, ctx: &ResolveContext) -> ResolvedSegments {
+    if ctx.platform.is_windows() {
+        return resolve_request_windows(request, ctx);
+    }
     let mut carriers = Vec::new();
     let (analysis_ok, segments) = match &request.shell_payload {
         Some(payload) => match analysable_payload_segments(&request.argv, payload, ctx) {
@@ -593,7 +715,81 @@ pub fn resolve_request(request: &CommandRequest, ctx: &ResolveContext) -> Resolv
         analysis_ok,
         segments,
         carriers,
+        platform: ctx.platform,
     }
+}
+
+/// The resolve stage under Windows rules (`evaluateShellAllowlist` on win32). A shell payload
+/// is [`analyze_windows_shell_command`]'s one segment, which runs as its planned argv without
+/// the shell, so there are no carriers; no payload of a wrapper whose startup cannot be
+/// reviewed ([`is_unreviewable_windows_wrapper`]) is analysed. A direct argv is one segment, as
+/// on Unix.
+fn resolve_request_windows(request: &CommandRequest, ctx: &ResolveContext) -> ResolvedSegments {
+    let (analysis_ok, segments) = match &request.shell_payload {
+        Some(_) if is_unreviewable_windows_wrapper(&request.argv) => (false, Vec::new()),
+        Some(payload) => match analyze_windows_shell_command(payload) {
+            Ok(argv) => {
+                let resolution = resolve_command(&argv, ctx);
+                let segment = Segment {
+                    raw: payload.clone(),
+                    argv,
+                    exact_argv: true,
+                    in_shell: false,
+                    after_cd: false,
+                    // What could expand (`%x%`, `$x`, backticks) was refused.
+                    expandable: Vec::new(),
+                    resolution,
+                };
+                (true, vec![segment])
+            }
+            Err(reason) => {
+                log::debug!("windows shell payload not analysed: {reason}");
+                (false, Vec::new())
+            }
+        },
+        None => match Segment::from_argv(&request.argv, ctx) {
+            Some(segment) => (true, vec![segment]),
+            None => (false, Vec::new()),
+        },
+    };
+    ResolvedSegments {
+        analysis_ok,
+        segments,
+        carriers: Vec::new(),
+        platform: Platform::Windows,
+    }
+}
+
+/// A `cmd` or PowerShell wrapper whose startup cannot be reviewed, so its payload alone is not
+/// what runs (`isBlockedShellWrapperCommand`): cmd without `/d` before `/c` (AutoRun), `/k`, an
+/// unknown switch; PowerShell with `-EncodedCommand`, `-File`, `-Command -` (stdin), a
+/// startup flag (`-NoExit`, `-Login`, `-ConfigurationName`, ...) or without `-NoProfile`.
+/// Stricter than the TS host, which analyses such payloads anyway: on Windows they are never
+/// allowlisted, and an approval of one is refused as unbindable.
+pub fn is_unreviewable_windows_wrapper(argv: &[String]) -> bool {
+    let Some((_, _, kind)) = shell_wrapper_transport(argv) else {
+        return false;
+    };
+    matches!(kind, ShellKind::Cmd | ShellKind::PowerShell)
+        && super::argv::is_blocked_shell_wrapper_command(argv, None)
+}
+
+/// The request runs a `cmd` shell wrapper under Windows rules: a payload was found and the
+/// shell behind the dispatch wrappers is `cmd` ([`is_cmd_invocation`]).
+pub fn is_windows_cmd_wrapper(platform: Platform, request: &CommandRequest) -> bool {
+    platform.is_windows() && request.shell_payload.is_some() && is_cmd_invocation(&request.argv)
+}
+
+/// `isCmdExeInvocation` of the shell behind any dispatch wrappers: its basename is `cmd` or
+/// `cmd.exe`, in any case.
+pub fn is_cmd_invocation(argv: &[String]) -> bool {
+    let transport = shell_wrapper_transport(argv).map(|(t, _, _)| t);
+    let argv = transport.as_deref().unwrap_or(argv);
+    let Some(token) = argv.first().map(|t| t.trim()).filter(|t| !t.is_empty()) else {
+        return false;
+    };
+    let base = windows_path::match_form(windows_path::file_name(token));
+    base == "cmd" || base == "cmd.exe"
 }
 
 #[cfg(test)]
@@ -614,6 +810,7 @@ mod tests {
             cwd: PathBuf::from("/"),
             path_env: "/usr/bin:/bin".into(),
             home: None,
+            ..Default::default()
         };
         let flagged = |payload: &str| {
             let segments = crate::approvals::shell::analyze_payload(payload).unwrap();
@@ -653,6 +850,7 @@ mod tests {
             cwd: PathBuf::from("/"),
             path_env: "relative:/usr/bin:/bin".into(),
             home: None,
+            ..Default::default()
         };
         let sh = resolve_executable("sh", &ctx);
         assert!(sh.resolved_path.is_some(), "sh is on every Linux box");
@@ -672,6 +870,7 @@ mod tests {
             cwd: PathBuf::from("/tmp"),
             path_env: "/usr/bin:/bin".into(),
             home: None,
+            ..Default::default()
         };
         let direct = resolve_command_request(v(&["uname", " ", "-s"]), None).unwrap();
         let resolved = resolve_request(&direct, &ctx);

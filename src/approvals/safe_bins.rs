@@ -453,6 +453,7 @@ mod tests {
             cwd: PathBuf::from("/tmp"),
             path_env: "/usr/bin:/bin".into(),
             home: Some("/home/u".into()),
+            ..Default::default()
         }
     }
 

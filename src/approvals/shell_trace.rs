@@ -284,6 +284,7 @@ pub fn check(payload: &str, dir: &Path) -> Result<(), Disagreement> {
         cwd: dir.to_path_buf(),
         path_env: "/usr/bin:/bin".into(),
         home: Some(dir.display().to_string()),
+        ..Default::default()
     };
     let named = match named_commands(payload, &ctx) {
         None => return Ok(()),
@@ -487,6 +488,7 @@ mod tests {
             cwd: dir.clone(),
             path_env: "/usr/bin:/bin".into(),
             home: None,
+            ..Default::default()
         };
         let named = named_commands("echo a && bash -c 'ls d'", &ctx).unwrap().unwrap();
         assert_eq!(named.len(), 3);
@@ -511,6 +513,7 @@ mod tests {
             cwd: dir.clone(),
             path_env: "/usr/bin:/bin".into(),
             home: Some(dir.display().to_string()),
+            ..Default::default()
         };
         for payload in CORPUS.iter().copied().chain(generated.iter().map(String::as_str)) {
             if named_commands(payload, &ctx).is_some() {

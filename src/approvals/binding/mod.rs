@@ -20,8 +20,8 @@ use super::decision::{Decision, Denial, DenyReason, MSG_PLAN_MISS};
 use crate::digest::sha256_hex;
 use super::policy::Security;
 use super::resolve::{
-    physical_resolve, realpath, resolve_command, resolve_executable, ResolveContext,
-    ResolvedSegments,
+    is_unreviewable_windows_wrapper, physical_resolve, realpath, resolve_command,
+    resolve_executable, ResolveContext, ResolvedSegments,
 };
 
 pub const MSG_CWD_DRIFT: &str = "SYSTEM_RUN_DENIED: approval cwd changed before execution";
@@ -350,8 +350,8 @@ pub struct BoundPlan {
     pub cwd: Option<String>,
     pub cwd_snapshot: Option<CwdSnapshot>,
     pub executables: Vec<BoundExecutable>,
-    /// Allowlist mode, one satisfied direct segment, no approval: the argv as analysed, `argv[0]`
-    /// pinned to its real path (dispatch wrappers removed).
+    /// Allowlist mode, one satisfied direct segment (or, under Windows rules, shell payload), no
+    /// approval: the argv as analysed, `argv[0]` pinned to its real path ([`planned_argv`]).
     pub planned_argv: Option<Vec<String>>,
 }
 
@@ -367,14 +367,17 @@ pub fn bind(
     path_env: &str,
 ) -> Result<BoundPlan, Denial> {
     let security = decision.security;
-    let approved_by_ask = decision.approval.approved_by_ask;
     let bound = decision.approval.bound();
     let shell_command = request.shell_payload.is_some();
+    let platform = resolved.platform;
     let unbindable = |message: &str| Denial::new(DenyReason::ApprovalRequired, message);
 
     let mut executables = Vec::new();
     if security != Security::Deny && (bound || security == Security::Allowlist) {
-        let ctx = ResolveContext::new(cwd, path_env);
+        if let Some(refusal) = unbindable_wrapper(decision, request, resolved) {
+            return Err(refusal);
+        }
+        let ctx = ResolveContext::new(cwd, path_env).on(platform);
         executables =
             bind_executables(&resolved.segments, &ctx, shell_command).map_err(unbindable)?;
     }
@@ -401,7 +404,7 @@ pub fn bind(
         // `../../bin/tool` names another file there. The pin must be the file the command runs
         // from the directory it runs in: the one the cwd snapshot holds and the execute phase
         // re-checks the executables against.
-        let canonical_ctx = ResolveContext::new(cwd.as_deref(), path_env);
+        let canonical_ctx = ResolveContext::new(cwd.as_deref(), path_env).on(platform);
         let resolution = resolve_command(&argv, &canonical_ctx);
         if resolution
             .as_ref()
@@ -415,21 +418,7 @@ pub fn bind(
             }
         }
     }
-    let planned_argv = match resolved.segments.as_slice() {
-        [segment]
-            if security == Security::Allowlist
-                && !approved_by_ask
-                && !shell_command
-                && decision.analysis_ok
-                && decision.allowlist_satisfied =>
-        {
-            match segment.planned_argv() {
-                Some(planned) => Some(planned),
-                None => return Err(Denial::new(DenyReason::ExecutionPlanMiss, MSG_PLAN_MISS)),
-            }
-        }
-        _ => None,
-    };
+    let planned_argv = planned_argv(decision, request, resolved)?;
     Ok(BoundPlan {
         argv,
         cwd,
@@ -437,6 +426,49 @@ pub fn bind(
         executables,
         planned_argv,
     })
+}
+
+/// Windows rules: an approval of a wrapper whose startup cannot be reviewed
+/// (`-EncodedCommand`, `-File`, profiles, cmd AutoRun; see
+/// [`is_unreviewable_windows_wrapper`]) cannot be bound to what runs, and is refused.
+pub fn unbindable_wrapper(
+    decision: &Decision,
+    request: &CommandRequest,
+    resolved: &ResolvedSegments,
+) -> Option<Denial> {
+    (resolved.platform.is_windows()
+        && decision.approval.bound()
+        && is_unreviewable_windows_wrapper(&request.argv))
+    .then(|| Denial::new(DenyReason::ApprovalRequired, MSG_UNSUPPORTED_SHAPE))
+}
+
+/// The argv an allowlist run executes instead of the request's: allowlist mode, no operator
+/// approval, one satisfied segment, whose effective argv runs with `argv[0]` pinned to its real
+/// path (dispatch wrappers removed). For a direct argv only, except under Windows rules, where
+/// a satisfied shell payload runs as its planned segment without the shell
+/// (`resolveSystemRunExecArgv` on win32), so what runs is the words the allowlist matched. A
+/// segment without a plan is [`MSG_PLAN_MISS`].
+pub fn planned_argv(
+    decision: &Decision,
+    request: &CommandRequest,
+    resolved: &ResolvedSegments,
+) -> Result<Option<Vec<String>>, Denial> {
+    let shell_command = request.shell_payload.is_some();
+    match resolved.segments.as_slice() {
+        [segment]
+            if decision.security == Security::Allowlist
+                && !decision.approval.approved_by_ask
+                && (!shell_command || resolved.platform.is_windows())
+                && decision.analysis_ok
+                && decision.allowlist_satisfied =>
+        {
+            match segment.planned_argv() {
+                Some(planned) => Ok(Some(planned)),
+                None => Err(Denial::new(DenyReason::ExecutionPlanMiss, MSG_PLAN_MISS)),
+            }
+        }
+        _ => Ok(None),
+    }
 }
 
 mod operand;

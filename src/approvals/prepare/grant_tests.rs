@@ -51,6 +51,7 @@ fn ctx(cwd: &Path, home: &Path) -> ResolveContext {
         cwd: cwd.to_path_buf(),
         path_env: PATH.into(),
         home: Some(home.display().to_string()),
+        ..Default::default()
     }
 }
 
