@@ -46,14 +46,20 @@
 //! - [`service`], [`status`]: running as a systemd/launchd service and reporting on it.
 //! - [`identity`], [`state`], [`config`], [`paths`]: who the node is and what it keeps on disk;
 //!   [`endpoint`]: the gateway endpoint from `run`'s and `install`'s flags.
-//! - [`platform`]: what differs between operating systems (today the search PATH).
+//! - [`platform`]: what differs between operating systems, one module per concern with a Unix
+//!   and a Windows side (state-file protection and replace, host facts, OS error names,
+//!   shutdown signals and console control, the search PATH); `exec` and `cancel` keep their
+//!   own `unix`/`windows` halves.
 //! - Leaves with one concern each: [`cancel`] (the cancel token and the one cancellable wait),
 //!   [`secrets`] (the node's secrets and the one rule that keeps them from children), [`clock`]
 //!   (epoch milliseconds, ISO-8601), [`random`] (OS randomness, UUIDs, tokens), [`digest`]
 //!   (SHA-256, hex), [`js`] (JavaScript's `String()` of JSON values), [`shell_quote`] (POSIX
 //!   quoting for scripts and printed hints).
 
-#![forbid(unsafe_code)]
+// No `unsafe` on Unix. On Windows the Win32 calls (Job objects, ACLs, console control) need it,
+// and only the `windows.rs` modules of the platform seams may use it, each saying so.
+#![cfg_attr(not(windows), forbid(unsafe_code))]
+#![cfg_attr(windows, deny(unsafe_code))]
 
 /// The command line's entry points: the one public way in for `main.rs`.
 pub mod cli;

@@ -222,24 +222,18 @@ fn endpoint_for_run(
     Ok(endpoint)
 }
 
-/// SIGINT/SIGTERM: close the active session cleanly and end the loop. Returns the receiver the
+/// SIGINT/SIGTERM (Windows: Ctrl-C, Ctrl-Break, console close, logoff, shutdown): close the
+/// active session cleanly and end the loop. Returns the receiver the
 /// loop watches; it disconnects when a signal arrives.
 fn install_signal_handlers(
     control: Arc<SessionControl>,
 ) -> Result<crossbeam_channel::Receiver<()>, CliError> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
-        .map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
     let (tx, rx) = crossbeam_channel::bounded::<()>(0);
-    std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            if let Some(signal) = signals.forever().next() {
-                log::info!("received signal {signal}; closing the gateway connection");
-                drop(tx);
-                control.shut_down(1000, "node shutting down");
-            }
-        })
-        .map_err(|e| CliError::new(format!("cannot start the signal thread: {e}")))?;
+    crate::platform::shutdown::on_shutdown(move |what| {
+        log::info!("received {what}; closing the gateway connection");
+        drop(tx);
+        control.shut_down(1000, "node shutting down");
+    })
+    .map_err(|e| CliError::new(format!("cannot install the shutdown handler: {e}")))?;
     Ok(rx)
 }

@@ -5,7 +5,6 @@
 //! fail-closed: relative or empty PATH entries are skipped (the TS host resolves them against the
 //! cwd), and `~` expands only from the node's own `HOME`.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
 use super::argv::{
@@ -128,13 +127,7 @@ pub fn posix_normalize(p: &str) -> String {
 
 /// A regular file the process may execute.
 pub fn is_executable_file(path: &Path) -> bool {
-    match std::fs::metadata(path) {
-        Ok(meta) if meta.is_file() => {
-            meta.permissions().mode() & 0o111 != 0
-                && rustix::fs::access(path, rustix::fs::Access::EXEC_OK).is_ok()
-        }
-        _ => false,
-    }
+    crate::platform::files::is_executable_file(path)
 }
 
 /// `realpath`, as a UTF-8 string.

@@ -137,8 +137,7 @@ impl ServiceContext {
             .unwrap_or_else(|| home.join(".config"));
         let exe = std::env::current_exe()
             .map_err(|err| format!("cannot find this program's own path ({err})"))?;
-        let uid = rustix::process::getuid().as_raw();
-        let euid = rustix::process::geteuid().as_raw();
+        let (uid, euid) = crate::platform::host::user_ids();
         let user = std::env::var("USER")
             .ok()
             .or_else(|| std::env::var("LOGNAME").ok())
@@ -188,6 +187,13 @@ pub fn detect_manager(
     path_env: Option<&std::ffi::OsStr>,
     booted_marker: &Path,
 ) -> ManagerChoice {
+    if cfg!(windows) {
+        return ManagerChoice::Unavailable {
+            reason: "this build has no Windows service backend yet (a per-user Scheduled Task); \
+                     run `openclaw-node run` from Task Scheduler or a Startup-folder shortcut"
+                .to_string(),
+        };
+    }
     let is_none = |p: &Path| p.as_os_str().is_empty() || p == Path::new("none");
     if let Some(systemctl) = systemctl_override {
         if is_none(&systemctl) {
@@ -237,13 +243,9 @@ pub fn detect_manager(
 
 /// The first executable file called `name` in the PATH list.
 fn find_in_path(name: &str, path_env: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
     std::env::split_paths(path_env?)
         .map(|dir| dir.join(name))
-        .find(|candidate| {
-            std::fs::metadata(candidate)
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+        .find(|candidate| crate::platform::files::is_executable_file(candidate))
 }
 
 /// The login name of `uid` from a passwd(5) file, for when neither USER nor LOGNAME is set.

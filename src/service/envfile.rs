@@ -76,7 +76,8 @@ fn quote(value: &str) -> String {
     out
 }
 
-#[cfg(test)]
+// POSIX tests (sh, modes, symlinks); Windows runs tests/windows.rs under Wine.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 

@@ -37,7 +37,8 @@ pub fn render_script(spec: &ServiceSpec) -> String {
     out
 }
 
-#[cfg(test)]
+// POSIX tests (sh, modes, symlinks); Windows runs tests/windows.rs under Wine.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use std::path::PathBuf;

@@ -23,7 +23,6 @@
 //! holds only the tables someone created by hand, or by [`SqliteState::create`]; TS upgrades
 //! such a file in place on first touch, so it is written too, and never stamped.
 
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -166,7 +165,7 @@ impl SqliteState {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&state.path, flags).map_err(|e| state.error(&e))?;
-        std::fs::set_permissions(&state.path, std::fs::Permissions::from_mode(0o600))
+        crate::platform::files::restrict_path_to_owner(&state.path)
             .map_err(|e| StateError::io(&state.path, "setting mode 0600", &e))?;
         conn.busy_timeout(state.busy_timeout)
             .map_err(|e| state.error(&e))?;
