@@ -531,6 +531,8 @@ mod tests {
         ));
     }
 
+    #[cfg_attr(windows, ignore = "POSIX: plans POSIX commands (/bin/sh, /usr/bin)")]
+
     #[test]
     fn plans_from_the_spec_table() {
         let uname = super::super::resolve::resolve_executable(
@@ -639,6 +641,8 @@ mod tests {
             "INVALID_REQUEST: rawCommand does not match command"
         );
     }
+
+    #[cfg_attr(windows, ignore = "POSIX: plans POSIX commands (/bin/sh, /usr/bin)")]
 
     #[test]
     fn coverage_shapes() {

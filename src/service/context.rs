@@ -271,6 +271,8 @@ mod tests {
         dir
     }
 
+    #[cfg_attr(windows, ignore = "POSIX: systemd/launchd detection; Windows has no service backend yet")]
+
     #[test]
     fn overrides_win_and_none_disables() {
         let marker = Path::new("/nonexistent/run/systemd/system");

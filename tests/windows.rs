@@ -1,0 +1,190 @@
+//! The Windows process runner against real Windows processes (under Wine in CI:
+//! scripts/wine-test.sh): `cmd.exe` as the gateway wraps commands, exit codes, stderr, the
+//! timeout and cancel through the run's Job object, the output cap, environment keys and
+//! launch errors.
+//!
+//! No assertion depends on timing except "well before the command would have finished".
+#![cfg(windows)]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use openclaw_node::cancel::CancelToken;
+use openclaw_node::exec::{self, ExecSpec};
+
+/// The node's own environment, as `system.run` passes a sanitized copy of it.
+fn node_env() -> Vec<(String, String)> {
+    std::env::vars().collect()
+}
+
+fn cmd(line: &str) -> Vec<String> {
+    ["cmd.exe", "/d", "/s", "/c", line].map(String::from).into()
+}
+
+fn run(argv: Vec<String>, timeout: Option<Duration>) -> exec::ExecOutcome {
+    let spec = ExecSpec {
+        argv,
+        env: node_env(),
+        timeout,
+        ..ExecSpec::default()
+    };
+    exec::run(&spec, &CancelToken::new())
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ocn-win-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn the_gateways_cmd_wrapping_runs_and_captures_stdout() {
+    let outcome = run(cmd("echo hi"), Some(Duration::from_secs(60)));
+    assert!(outcome.launch_error.is_none(), "{:?}", outcome.launch_error);
+    assert_eq!(outcome.stdout, "hi\r\n");
+    assert_eq!(outcome.exit_code, Some(0));
+    assert!(!outcome.timed_out);
+}
+
+#[test]
+fn exit_codes_and_stderr_come_back() {
+    let outcome = run(
+        cmd("echo oops 1>&2 & exit 7"),
+        Some(Duration::from_secs(60)),
+    );
+    assert_eq!(outcome.exit_code, Some(7));
+    assert_eq!(exec::reported_exit_code(&outcome), Some(7));
+    assert_eq!(outcome.stderr.trim_end(), "oops");
+}
+
+#[test]
+fn a_timeout_kills_the_whole_tree_and_reports_124() {
+    let dir = scratch("timeout");
+    let marker = dir.join("late.txt");
+    // An inner cmd.exe (a grandchild of the node) that would write the marker after ~3 s.
+    let script = dir.join("late.cmd");
+    std::fs::write(
+        &script,
+        format!(
+            "@ping -n 4 127.0.0.1 >nul\r\n@echo late> \"{}\"\r\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    // The control: left alone, the grandchild does write it.
+    let line = format!("cmd.exe /d /c {}", script.display());
+    let control = run(cmd(&line), Some(Duration::from_secs(60)));
+    assert_eq!(control.exit_code, Some(0), "{control:?}");
+    assert!(marker.exists(), "the script did not write its marker");
+    std::fs::remove_file(&marker).unwrap();
+    let started = Instant::now();
+    let outcome = run(
+        // No quotes: libuv escapes them as \" inside the line, which cmd.exe does not read.
+        cmd(&format!("cmd.exe /d /c {}", script.display())),
+        Some(Duration::from_millis(500)),
+    );
+    assert!(outcome.timed_out);
+    assert_eq!(exec::reported_exit_code(&outcome), Some(124));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    // Had the grandchild survived, it would have written the marker by now.
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(!marker.exists(), "a process of the timed-out run survived");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_cancel_ends_the_run_at_once() {
+    let token = CancelToken::new();
+    let canceller = token.clone();
+    let thread = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        canceller.cancel();
+    });
+    let spec = ExecSpec {
+        argv: cmd("ping -n 30 127.0.0.1 >nul"),
+        env: node_env(),
+        timeout: Some(Duration::from_secs(120)),
+        ..ExecSpec::default()
+    };
+    let started = Instant::now();
+    let outcome = exec::run(&spec, &token);
+    thread.join().unwrap();
+    assert!(outcome.cancelled);
+    assert!(!outcome.timed_out);
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn output_past_the_cap_is_dropped_and_marked() {
+    let dir = scratch("cap");
+    let big = dir.join("big.txt");
+    std::fs::write(&big, "0123456789\r\n".repeat(30_000)).unwrap();
+    let outcome = run(
+        cmd(&format!("type {}", big.display())),
+        Some(Duration::from_secs(120)),
+    );
+    assert!(outcome.truncated);
+    assert_eq!(outcome.exit_code, Some(0));
+    assert!(outcome.stdout.ends_with(exec::TRUNCATION_MARKER));
+    assert_eq!(
+        outcome.stdout.len(),
+        exec::DEFAULT_OUTPUT_CAP + exec::TRUNCATION_MARKER.len()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn environment_keys_are_case_insensitive_the_last_one_winning() {
+    let mut env: Vec<(String, String)> = node_env()
+        .into_iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("FOO"))
+        .collect();
+    env.push(("FOO".into(), "first".into()));
+    env.push(("foo".into(), "second".into()));
+    let spec = ExecSpec {
+        argv: cmd("echo %FOO%"),
+        env,
+        timeout: Some(Duration::from_secs(60)),
+        ..ExecSpec::default()
+    };
+    let outcome = exec::run(&spec, &CancelToken::new());
+    assert_eq!(outcome.stdout.trim_end(), "second");
+}
+
+#[test]
+fn a_missing_program_is_enoent_and_a_bad_cwd_fails_to_launch() {
+    let outcome = run(vec!["no-such-program-here".into()], None);
+    let err = outcome.launch_error.expect("launch error");
+    assert_eq!(exec::launch_error_code(&err), "ENOENT");
+    let spec = ExecSpec {
+        argv: cmd("echo hi"),
+        env: node_env(),
+        cwd: Some(Path::new(r"C:\no\such\dir").to_path_buf()),
+        ..ExecSpec::default()
+    };
+    let outcome = exec::run(&spec, &CancelToken::new());
+    assert!(outcome.launch_error.is_some());
+}
+
+#[test]
+fn a_batch_file_runs_through_cmd_with_quoted_arguments() {
+    let dir = scratch("batch");
+    std::fs::write(dir.join("show.cmd"), "@echo [%~1]\r\n").unwrap();
+    let mut env = node_env();
+    env.push(("PATH".into(), dir.display().to_string()));
+    let spec = ExecSpec {
+        argv: vec!["show".into(), "a b".into()],
+        env,
+        timeout: Some(Duration::from_secs(60)),
+        ..ExecSpec::default()
+    };
+    let outcome = exec::run(&spec, &CancelToken::new());
+    assert!(outcome.launch_error.is_none(), "{:?}", outcome.launch_error);
+    assert_eq!(outcome.stdout.trim_end(), "[a b]");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
