@@ -1,4 +1,5 @@
-//! Where the node keeps its state: `$OPENCLAW_STATE_DIR`, else `~/.openclaw`.
+//! Where the node keeps its state: `$OPENCLAW_STATE_DIR`, else `<home>/.openclaw` (on Windows
+//! normally `%USERPROFILE%\.openclaw`).
 //!
 //! Every file name the node reads or writes is spelled here once, so a reader can see the whole
 //! on-disk footprint in one place.
@@ -11,18 +12,28 @@ pub struct StatePaths {
     dir: PathBuf,
 }
 
+/// The user's home as the TS host finds it (`resolveRawOsHomeDir`): `OPENCLAW_HOME`, else `HOME`,
+/// else `USERPROFILE` (Windows), the first that is set and non-empty. HOME wins over
+/// USERPROFILE on Windows too, as in TS (an MSYS or Cygwin shell sets it).
+pub fn home_dir() -> Option<PathBuf> {
+    ["OPENCLAW_HOME", "HOME", "USERPROFILE"]
+        .iter()
+        .find_map(|name| std::env::var_os(name).filter(|v| !v.is_empty()))
+        .map(PathBuf::from)
+}
+
 impl StatePaths {
     /// Resolves the state directory from the environment: `OPENCLAW_STATE_DIR` when set and
-    /// non-empty, else `$HOME/.openclaw`.
+    /// non-empty, else `<home>/.openclaw` with the home of [`home_dir`].
     pub fn from_env() -> Result<StatePaths, String> {
         if let Some(dir) = std::env::var_os("OPENCLAW_STATE_DIR").filter(|v| !v.is_empty()) {
             return Ok(StatePaths::at(PathBuf::from(dir)));
         }
-        match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
-            Some(home) => Ok(StatePaths::at(PathBuf::from(home).join(".openclaw"))),
+        match home_dir() {
+            Some(home) => Ok(StatePaths::at(home.join(".openclaw"))),
             None => Err(
-                "neither OPENCLAW_STATE_DIR nor HOME is set; set one of them to choose \
-                         where the node keeps its identity and state"
+                "neither OPENCLAW_STATE_DIR nor HOME (on Windows USERPROFILE) is set; set one of \
+                 them to choose where the node keeps its identity and state"
                     .to_string(),
             ),
         }

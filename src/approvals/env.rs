@@ -447,10 +447,16 @@ fn name_sets() -> &'static NameSets {
     })
 }
 
+/// What a Windows child needs to find and start programs: an override of any of them would
+/// choose which files run (PATHEXT: which extensions are programs; ComSpec: which file is
+/// "cmd"). TS blocks SYSTEMROOT and WINDIR as overrides but leaves PATHEXT and ComSpec open.
+const WINDOWS_PROTECTED_OVERRIDES: [&str; 4] = ["PATHEXT", "COMSPEC", "SYSTEMROOT", "WINDIR"];
+
 /// Keys an override may not set (beyond `PATH`).
 pub fn is_blocked_override_key(upper: &str) -> bool {
     let sets = name_sets();
-    sets.everywhere.contains(upper)
+    (cfg!(windows) && WINDOWS_PROTECTED_OVERRIDES.contains(&upper))
+        || sets.everywhere.contains(upper)
         || BLOCKED_PREFIXES.iter().any(|p| upper.starts_with(p))
         || sets.override_only.contains(upper)
         || is_cargo_target_executable_key(upper)
@@ -518,11 +524,7 @@ pub fn overrides_digest(overrides: &[(String, String)]) -> Option<String> {
 /// never resolves through (see [`super::resolve`]) and which would make the child's own
 /// lookups (`env x`, a script's `x`) find files in its cwd.
 pub fn absolute_path_entries(path_env: &str) -> String {
-    path_env
-        .split(':')
-        .filter(|dir| dir.starts_with('/'))
-        .collect::<Vec<_>>()
-        .join(":")
+    crate::platform::search_path::absolute_entries(path_env)
 }
 
 /// Inherited keys the child never sees.
@@ -668,10 +670,12 @@ pub fn child_env(
     path_env: &str,
     secrets: &Secrets,
 ) -> Vec<(String, String)> {
+    // Windows: `Path` and `PATH` are one variable, so keys compare ignoring case there.
+    let same = crate::platform::search_path::env_keys_equal;
     let mut merged: Vec<(String, String)> = Vec::new();
     let set = |key: String, value: String, merged: &mut Vec<(String, String)>| match merged
         .iter_mut()
-        .find(|(k, _)| *k == key)
+        .find(|(k, _)| same(k, &key))
     {
         Some(entry) => entry.1 = value,
         None => merged.push((key, value)),
@@ -696,7 +700,7 @@ pub fn child_env(
         }
     }
     // The node resolved bare commands with its own PATH; the child must see the same one.
-    merged.retain(|(k, _)| k != "PATH");
+    merged.retain(|(k, _)| !same(k, "PATH"));
     merged.push(("PATH".to_string(), absolute_path_entries(path_env)));
     for (key, value) in overrides {
         set(key.clone(), value.clone(), &mut merged);
@@ -717,6 +721,33 @@ pub fn process_env() -> Vec<(String, String)> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[cfg(windows)]
+    #[test]
+    fn windows_refuses_overrides_of_what_finds_and_starts_programs() {
+        for key in ["PATHEXT", "ComSpec", "windir", "SystemRoot", "Path"] {
+            let env = json!({ key: "x", "FOO": "1" });
+            let err = validate_overrides(Some(&env)).unwrap_err();
+            assert!(err.contains(&key.to_uppercase()), "{key}: {err}");
+        }
+        let env = json!({"FOO": "1", "ProgramFiles(x86)": "C:\\P"});
+        assert_eq!(validate_overrides(Some(&env)).unwrap().len(), 2);
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn windows_child_env_keys_are_one_variable_whatever_their_case() {
+        let base = vec![
+            ("Path".to_string(), r"C:\old".to_string()),
+            ("Foo".to_string(), "node".to_string()),
+        ];
+        let overrides = vec![("FOO".to_string(), "override".to_string())];
+        let env = child_env(base, &overrides, r"C:\Windows;rel", &Secrets::default());
+        let paths: Vec<_> = env.iter().filter(|(k, _)| k.eq_ignore_ascii_case("path")).collect();
+        assert_eq!(paths, vec![&("PATH".to_string(), r"C:\Windows".to_string())]);
+        let foos: Vec<_> = env.iter().filter(|(k, _)| k.eq_ignore_ascii_case("foo")).collect();
+        assert_eq!(foos, vec![&("Foo".to_string(), "override".to_string())]);
+    }
 
     fn kv(items: &[(&str, &str)]) -> Vec<(String, String)> {
         items

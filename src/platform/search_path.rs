@@ -1,7 +1,18 @@
 //! The search PATH the node resolves bare command names with, and advertises to the gateway.
 
+/// What separates PATH entries: `:` on Unix, `;` on Windows (where `:` follows drive letters).
+pub const SEPARATOR: char = if cfg!(windows) { ';' } else { ':' };
+
 /// The PATH used when the node's own is empty (protocol §5.1, PATH handling).
+#[cfg(unix)]
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// The PATH used when the node's own is empty: Windows' own directories (the TS host would
+/// install the POSIX default there, which finds nothing).
+#[cfg(windows)]
+pub const DEFAULT_PATH: &str = r"C:\Windows\System32;C:\Windows";
+
+/// Directories moved to the front of PATH when they are on it (TS `ensureOpenClawCliOnPath`).
+const FRONT: &[&str] = if cfg!(windows) { &[] } else { &["/usr/bin", "/bin"] };
 
 /// The node's PATH: its own when non-empty, else [`DEFAULT_PATH`], reordered as the TS host
 /// does (`ensureOpenClawCliOnPath`): this binary's directory, then `/usr/bin` and `/bin`, move to
@@ -20,10 +31,10 @@ pub fn effective_path_env() -> String {
 }
 
 fn reorder_path(raw: &str, own_dir: Option<&str>) -> String {
-    let parts: Vec<&str> = raw.split(':').filter(|part| !part.is_empty()).collect();
+    let parts: Vec<&str> = raw.split(SEPARATOR).filter(|part| !part.is_empty()).collect();
     let front = own_dir
         .into_iter()
-        .chain(["/usr/bin", "/bin"])
+        .chain(FRONT.iter().copied())
         .filter(|dir| parts.contains(dir));
     let mut merged: Vec<&str> = Vec::with_capacity(parts.len());
     for dir in front.chain(parts.iter().copied()) {
@@ -31,10 +42,45 @@ fn reorder_path(raw: &str, own_dir: Option<&str>) -> String {
             merged.push(dir);
         }
     }
-    merged.join(":")
+    merged.join(&SEPARATOR.to_string())
 }
 
-#[cfg(test)]
+/// `path_env` without relative or empty entries (Unix: entries not starting with `/`;
+/// Windows: entries without a drive or UNC root), which the policy never resolves through and
+/// which would make the child's own lookups find files in its cwd.
+pub fn absolute_entries(path_env: &str) -> String {
+    path_env
+        .split(SEPARATOR)
+        .filter(|dir| is_absolute_dir(dir))
+        .collect::<Vec<_>>()
+        .join(&SEPARATOR.to_string())
+}
+
+#[cfg(unix)]
+fn is_absolute_dir(dir: &str) -> bool {
+    dir.starts_with('/')
+}
+
+/// `C:\dir`, `C:/dir` or `\\server\share`; not `C:dir` (relative to the drive's cwd) or `\dir`.
+#[cfg(windows)]
+fn is_absolute_dir(dir: &str) -> bool {
+    let dir = dir.trim_matches('"');
+    let bytes = dir.as_bytes();
+    (bytes.len() >= 3 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':' && matches!(bytes[2], b'\\' | b'/'))
+        || dir.starts_with("\\\\")
+}
+
+/// Whether two environment variable names are the same variable: exactly equal on Unix,
+/// equal ignoring ASCII case on Windows (where `Path` and `PATH` are one variable).
+pub fn env_keys_equal(a: &str, b: &str) -> bool {
+    if cfg!(windows) {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a == b
+    }
+}
+
+#[cfg(all(test, unix))]
 mod tests {
     use super::reorder_path;
 
@@ -53,5 +99,20 @@ mod tests {
             "/usr/local/bin:/sbin"
         );
         assert_eq!(reorder_path("/a::/b", None), "/a:/b");
+    }
+}
+
+#[cfg(all(test, windows))]
+mod windows_tests {
+    use super::*;
+
+    #[test]
+    fn windows_paths_split_on_semicolons_and_keep_absolute_entries() {
+        assert_eq!(
+            absolute_entries(r"C:\Windows\System32;relative;C:rel;D:/tools;\\srv\share\bin;;\x"),
+            r"C:\Windows\System32;D:/tools;\\srv\share\bin"
+        );
+        assert_eq!(reorder_path(r"C:\a;;C:\b;C:\a", Some(r"C:\b")), r"C:\b;C:\a");
+        assert!(env_keys_equal("Path", "PATH"));
     }
 }
