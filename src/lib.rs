@@ -36,6 +36,8 @@
 //!   matrix as a pure function.
 //! - [`invoke`]: the request and result types and the dispatcher: in-flight registry, busy
 //!   answer, one panic guard, one result unless cancelled; the worker pool.
+//! - [`publish`]: what the node sends on its own while a session is up (host stats, skills, the
+//!   MCP catalog): the `Publisher` seam the session calls, and `Publication`, one thread each.
 //! - [`commands`]: the one command table (`COMMANDS`: name, cap, handler, availability) and one
 //!   module per command family; the node's runtime that handlers read.
 //! - [`approvals`]: the exec-approvals document and store, the policy, and the analysis as
@@ -93,6 +95,7 @@ internal_modules!(
     js,
     paths,
     platform,
+    publish,
     random,
     run,
     secrets,

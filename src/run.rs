@@ -15,6 +15,7 @@ use crate::gateway::session::SessionControl;
 use crate::gateway::transport::{self, GatewayUrl};
 use crate::invoke::pool::Pool;
 use crate::invoke::Dispatcher;
+use crate::publish::Publisher;
 use crate::settings::RunSettings;
 use crate::state::run_lock::RunLock;
 use crate::state::{self, DeviceAuthStore, GatewayEndpoint, NodeState};
@@ -141,6 +142,9 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
         commands.join(", ")
     );
 
+    // What the node publishes on its own while connected (host stats, skills, the MCP catalog).
+    let publishers: Vec<Arc<dyn Publisher>> = Vec::new();
+
     let control = Arc::new(SessionControl::default());
     let shutdown = install_signal_handlers(control.clone())?;
     let dispatcher = Dispatcher::new(Arc::new(surface), Pool::sized(settings.max_invokes));
@@ -165,6 +169,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
         control: &control,
         shutdown,
         handshake_timeout: settings.handshake_timeout,
+        publishers: &publishers,
     };
     let exit = node_loop.run();
     if let Some(browser) = &runtime.browser {

@@ -216,7 +216,7 @@ impl BrowserProxy {
             }
             // This node never hands out durable ownership (tabs/open omits it), so whatever
             // is presented was not issued here; the gateway then closes by raw targetId.
-            return Ok(wrap(json!({ "status": "ownership-mismatch" })).to_string());
+            return Ok(wrap(json!({ "status": "ownership-mismatch" })).to_string().into());
         }
 
         let request = routes::Request { query, body };
@@ -269,7 +269,7 @@ impl BrowserProxy {
                     body.get("error").and_then(Value::as_str).unwrap_or("")
                 );
                 if include_route {
-                    return Ok(envelope::error_envelope(status, &body, &route).to_string());
+                    return Ok(envelope::error_envelope(status, &body, &route).to_string().into());
                 }
                 return fail(envelope::plain_error(status, &body));
             }
@@ -279,7 +279,7 @@ impl BrowserProxy {
                     _ => Map::new(),
                 };
                 if include_route {
-                    return Ok(envelope::error_envelope(409, &body, &route).to_string());
+                    return Ok(envelope::error_envelope(409, &body, &route).to_string().into());
                 }
                 return fail(envelope::plain_error(409, &body));
             }
@@ -317,7 +317,7 @@ impl BrowserProxy {
         if envelope::encoded_payload_bytes(&serialized) > envelope::MAX_ENCODED_PAYLOAD_BYTES {
             return fail("browser proxy payload exceeds 24 MiB encoded limit".into());
         }
-        Ok(serialized)
+        Ok(serialized.into())
     }
 
     /// Stops every browser the node started (and drops connections to attached ones).

@@ -56,7 +56,7 @@ pub fn handle_get(ctx: &InvokeContext, params_json: Option<&str>) -> InvokeResul
         _ => return Err(bool_required()),
     };
     let snapshot = ctx.node.approvals.ensure().map_err(storage_error)?;
-    Ok(snapshot_payload(ctx, &snapshot, include))
+    Ok(snapshot_payload(ctx, &snapshot, include).into())
 }
 
 fn bool_required() -> InvokeError {
@@ -127,7 +127,7 @@ pub fn handle_set(ctx: &InvokeContext, params_json: Option<&str>) -> InvokeResul
         })
         .map_err(storage_error)?;
     match next {
-        Some(snapshot) => Ok(snapshot_payload(ctx, &snapshot, false)),
+        Some(snapshot) => Ok(snapshot_payload(ctx, &snapshot, false).into()),
         None => Err(InvokeError::invalid(
             "INVALID_REQUEST: exec approvals changed; reload and retry",
         )),

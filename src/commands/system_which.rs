@@ -28,7 +28,7 @@ pub fn handle(ctx: &InvokeContext, params_json: Option<&str>) -> InvokeResult {
     }
     let mut result = Map::new();
     result.insert("bins".to_string(), Value::Object(found));
-    Ok(Value::Object(result).to_string())
+    Ok(Value::Object(result).to_string().into())
 }
 
 /// The first `dir/name` on `path_env` that exists. Existence only, like the TS host

@@ -273,6 +273,9 @@ pub struct InvokeResultParams<'a> {
     pub ok: bool,
     #[serde(rename = "payloadJSON", skip_serializing_if = "Option::is_none")]
     pub payload_json: Option<&'a str>,
+    /// The inline form (`Payload::Inline`), for the commands whose TS answer is an object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<&'a serde_json::value::RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ResultError<'a>>,
 }

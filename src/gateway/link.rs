@@ -20,7 +20,10 @@ use crossbeam_channel::{bounded, Sender};
 use serde::Serialize;
 
 use super::frames::{self, InvokeResultParams, NodeEventParams, ReqFrame, ResFrame, ResultError};
-use crate::invoke::{EventSink, InvokeError, InvokeResult, ResultSink};
+use crate::invoke::{EventSink, InvokeError, InvokeResult, Payload, ResultSink};
+use crate::publish::{GatewayRequests, RequestFailure};
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 /// What the writer thread is asked to do.
 #[derive(Debug)]
@@ -247,31 +250,70 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn result_frame(request_id: &str, invoke_id: &str, node_id: &str, result: &InvokeResult) -> String {
-    let params = match result {
-        Ok(payload_json) => InvokeResultParams {
-            id: invoke_id,
-            node_id,
-            ok: true,
-            payload_json: Some(payload_json),
-            error: None,
+    let mut params = InvokeResultParams {
+        id: invoke_id,
+        node_id,
+        ok: true,
+        payload_json: None,
+        payload: None,
+        error: None,
+    };
+    match result {
+        Ok(Payload::JsonText(text)) => params.payload_json = Some(text),
+        // Borrowed, not parsed into a value: the text goes into the frame as it is, once.
+        Ok(Payload::Inline(text)) => match serde_json::from_str::<&RawValue>(text) {
+            Ok(raw) => params.payload = Some(raw),
+            Err(err) => {
+                log::error!("invoke {invoke_id}: the command's payload is not JSON ({err})");
+                let error = Err(InvokeError::unavailable("node invocation failed"));
+                return result_frame(request_id, invoke_id, node_id, &error);
+            }
         },
-        Err(err) => InvokeResultParams {
-            id: invoke_id,
-            node_id,
-            ok: false,
-            payload_json: None,
-            error: Some(ResultError {
+        Err(err) => {
+            params.ok = false;
+            params.error = Some(ResultError {
                 code: &err.code,
                 message: &err.message,
-            }),
-        },
-    };
+            });
+        }
+    }
     ReqFrame::new(request_id, "node.invoke.result", params).to_text()
 }
 
 impl ResultSink for GatewayLink {
     fn send_result(&self, invoke_id: &str, node_id: &str, result: InvokeResult) {
         self.send_invoke_result(invoke_id, node_id, result);
+    }
+}
+
+impl GatewayRequests for GatewayLink {
+    fn request(
+        &self,
+        method: &str,
+        params_json: &str,
+        timeout: Duration,
+    ) -> Result<Value, RequestFailure> {
+        let params = serde_json::from_str::<&RawValue>(params_json).map_err(|err| RequestFailure {
+            code: "INVALID_REQUEST".into(),
+            message: format!("{method} params are not JSON: {err}"),
+        })?;
+        match GatewayLink::request(self, method, params, timeout) {
+            Ok(res) if res.ok => Ok(res.payload.unwrap_or(Value::Null)),
+            Ok(res) => {
+                let error = res.error.unwrap_or_default();
+                Err(RequestFailure {
+                    code: error.code,
+                    message: error.message,
+                })
+            }
+            Err(err) => Err(RequestFailure {
+                code: "UNAVAILABLE".into(),
+                message: match err {
+                    LinkError::TimedOut => format!("no answer within {timeout:?}"),
+                    LinkError::Closed => "the connection closed".into(),
+                },
+            }),
+        }
     }
 }
 
@@ -300,7 +342,7 @@ mod tests {
     fn result_frames_match_the_protocol() {
         let (tx, rx) = crossbeam_channel::unbounded();
         let link = GatewayLink::new(tx, "t".into());
-        link.send_invoke_result("inv", "node", Ok(r#"{"bins":{}}"#.to_string()));
+        link.send_invoke_result("inv", "node", Ok(r#"{"bins":{}}"#.into()));
         let Outbound::Text(text) = rx.recv().unwrap() else {
             panic!()
         };
@@ -327,7 +369,7 @@ mod tests {
         let (tx, rx) = crossbeam_channel::unbounded();
         let link = GatewayLink::new(tx, "t".into());
         link.set_max_payload(2048);
-        link.send_invoke_result("inv", "node", Ok("x".repeat(4096)));
+        link.send_invoke_result("inv", "node", Ok("x".repeat(4096).into()));
         let Outbound::Text(text) = rx.recv().unwrap() else {
             panic!()
         };

@@ -21,6 +21,8 @@ use super::refusal::{self, Attempt, Effect, Negotiation, Verdict, MAX_BACKOFF};
 use super::session::{self, SessionControl, SessionEnd, SessionSetup};
 use super::transport::GatewayUrl;
 use crate::invoke::Dispatcher;
+use crate::publish::Publisher;
+use std::sync::Arc;
 use crate::state::DeviceAuthStore;
 use crate::status::StatusReporter;
 
@@ -47,6 +49,8 @@ pub struct NodeLoop<'a> {
     /// Disconnected (its sender dropped) when the node must stop.
     pub shutdown: Receiver<()>,
     pub handshake_timeout: Duration,
+    /// Told of every session that reached `hello-ok`, and of its end.
+    pub publishers: &'a [Arc<dyn Publisher>],
 }
 
 /// The backoff before attempt `attempt` (1-based): 1 s, 2 s, 4 s … 30 s, minus up to 20 % jitter.
@@ -98,6 +102,7 @@ impl NodeLoop<'_> {
                 handshake_timeout: self.handshake_timeout,
                 control: self.control,
                 on_hello: &on_hello,
+                publishers: self.publishers,
             });
             let delay = match end {
                 SessionEnd::Ended { reason } => {

@@ -48,6 +48,7 @@ use super::link::{GatewayLink, Outbound};
 use super::transport::{self, GatewayUrl, SocketRead, SocketWrite};
 use super::watchdog::Watchdog;
 use crate::invoke::{Dispatcher, EventSink, Invocations, InvokeRequest, ResultSink};
+use crate::publish::Publisher;
 use writer::writer_loop;
 
 /// Everything a session needs to connect and serve.
@@ -64,6 +65,8 @@ pub struct SessionSetup<'a> {
     pub control: &'a SessionControl,
     /// Called with `hello-ok` before any invocation is served.
     pub on_hello: &'a dyn Fn(&HelloOk),
+    /// Told when the session reached `hello-ok` and when it ended.
+    pub publishers: &'a [Arc<dyn Publisher>],
 }
 
 /// How a session ended.
@@ -198,6 +201,9 @@ pub fn serve<R: SocketRead, W: SocketWrite>(
     let end = converse(setup, read_half, &link, &watchdog, &invocations);
     // Order matters: stop accepting invoke results, cancel the running ones, then stop the writer.
     setup.control.set(None);
+    for publisher in setup.publishers {
+        publisher.session_ended();
+    }
     link.close();
     invocations.cancel_all();
     let _ = reader_done_tx.send(());
@@ -279,6 +285,9 @@ fn converse<R: SocketRead>(
     };
     link.set_max_payload(frames::max_payload(&hello));
     (setup.on_hello)(&hello);
+    for publisher in setup.publishers {
+        publisher.session_started(Arc::new(link.clone()));
+    }
     let _ = ws.get_ref().half.set_read_timeout(None);
     watchdog.arm(frames::tick_interval_ms(&hello));
 

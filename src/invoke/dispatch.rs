@@ -231,7 +231,7 @@ mod tests {
     impl CommandSet for TestCommands {
         fn run(&self, call: Call, command: &str, params_json: Option<&str>) -> InvokeResult {
             match command {
-                "echo" => Ok(params_json.unwrap_or("null").to_string()),
+                "echo" => Ok(params_json.unwrap_or("null").into()),
                 "block" => {
                     let _ = self.started.send(());
                     while !call.cancel.is_cancelled() {
@@ -298,7 +298,7 @@ mod tests {
         let t = setup(2, 2);
         t.session.start(request("a", "echo"));
         let (id, result) = t.results.recv_timeout(WAIT).unwrap();
-        assert_eq!((id.as_str(), result), ("a", Ok("{\"x\":1}".to_string())));
+        assert_eq!((id.as_str(), result), ("a", Ok("{\"x\":1}".into())));
         assert!(t.session.wait_idle(WAIT));
         assert!(t.results.recv_timeout(Duration::from_millis(50)).is_err());
     }
@@ -350,7 +350,7 @@ mod tests {
         t.started.recv_timeout(WAIT).unwrap();
         t.session.terminate_all();
         let (id, result) = t.results.recv_timeout(WAIT).unwrap();
-        assert_eq!((id.as_str(), result), ("t", Ok("released".to_string())));
+        assert_eq!((id.as_str(), result), ("t", Ok("released".into())));
         assert!(t.session.wait_idle(WAIT));
     }
 

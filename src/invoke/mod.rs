@@ -54,9 +54,55 @@ impl std::fmt::Display for InvokeError {
     }
 }
 
-/// What a handler answers: the result payload as JSON text (sent as `payloadJSON`, so each
-/// command controls its own key order), or an error.
-pub type InvokeResult = Result<String, InvokeError>;
+/// What a successful invocation answers, as JSON text either way, so that each command controls
+/// its own key order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    /// Sent as the string `payloadJSON` (§4.2): what almost every command answers.
+    JsonText(String),
+    /// Sent as the object `payload`, inline in the result frame: what the TS host answers for
+    /// `mcp.tools.call.v1`. The text must be one JSON value.
+    #[allow(dead_code)] // until mcp.tools.call.v1 (issue 13) lands: remove then
+    Inline(String),
+}
+
+impl Payload {
+    /// The JSON text, whichever way it is sent.
+    pub fn json(&self) -> &str {
+        match self {
+            Payload::JsonText(text) | Payload::Inline(text) => text,
+        }
+    }
+}
+
+/// A payload reads as its JSON text (tests, logs, and `serde_json::from_str(&payload)`).
+impl std::ops::Deref for Payload {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.json()
+    }
+}
+
+impl PartialEq<&str> for Payload {
+    fn eq(&self, text: &&str) -> bool {
+        self.json() == *text
+    }
+}
+
+impl From<&str> for Payload {
+    fn from(text: &str) -> Payload {
+        Payload::JsonText(text.to_string())
+    }
+}
+
+impl From<String> for Payload {
+    fn from(text: String) -> Payload {
+        Payload::JsonText(text)
+    }
+}
+
+/// What a handler answers: a [`Payload`], or an error.
+pub type InvokeResult = Result<Payload, InvokeError>;
 
 /// Where a handler's `node.event` requests go. In a live session this is the gateway link, which
 /// sends the event and waits for the gateway's answer (the protocol wants `exec.finished` to be

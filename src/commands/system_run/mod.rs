@@ -172,7 +172,7 @@ pub fn handle_run(ctx: &InvokeContext, params_json: Option<&str>) -> InvokeResul
             record.error = result.error.clone();
             audit::append(&audit_path, &record, &ctx.node.secrets.values);
             send_finished(ctx, &parsed.execution, &result);
-            Ok(to_json(&result))
+            Ok(to_json(&result).into())
         }
         Err(Stop::Denied(denial)) => {
             if abandoned(ctx) {
@@ -258,7 +258,7 @@ pub fn handle_prepare(ctx: &InvokeContext, params_json: Option<&str>) -> InvokeR
         serde_json::json!({"security": security.as_str(), "ask": ask.as_str()}),
     );
     payload.insert("allowAlwaysCoverage".into(), coverage.to_json());
-    Ok(Value::Object(payload).to_string())
+    Ok(Value::Object(payload).to_string().into())
 }
 
 fn fail_closed_doc() -> Value {

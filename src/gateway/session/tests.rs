@@ -20,7 +20,7 @@ use tungstenite::protocol::frame::coding::CloseCode;
 
 use super::*;
 use crate::invoke::pool::Pool;
-use crate::invoke::{Call, CommandSet, Dispatcher, InvokeError, InvokeResult};
+use crate::invoke::{Call, CommandSet, Dispatcher, InvokeError, InvokeResult, Payload};
 
 /// The most any step may take before a test gives up on it.
 const WAIT: Duration = Duration::from_secs(10);
@@ -48,7 +48,9 @@ struct Commands;
 impl CommandSet for Commands {
     fn run(&self, call: Call, command: &str, params_json: Option<&str>) -> InvokeResult {
         match command {
-            "echo" => Ok(params_json.unwrap_or("null").to_string()),
+            "echo" => Ok(params_json.unwrap_or("null").into()),
+            "inline" => Ok(Payload::Inline(r#"{"content":[],"isError":false}"#.into())),
+            "bad-inline" => Ok(Payload::Inline("not json".into())),
             // Runs until cancelled (or WAIT, so a broken test cannot hang a worker).
             "block" => {
                 let deadline = Instant::now() + WAIT;
@@ -83,6 +85,15 @@ fn session<T: Send>(
     handshake_timeout: Duration,
     script: impl FnOnce(Gateway, &SessionControl) -> T + Send,
 ) -> Outcome<T> {
+    session_with(&[], handshake_timeout, script)
+}
+
+/// [`session`] with these publishers told of the session.
+fn session_with<T: Send>(
+    publishers: &[Arc<dyn Publisher>],
+    handshake_timeout: Duration,
+    script: impl FnOnce(Gateway, &SessionControl) -> T + Send,
+) -> Outcome<T> {
     let (node, gateway) = UnixStream::pair().expect("a Unix socket pair");
     gateway
         .set_read_timeout(Some(WAIT))
@@ -107,6 +118,7 @@ fn session<T: Send>(
         handshake_timeout,
         control: &control,
         on_hello: &on_hello,
+        publishers,
     };
     let (end, gateway) = thread::scope(|scope| {
         let control = &control;
@@ -593,6 +605,7 @@ fn run_reports_a_transport_configuration_error_as_fatal() {
         handshake_timeout: WAIT,
         control: &control,
         on_hello: &|_: &HelloOk| {},
+        publishers: &[],
     });
     match end {
         SessionEnd::Fatal(message) => {
@@ -622,4 +635,65 @@ fn invoke_payload_rules() {
     assert!(parse_invoke(json!({"id":"","nodeId":"n","command":"c"})).is_none());
     assert!(parse_invoke(json!({"id":"a","nodeId":"n","command":7})).is_none());
     assert!(parse_invoke(json!("x")).is_none());
+}
+
+#[test]
+fn an_inline_payload_goes_out_as_an_object_and_a_broken_one_as_an_error() {
+    let out = session(WAIT, |mut gw, _| {
+        gw.handshake(30_000);
+        gw.invoke("inv-i", "inline", "{}");
+        let inline = gw.frame();
+        gw.invoke("inv-b", "bad-inline", "{}");
+        let broken = gw.frame();
+        gw.ws.close(None).expect("close");
+        (inline, broken)
+    });
+    let (inline, broken) = out.gateway;
+    assert_eq!(
+        inline["params"],
+        json!({"id": "inv-i", "nodeId": "node-1", "ok": true,
+               "payload": {"content": [], "isError": false}})
+    );
+    assert_eq!(
+        broken["params"],
+        json!({"id": "inv-b", "nodeId": "node-1", "ok": false,
+               "error": {"code": "UNAVAILABLE", "message": "node invocation failed"}})
+    );
+    ended(&out.end);
+}
+
+#[test]
+fn publications_go_out_after_hello_ok_and_are_retried_after_a_refusal() {
+    use crate::publish::{Publication, PublicationSpec};
+    let publication = Publication::spawn(
+        PublicationSpec {
+            name: "test",
+            method: "node.skills.update",
+            every: None,
+            resend_unchanged: false,
+            timeout: WAIT,
+        },
+        Box::new(|| Some(r#"{"skills":[]}"#.to_string())),
+    )
+    .expect("the publication thread");
+    let publishers: [Arc<dyn Publisher>; 1] = [Arc::new(publication)];
+    let out = session_with(&publishers, WAIT, |mut gw, _| {
+        gw.handshake(30_000);
+        let first = gw.frame();
+        gw.send(json!({"type": "res", "id": first["id"], "ok": false,
+                       "error": {"code": "UNAVAILABLE", "message": "node pairing changed before request dispatch",
+                                 "retryable": true, "details": {"code": "PAIRING_CHANGED"}}}));
+        let second = gw.frame();
+        gw.send(json!({"type": "res", "id": second["id"], "ok": true, "payload": {"skills": []}}));
+        gw.ws.close(None).expect("close");
+        (first, second)
+    });
+    let (first, second) = out.gateway;
+    for request in [&first, &second] {
+        assert_eq!(request["type"], "req");
+        assert_eq!(request["method"], "node.skills.update");
+        assert_eq!(request["params"], json!({"skills": []}));
+    }
+    assert_ne!(first["id"], second["id"]);
+    ended(&out.end);
 }
