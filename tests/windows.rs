@@ -188,3 +188,21 @@ fn a_batch_file_runs_through_cmd_with_quoted_arguments() {
     assert_eq!(outcome.stdout.trim_end(), "[a b]");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn system_which_tries_pathext_and_a_name_that_has_its_extension() {
+    use openclaw_node::commands::system_which::which;
+    let system = std::env::var("SystemRoot").unwrap_or_else(|_| r"C:\windows".into());
+    let path = format!(r"C:\no\such;{system}\system32");
+    let found = which("cmd", &path).expect("cmd found");
+    assert!(
+        found.to_ascii_lowercase().ends_with(r"\system32\cmd.exe"),
+        "{found}"
+    );
+    let found = which("cmd.exe", &path).expect("cmd.exe found");
+    assert!(
+        found.to_ascii_lowercase().ends_with(r"\system32\cmd.exe"),
+        "{found}"
+    );
+    assert_eq!(which("no-such-tool", &path), None);
+}
