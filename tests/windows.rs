@@ -31,6 +31,12 @@ fn run(argv: Vec<String>, timeout: Option<Duration>) -> exec::ExecOutcome {
     exec::run(&spec, &CancelToken::new())
 }
 
+/// Wine passes the Unix environment through, WINEPREFIX and WINELOADER among it (scripts/wine-env.sh
+/// sets the first); a real Windows has neither.
+fn under_wine() -> bool {
+    std::env::var_os("WINEPREFIX").is_some() || std::env::var_os("WINELOADER").is_some()
+}
+
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ocn-win-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -205,4 +211,78 @@ fn system_which_tries_pathext_and_a_name_that_has_its_extension() {
         "{found}"
     );
     assert_eq!(which("no-such-tool", &path), None);
+}
+
+#[test]
+fn state_files_are_written_owner_only_replaced_atomically_and_read_back() {
+    use openclaw_node::state::trusted::read_trusted;
+    use openclaw_node::state::write_atomic;
+    let dir = scratch("state");
+    let path = dir.join("openclaw-node").join("status.json");
+    write_atomic(&path, b"one").unwrap();
+    write_atomic(&path, b"two").unwrap();
+    assert_eq!(read_trusted(&path, 64).unwrap().unwrap(), b"two");
+    let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names,
+        vec![std::ffi::OsString::from("status.json")],
+        "no temporary file is left"
+    );
+    assert!(read_trusted(&path, 2).is_err(), "the size cap holds");
+    assert_eq!(read_trusted(&dir.join("missing.json"), 64).unwrap(), None);
+    assert!(
+        read_trusted(&dir, 64).is_err(),
+        "a directory is not a state file"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_state_file_is_replaced_while_a_reader_holds_it_open() {
+    use openclaw_node::state::write_atomic;
+    let dir = scratch("held");
+    let path = dir.join("node.json");
+    write_atomic(&path, b"old").unwrap();
+    // std opens with FILE_SHARE_READ | WRITE | DELETE, as most readers do.
+    let reader = std::fs::File::open(&path).unwrap();
+    let replaced = write_atomic(&path, b"new");
+    drop(reader);
+    if under_wine() {
+        // Wine refuses any rename over a file that is open (real Windows 10 replaces it with
+        // POSIX rename semantics): then the write must fail after its retries and lose nothing.
+        let err = replaced.expect_err("Wine refuses the replacement");
+        assert!(err.message.contains("replacing the file"), "{err}");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            b"old",
+            "the old file is intact"
+        );
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            1,
+            "no temporary file is left"
+        );
+    } else {
+        replaced.unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn one_run_per_state_directory() {
+    use openclaw_node::state::run_lock::{LockError, RunLock};
+    let dir = scratch("runlock");
+    let path = dir.join("openclaw-node").join("run.lock");
+    let first = RunLock::acquire(&path).unwrap();
+    match RunLock::acquire(&path) {
+        Err(LockError::Held { pid, .. }) => assert_eq!(pid, Some(std::process::id())),
+        other => panic!("a second lock was not refused: {other:?}"),
+    }
+    drop(first);
+    RunLock::acquire(&path).expect("free again once the first is dropped");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -100,7 +100,10 @@ pub fn restrict_path_to_owner(path: &Path) -> io::Result<()> {
 }
 
 /// `MoveFileExW(from, to, REPLACE_EXISTING | WRITE_THROUGH)`: atomic on NTFS, and durable when it
-/// returns (there is no directory fsync on Windows). Retried while another handle holds `to`.
+/// returns (there is no directory fsync on Windows). While another handle holds `to` (a reader, an
+/// indexer, a virus scanner), MoveFileExW is refused; then std's rename is tried, which uses
+/// POSIX rename semantics where Windows 10 (1809+) has them and so replaces a file that is open
+/// with share-delete; and both are retried for about two seconds.
 pub fn replace(from: &Path, to: &Path) -> io::Result<()> {
     let (from_w, to_w) = (wide(from), wide(to));
     let mut attempt = 0;
@@ -117,16 +120,23 @@ pub fn replace(from: &Path, to: &Path) -> io::Result<()> {
             return Ok(());
         }
         let err = io::Error::last_os_error();
-        let busy = matches!(
-            err.raw_os_error().map(|code| code as u32),
-            Some(ERROR_ACCESS_DENIED | ERROR_SHARING_VIOLATION)
-        );
+        if is_busy(&err) && fs::rename(from, to).is_ok() {
+            return Ok(());
+        }
         attempt += 1;
-        if !busy || attempt >= REPLACE_ATTEMPTS {
+        if !is_busy(&err) || attempt >= REPLACE_ATTEMPTS {
             return Err(err);
         }
         std::thread::sleep(REPLACE_BACKOFF * attempt);
     }
+}
+
+/// Another handle holds the file (or a scanner briefly does).
+fn is_busy(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error().map(|code| code as u32),
+        Some(ERROR_ACCESS_DENIED | ERROR_SHARING_VIOLATION)
+    )
 }
 
 /// Windows has no directory fsync; `MOVEFILE_WRITE_THROUGH` makes the rename durable instead.
@@ -195,21 +205,18 @@ pub fn try_lock(file: &File) -> io::Result<bool> {
     }
 }
 
+/// Windows locks are mandatory: a locked range cannot be read through another handle. The lock
+/// is therefore one byte far past the end of the file, so the pid a run lock holds stays
+/// readable for the "already running (pid N)" message.
+const LOCK_OFFSET_HIGH: u32 = 0x7FFF_FFFF;
+
 fn lock(file: &File, flags: u32) -> io::Result<()> {
     // SAFETY: an all-zero OVERLAPPED is the documented "offset 0, no event".
     let mut overlapped: OVERLAPPED = unsafe { std::mem::zeroed() };
-    // SAFETY: the handle is open; the whole file range is locked; `overlapped` outlives the
-    // (synchronous) call.
-    let ok = unsafe {
-        LockFileEx(
-            file.as_raw_handle() as HANDLE,
-            flags,
-            0,
-            u32::MAX,
-            u32::MAX,
-            &mut overlapped,
-        )
-    };
+    overlapped.Anonymous.Anonymous.OffsetHigh = LOCK_OFFSET_HIGH;
+    // SAFETY: the handle is open; one byte at the offset above is locked; `overlapped`
+    // outlives the (synchronous) call.
+    let ok = unsafe { LockFileEx(file.as_raw_handle() as HANDLE, flags, 0, 1, 0, &mut overlapped) };
     if ok == 0 {
         return Err(io::Error::last_os_error());
     }
