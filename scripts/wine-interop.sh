@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/wine-interop.sh: the Windows build of openclaw-node, run under Wine, against the REAL gateway
 # (npm openclaw@2026.9.6, installed by scripts/interop.sh into its cache) on Linux loopback. Checks:
-#   connect    the Windows node connects; its command surface is approved with `openclaw nodes approve`;
+#   connect    the Windows node connects (its token read from the credentials file the Scheduled
+#              Task's launcher names); its command surface is approved with `openclaw nodes approve`;
 #   describe   `openclaw nodes describe` reports its platform as windows;
 #   which      `openclaw nodes invoke --command system.which` finds cmd (…\system32\cmd.exe);
 #   run        system.run of `cmd.exe /d /s /c "echo hi"` (the gateway's own Windows wrapping) through the
@@ -170,7 +171,11 @@ say "gateway ready on 127.0.0.1:$PORT"
 mkdir -p "$RUN/node-state"
 STATE_WIN="Z:${RUN//\//\\}\\node-state"
 NAME=wine-node
-setsid env OPENCLAW_STATE_DIR="$STATE_WIN" OPENCLAW_GATEWAY_TOKEN="$TOKEN" RUST_LOG=info \
+# The token comes from the owner-only credentials file, as the Scheduled Task's launcher passes
+# it (OPENCLAW_NODE_CREDENTIALS_FILE), never from the command line or the task.
+mkdir -p "$RUN/node-state/openclaw-node"
+printf 'OPENCLAW_GATEWAY_TOKEN="%s"\n' "$TOKEN" >"$RUN/node-state/openclaw-node/service.env"
+setsid env OPENCLAW_STATE_DIR="$STATE_WIN" OPENCLAW_NODE_CREDENTIALS_FILE="$STATE_WIN\\openclaw-node\\service.env" RUST_LOG=info \
   wine "$EXE" run --host 127.0.0.1 --port "$PORT" --display-name "$NAME" >"$RUN/node.log" 2>&1 &
 ND_PID=$!
 NODE_ID="" deadline=$(($(date +%s) + 120))

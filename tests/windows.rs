@@ -286,3 +286,83 @@ fn one_run_per_state_directory() {
     RunLock::acquire(&path).expect("free again once the first is dropped");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Under Wine only: on a real Windows this would replace the user's own "OpenClaw Node" task
+/// (scripts/windows-manual-test.ps1 covers the service there).
+#[test]
+fn install_registers_the_scheduled_task_and_uninstall_removes_it() {
+    if !under_wine() {
+        eprintln!("skipped: registers the real \"OpenClaw Node\" task outside Wine");
+        return;
+    }
+    let exe = env!("CARGO_BIN_EXE_openclaw-node");
+    let dir = scratch("service");
+    let state = dir.join(".openclaw");
+    let node = |args: &[&str]| {
+        std::process::Command::new(exe)
+            .args(args)
+            .env("OPENCLAW_STATE_DIR", &state)
+            .env("OPENCLAW_GATEWAY_TOKEN", "tok-secret-1234")
+            .output()
+            .unwrap()
+    };
+    let schtasks = |args: &[&str]| {
+        std::process::Command::new("schtasks.exe")
+            .args(args)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    let _ = schtasks(&["/Delete", "/F", "/TN", "OpenClaw Node"]);
+    let out = node(&["install", "--host", "127.0.0.1", "--port", "1", "--json"]);
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{report} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        report.contains("\"ok\": true") || report.contains("\"ok\":true"),
+        "{report}"
+    );
+    let cmd = std::fs::read_to_string(state.join("node.cmd")).unwrap();
+    assert!(cmd.contains("OPENCLAW_NODE_CREDENTIALS_FILE="), "{cmd}");
+    assert!(
+        !cmd.contains("tok-secret-1234"),
+        "the token is never in the launcher"
+    );
+    assert!(std::fs::read(state.join("node.vbs"))
+        .unwrap()
+        .starts_with(b"' OpenClaw"));
+    let env_file =
+        std::fs::read_to_string(state.join("openclaw-node").join("service.env")).unwrap();
+    assert!(env_file.contains("OPENCLAW_GATEWAY_TOKEN=\"tok-secret-1234\""));
+    // Registered: Wine's /Delete is real (its /Query is a stub), so deleting it succeeds once.
+    assert!(
+        schtasks(&["/Delete", "/F", "/TN", "OpenClaw Node"]),
+        "install registered the task"
+    );
+    // A second install without --force is refused; with it the task is registered again.
+    let again = node(&["install", "--host", "127.0.0.1", "--port", "1"]);
+    assert!(!again.status.success());
+    let out = node(&["install", "--force", "--host", "127.0.0.1", "--port", "1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = node(&["uninstall", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(!state.join("node.cmd").exists() && !state.join("node.vbs").exists());
+    assert!(
+        !schtasks(&["/Delete", "/F", "/TN", "OpenClaw Node"]),
+        "uninstall removed the task"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,12 +1,15 @@
 //! The service actions — install, start, stop, restart, uninstall — as functions of a
 //! [`ServiceContext`] that return an [`ActionReport`]; `mod.rs` prints it as text or JSON.
 
+use std::path::PathBuf;
+
 use serde::Serialize;
 
 use super::context::{ManagerChoice, ServiceContext};
 use super::envfile::{self, EnvFileOutcome};
 use super::launchd::{self, Launchd};
 use super::manager::ServiceManager;
+use super::schtasks::{self, ScheduledTask};
 use super::script;
 use super::spec::{self, EndpointFlags, ServiceSpec};
 use super::systemd::{self, Scope, Systemd};
@@ -124,6 +127,14 @@ pub fn manager_for(ctx: &ServiceContext) -> Result<Box<dyn ServiceManager>, Stri
             agents_dir: launchd::agents_dir(&ctx.home),
             uid: ctx.uid,
         })),
+        ManagerChoice::ScheduledTask { schtasks } => Ok(Box::new(ScheduledTask {
+            schtasks: schtasks.clone(),
+            state_dir: ctx.paths.dir().to_path_buf(),
+            user: schtasks::task_user(|key| std::env::var(key).ok()),
+            startup_dir: std::env::var_os("APPDATA").map(|appdata| {
+                PathBuf::from(appdata).join(r"Microsoft\Windows\Start Menu\Programs\Startup")
+            }),
+        })),
         ManagerChoice::Unavailable { reason } => Err(reason.clone()),
     }
 }
@@ -199,6 +210,14 @@ pub fn install(ctx: &ServiceContext, args: &InstallArgs) -> ActionReport {
     };
     if ctx.euid == 0 {
         return report.fail(root_refusal(manager.kind()), vec![]);
+    }
+    if args.at_boot && manager.kind() != "schtasks" {
+        return report.fail(
+            "--at-boot is for Windows' Scheduled Task; with systemd, `sudo loginctl enable-linger \
+             $USER` keeps the user service running without a login"
+                .to_string(),
+            vec![],
+        );
     }
     let path = manager.definition_path();
     let previous = std::fs::read_to_string(&path).ok();
@@ -399,6 +418,7 @@ pub fn build_spec(ctx: &ServiceContext, args: &InstallArgs) -> Result<ServiceSpe
         env_file: ctx.paths.service_env_file(),
         working_directory: ctx.home.clone(),
         log_file: ctx.paths.node_dir().join("service.log"),
+        at_boot: args.at_boot,
     };
     spec.validate()?;
     Ok(spec)

@@ -38,6 +38,11 @@ pub enum ManagerChoice {
         /// The `launchctl` to run.
         launchctl: PathBuf,
     },
+    /// Windows' Task Scheduler, driven through this `schtasks.exe`.
+    ScheduledTask {
+        /// The `schtasks.exe` to run.
+        schtasks: PathBuf,
+    },
     /// None usable; `reason` says why, in a sentence for the user.
     Unavailable {
         /// Why, in a sentence for the user.
@@ -127,10 +132,16 @@ impl ServiceContext {
     /// Resolves the context from the process environment.
     pub fn from_env() -> Result<ServiceContext, String> {
         let paths = StatePaths::from_env()?;
-        let home = std::env::var_os("HOME")
-            .filter(|v| !v.is_empty())
+        // The OS's idea of home (systemd and launchd use HOME; Windows USERPROFILE), not
+        // OPENCLAW_HOME, which only moves the state directory.
+        let home = ["HOME", "USERPROFILE"]
+            .iter()
+            .find_map(|name| std::env::var_os(name).filter(|v| !v.is_empty()))
             .map(PathBuf::from)
-            .ok_or("HOME is not set; the service commands need it to find the user's service directory")?;
+            .ok_or(
+                "HOME (on Windows USERPROFILE) is not set; the service commands need it to find \
+                 the user's service directory",
+            )?;
         let config_home = std::env::var_os("XDG_CONFIG_HOME")
             .map(PathBuf::from)
             .filter(|p| p.is_absolute())
@@ -188,10 +199,9 @@ pub fn detect_manager(
     booted_marker: &Path,
 ) -> ManagerChoice {
     if cfg!(windows) {
-        return ManagerChoice::Unavailable {
-            reason: "this build has no Windows service backend yet (a per-user Scheduled Task); \
-                     run `openclaw-node run` from Task Scheduler or a Startup-folder shortcut"
-                .to_string(),
+        let root = std::env::var_os("SystemRoot").unwrap_or_else(|| r"C:\Windows".into());
+        return ManagerChoice::ScheduledTask {
+            schtasks: PathBuf::from(root).join("System32").join("schtasks.exe"),
         };
     }
     let is_none = |p: &Path| p.as_os_str().is_empty() || p == Path::new("none");

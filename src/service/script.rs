@@ -72,6 +72,7 @@ mod tests {
             environment: vec![("OPENCLAW_STATE_DIR".into(), "/s p/a'c e".into())],
             env_file,
             working_directory: dir.clone(),
+ at_boot: false,
             log_file: PathBuf::from("/dev/null"),
         };
         let script = dir.join("start.sh");
