@@ -11,6 +11,7 @@ use crate::config::NodeConfig;
 use crate::paths::StatePaths;
 use crate::platform::search_path;
 use crate::secrets::Secrets;
+use crate::service::envfile::CREDENTIALS_FILE_ENV;
 
 /// The gateway credentials a node reads from its environment. They are the node's own
 /// secrets: removed from every child's environment, by name and by value.
@@ -68,9 +69,6 @@ fn credentials_file() -> Result<Vec<(String, String)>, crate::CliError> {
         .filter(|(key, _)| SECRET_ENV_NAMES.contains(&key.as_str()))
         .collect())
 }
-
-/// The variable that names the credentials file for [`credentials_file`].
-pub const CREDENTIALS_FILE_ENV: &str = "OPENCLAW_NODE_CREDENTIALS_FILE";
 
 impl RunSettings {
     /// The settings from this process's environment and the state directory's openclaw.json.

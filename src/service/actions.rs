@@ -42,7 +42,7 @@ pub struct ActionReport {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceSummary {
-    /// `systemd`, `launchd`, or `null` when no service manager is available.
+    /// `systemd`, `launchd`, `schtasks`, or `null` when no service manager is available.
     pub manager: Option<&'static str>,
     pub label: Option<&'static str>,
     pub definition_path: Option<String>,
@@ -56,7 +56,7 @@ pub struct ServiceSummary {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Printed {
-    /// `systemd-user-unit`, `systemd-system-unit`, `launchd-plist` or `sh-script`.
+    /// `systemd-user-unit`, `systemd-system-unit`, `launchd-plist`, `windows-cmd` or `sh-script`.
     pub format: &'static str,
     pub content: String,
 }
@@ -182,7 +182,7 @@ pub fn install(ctx: &ServiceContext, args: &InstallArgs) -> ActionReport {
             Some(format) => Some(format),
             None => {
                 return report.fail(
-                    format!("--manager {name:?} is not one this node can print: use systemd, launchd or script"),
+                    format!("--manager {name:?} is not one this node can print: use systemd, launchd or script (or schtasks, the Windows Scheduled Task's node.cmd)"),
                     vec![],
                 )
             }
@@ -331,6 +331,8 @@ enum PrintFormat {
     SystemdUser,
     SystemdSystem,
     LaunchdPlist,
+    /// Windows: the Scheduled Task's `node.cmd`.
+    WindowsCmd,
     Script,
 }
 
@@ -342,6 +344,7 @@ impl PrintFormat {
             "systemd" if ctx.euid == 0 => Some(PrintFormat::SystemdSystem),
             "systemd" => Some(PrintFormat::SystemdUser),
             "launchd" => Some(PrintFormat::LaunchdPlist),
+            "schtasks" => Some(PrintFormat::WindowsCmd),
             "script" | "sh" => Some(PrintFormat::Script),
             _ => None,
         }
@@ -352,6 +355,7 @@ impl PrintFormat {
         match manager.map(|m| m.kind()) {
             Some("systemd") if ctx.euid == 0 => PrintFormat::SystemdSystem,
             Some("systemd") => PrintFormat::SystemdUser,
+            Some("schtasks") => PrintFormat::WindowsCmd,
             Some(_) => PrintFormat::LaunchdPlist,
             None => PrintFormat::Script,
         }
@@ -371,6 +375,7 @@ fn print(
         ),
         PrintFormat::SystemdUser => ("systemd-user-unit", systemd::render_unit(spec, Scope::User)),
         PrintFormat::LaunchdPlist => ("launchd-plist", launchd::render_plist(spec)),
+        PrintFormat::WindowsCmd => ("windows-cmd", schtasks::render_cmd(spec)),
         PrintFormat::Script => ("sh-script", script::render_script(spec)),
     };
     let mut message = match format {

@@ -17,6 +17,10 @@ const HEADER: &str = "\
 # edit it, then run `openclaw-node restart`.
 ";
 
+/// The variable a launcher sets to name this file, where no service manager reads it for the
+/// node (the Windows Scheduled Task); `run` then reads it itself (`settings::credentials_file`).
+pub const CREDENTIALS_FILE_ENV: &str = "OPENCLAW_NODE_CREDENTIALS_FILE";
+
 /// What [`write_credentials`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EnvFileOutcome {

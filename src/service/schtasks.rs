@@ -190,7 +190,7 @@ pub fn render_cmd(spec: &ServiceSpec) -> String {
         .environment
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
-        .chain([(crate::settings::CREDENTIALS_FILE_ENV, credentials.as_str())])
+        .chain([(super::envfile::CREDENTIALS_FILE_ENV, credentials.as_str())])
     {
         lines.push(format!("set \"{name}={}\"", escape_set_value(value)));
     }
