@@ -828,6 +828,8 @@ mod tests {
         assert!(validate_assignment_keys(&["FOO".into()]).is_ok());
     }
 
+    #[cfg_attr(windows, ignore = "POSIX: a ':'-separated PATH of /-paths")]
+
     #[test]
     fn child_env_strips_blocked_and_secrets() {
         let names = vec!["MY_SERVICE_TOKEN".to_string()];
@@ -925,6 +927,8 @@ mod tests {
             "SYSTEM_RUN_DENIED: environment override rejected (non-UTF-8 locale in allowlist mode: LC_ALL=zh_CN.GBK)"
         );
     }
+
+    #[cfg_attr(windows, ignore = "POSIX: a ':'-separated PATH of /-paths")]
 
     #[test]
     fn the_child_path_has_no_relative_entries() {
