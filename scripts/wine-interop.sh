@@ -11,7 +11,8 @@
 #              timedOut true, exitCode 124, and no process of the run left (seen in /proc while it ran,
 #              gone after the answer);
 #   shutdown   SIGINT (Wine delivers it as CTRL_C_EVENT) ends the node through its console-control
-#              handler: it logs the event and exits 0.
+#              handler: it logs the event and exits 0; a command running then (shutdown-run) is
+#              terminated with its whole tree and its result is still sent.
 #
 # USAGE: scripts/wine-interop.sh [--exe PATH] [--release] [--keep]
 #   --exe PATH   the Windows binary (default: cargo build [--release] --target x86_64-pc-windows-gnu)
@@ -108,15 +109,16 @@ if cmd == "wait-ready":
         except Exception:
             time.sleep(0.2)
     sys.exit(1)
-if cmd == "procs":  # procs MARK: pids whose command line contains MARK (Wine shows the Windows one)
+if cmd == "procs":  # procs MARK: Wine processes (exe wine*) whose Windows command line has MARK
     import os
     for d in os.listdir("/proc"):
         if d.isdigit() and d != str(os.getpid()):
             try:
+                exe = os.readlink(f"/proc/{d}/exe")
                 line = open(f"/proc/{d}/cmdline", "rb").read().replace(b"\0", b" ").decode("utf-8", "replace")
             except OSError:
                 continue
-            if args[0] in line and "procs" not in line:
+            if "wine" in os.path.basename(exe) and args[0] in line:
                 print(d, line.strip()[:160])
     sys.exit(0)
 doc = load(sys.stdin.read())
@@ -243,8 +245,25 @@ else
   fail "timeout: unexpected answer: $(tr '\n' ' ' <<<"${p:-$(cat "$RUN/timeout.out")}" | cut -c1-400)"
 fi
 
+# A command still running at shutdown is terminated and its result is still sent.
+MARK2=$((5000 + RANDOM % 900))
+invoke_rpc system.run "{\"command\":[\"cmd.exe\",\"/d\",\"/s\",\"/c\",\"ping -n 60 -w $MARK2 127.0.0.1\"],\"rawCommand\":\"ping -n 60 -w $MARK2 127.0.0.1\",\"agentId\":\"main\",\"sessionKey\":\"agent:main:main\"}" >"$RUN/shutdown.out" 2>&1 &
+inv=$!
+started=""
+for _ in $(seq 1 600); do # the CLI takes seconds to start
+  started=$(h procs "-w $MARK2" || true)
+  [[ -n $started ]] && break
+  sleep 0.1
+done
+[[ -n $started ]] || fail "shutdown-run: the long command never started on the node"
 kill -INT "$ND_PID"
 for _ in $(seq 1 100); do kill -0 "$ND_PID" 2>/dev/null || break; sleep 0.1; done
+wait "$inv" || true
+if p=$(h payload <"$RUN/shutdown.out" 2>/dev/null) && [[ -z $(h procs "-w $MARK2" || true) ]]; then
+  pass "shutdown-run: the command running at Ctrl-C was terminated and its result sent: $(cut -c1-160 <<<"$p")"
+else
+  fail "shutdown-run: no result for the command running at shutdown, or its processes are left: $(tr '\n' ' ' <"$RUN/shutdown.out" | cut -c1-300)"
+fi
 if kill -0 "$ND_PID" 2>/dev/null; then
   fail "shutdown: the node still runs 10 s after SIGINT"
 else

@@ -44,8 +44,10 @@
 //!   stages (parse, resolve, match, decide, bind); `argv/` and `shells` for command words.
 //! - [`browser`]: `browser.proxy` over the Chrome DevTools Protocol.
 //! - [`exec`]: spawning a command, capping its output, timeouts; `ProcessGroup`, the one owner
-//!   of a spawned process group (commands, the service manager's tools and Chromium alike).
-//! - [`service`], [`status`]: running as a systemd/launchd service and reporting on it.
+//!   of a spawned process group (commands, the service manager's tools and Chromium alike); on
+//!   Windows a Job object per run (`exec/unix`, `exec/windows`).
+//! - [`service`], [`status`]: running as a systemd/launchd service or a Windows Scheduled Task,
+//!   and reporting on it.
 //! - [`identity`], [`state`], [`config`], [`paths`]: who the node is and what it keeps on disk;
 //!   [`endpoint`]: the gateway endpoint from `run`'s and `install`'s flags.
 //! - [`platform`]: what differs between operating systems, one module per concern with a Unix

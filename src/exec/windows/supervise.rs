@@ -5,6 +5,7 @@
 use std::io::Read;
 use std::os::windows::process::CommandExt as _;
 use std::process::{Command, ExitStatus, Stdio};
+use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Select, TryRecvError};
@@ -61,6 +62,7 @@ pub(in crate::exec) fn supervise(
 ) -> Ended {
     let started = Instant::now();
     let (chunk_tx, chunks) = crossbeam_channel::bounded::<(Stream, Vec<u8>)>(CHUNKS_IN_FLIGHT);
+    let mut helpers = Vec::with_capacity(3);
     for (stream, pipe) in [
         (Stream::Stdout, group.take_stdout().map(|p| Box::new(p) as Box<dyn Read + Send>)),
         (Stream::Stderr, group.take_stderr().map(|p| Box::new(p) as Box<dyn Read + Send>)),
@@ -77,14 +79,18 @@ pub(in crate::exec) fn supervise(
                     }
                 }
             });
-        if let Err(err) = spawned {
-            log::warn!("exec: cannot start a pipe reader ({err}); that stream is not captured");
+        match spawned {
+            Ok(handle) => helpers.push(handle),
+            Err(err) => {
+                log::warn!("exec: cannot start a pipe reader ({err}); that stream is not captured")
+            }
         }
     }
     drop(chunk_tx);
     let job = group.job();
     let (child, _job_ref) = group.into_parts();
-    let exit = watch_exit(child);
+    let (exit, watcher) = watch_exit(child);
+    helpers.extend(watcher);
 
     let timeout_at = spec
         .timeout
@@ -158,12 +164,22 @@ pub(in crate::exec) fn supervise(
             }
         }
     }
-    // The run is over: whatever it left running goes with its Job.
+    // The run is over: whatever it left running goes with its Job. Then the helpers end (the
+    // pipes' writers are gone, the child has exited): joined, so no thread of this run outlives
+    // it, and a node that exits right after (shutdown) has nothing of it in flight.
     if job.active_processes() > 0 {
         job.terminate();
     }
+    drop(chunks);
+    for helper in helpers {
+        let _ = helper.join();
+    }
+    // A child the Job's termination ended has no exit code of its own, as one a signal ended on
+    // Unix: `exec::reported_exit_code` then reports 124 for a timeout, nothing for a cancel.
+    let terminated = (timed_out || cancelled)
+        && status.and_then(|s| s.code()) == Some(super::super::TIMEOUT_EXIT_CODE);
     Ended {
-        exit_code: status.and_then(|s| s.code()),
+        exit_code: status.and_then(|s| s.code()).filter(|_| !terminated),
         signal: None,
         timed_out,
         cancelled,
@@ -173,15 +189,20 @@ pub(in crate::exec) fn supervise(
 
 /// Waits for the child on a thread of its own; the status arrives on the channel (`None` when
 /// waiting failed).
-fn watch_exit(mut child: std::process::Child) -> Receiver<Option<ExitStatus>> {
+fn watch_exit(
+    mut child: std::process::Child,
+) -> (Receiver<Option<ExitStatus>>, Option<JoinHandle<()>>) {
     let (tx, rx) = crossbeam_channel::bounded(1);
     let spawned = std::thread::Builder::new()
         .name("exec-wait".into())
         .spawn(move || {
             let _ = tx.send(child.wait().ok());
         });
-    if let Err(err) = spawned {
-        log::warn!("exec: cannot start the exit watcher ({err})");
+    match spawned {
+        Ok(handle) => (rx, Some(handle)),
+        Err(err) => {
+            log::warn!("exec: cannot start the exit watcher ({err})");
+            (rx, None)
+        }
     }
-    rx
 }
