@@ -353,6 +353,36 @@ fn install_registers_the_scheduled_task_and_uninstall_removes_it() {
         String::from_utf8_lossy(&out.stderr)
     );
 
+    // `stop` ends the node the task started (Wine's /End is a stub: this is the status-file path).
+    let mut running = std::process::Command::new(exe)
+        .args(["run", "--host", "127.0.0.1", "--port", "1"])
+        .env("OPENCLAW_STATE_DIR", &state)
+        .env("OPENCLAW_GATEWAY_TOKEN", "tok-secret-1234")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let status_file = state.join("openclaw-node").join("status.json");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !status_file.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(status_file.exists(), "the node wrote no status file");
+    let out = node(&["stop"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while running.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ended = running.try_wait().unwrap();
+    if ended.is_none() {
+        let _ = running.kill();
+    }
+    assert!(ended.is_some(), "stop left the node running");
+
     let out = node(&["uninstall", "--json"]);
     assert!(
         out.status.success(),

@@ -122,9 +122,23 @@ impl ServiceManager for ScheduledTask {
         self.schtasks(&["/Run", "/TN", TASK_NAME]).map(drop)
     }
     fn stop(&self) -> Result<(), String> {
-        // /End stops the task's process; Windows gives a console program no event for it, so
-        // the node's socket closes as after a crash and the gateway sees it go.
-        self.schtasks(&["/End", "/TN", TASK_NAME]).map(drop)
+        // /End stops the task's own process (the WScript launcher), not necessarily the node it
+        // started; TS follows with `taskkill /T` on the node. Here the node's pid comes from its
+        // live status file. Windows gives a console program no event for either, so the node's
+        // socket closes as after a crash and the gateway sees it go.
+        let ended = self.schtasks(&["/End", "/TN", TASK_NAME]).map(drop);
+        let paths = crate::paths::StatePaths::at(&self.state_dir);
+        if let Ok(Some(live)) = crate::status::read_status(&paths) {
+            if live.running && crate::platform::host::terminate_pid(live.snapshot.pid) {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+                while crate::platform::host::pid_alive(live.snapshot.pid)
+                    && std::time::Instant::now() < deadline
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+            }
+        }
+        ended
     }
     fn restart(&self) -> Result<(), String> {
         let _ = self.stop();

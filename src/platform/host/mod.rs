@@ -10,5 +10,5 @@ mod windows;
 #[cfg(windows)]
 use windows as imp;
 
-pub use imp::{host_name, is_superuser, pid_alive, user_ids};
+pub use imp::{host_name, is_superuser, pid_alive, terminate_pid, user_ids};
 

@@ -26,3 +26,12 @@ pub fn user_ids() -> (u32, u32) {
         rustix::process::geteuid().as_raw(),
     )
 }
+
+/// Asks `pid` to stop (SIGTERM). True when the signal was sent.
+#[allow(dead_code)] // the Windows service backend's need; kept so both sides have one interface
+pub fn terminate_pid(pid: u32) -> bool {
+    i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .is_some_and(|pid| rustix::process::kill_process(pid, rustix::process::Signal::TERM).is_ok())
+}

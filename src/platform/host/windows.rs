@@ -5,7 +5,8 @@ use windows_sys::Win32::System::SystemInformation::{
     ComputerNameDnsHostname, GetComputerNameExW,
 };
 use windows_sys::Win32::System::Threading::{
-    GetExitCodeProcess, OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION,
+    GetExitCodeProcess, OpenProcess, TerminateProcess, PROCESS_QUERY_LIMITED_INFORMATION,
+    PROCESS_TERMINATE,
 };
 
 /// The DNS host name (`GetComputerNameExW(ComputerNameDnsHostname)`, what libuv's
@@ -47,4 +48,20 @@ pub fn is_superuser() -> bool {
 /// is never root's stands in.
 pub fn user_ids() -> (u32, u32) {
     (u32::MAX, u32::MAX)
+}
+
+/// Ends `pid` (TerminateProcess, exit code 1 as libuv's kill gives). Windows has no polite stop
+/// for a windowless console process. True when it was ended.
+pub fn terminate_pid(pid: u32) -> bool {
+    // SAFETY: plain values; a null handle means failure.
+    let handle = unsafe { OpenProcess(PROCESS_TERMINATE, 0, pid) };
+    if handle.is_null() {
+        return false;
+    }
+    // SAFETY: `handle` is open; closed once.
+    unsafe {
+        let ok = TerminateProcess(handle, 1) != 0;
+        CloseHandle(handle);
+        ok
+    }
 }
