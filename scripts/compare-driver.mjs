@@ -9,7 +9,7 @@
 // Input: the environment variables set by compare.sh (COMPARE_*). Output: a table on stdout, the raw
 // numbers as JSON in $COMPARE_DIR/results.json, progress on stderr.
 import { spawn } from "node:child_process";
-import { randomUUID } from "node:crypto";
+import { randomFillSync, randomUUID } from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -23,6 +23,8 @@ const SAMPLES = Number(env("COMPARE_SAMPLES"));
 const RUNS = Number(env("COMPARE_RUNS"));
 const IDLE_S = Number(env("COMPARE_IDLE_S"));
 const BIG = env("COMPARE_BIG") === "1";
+const FILES = process.env.COMPARE_FILES === "1";
+const FILE_SIZES = [["1 MiB", 1 << 20], ["16 MiB", 16 << 20]];
 const HOSTS = JSON.parse(env("COMPARE_HOSTS")); // [{label, name, cmd: [...]}]
 const DIST = path.join(OC_PKG, "dist");
 const TICK_NS = 1e9 / 100; // USER_HZ: the unit of utime/stime in /proc/<pid>/stat
@@ -129,9 +131,15 @@ async function startGateway() {
   const token = randomUUID().replaceAll("-", "");
   const home = path.join(DIR, "gateway");
   fs.mkdirSync(path.join(home, ".openclaw"), { recursive: true });
+  // With --files: the file commands allowed and a read policy on the fixture directory (README "File transfer").
+  const files = FILES ? `
+    nodes: { commands: { allow: ["file.fetch", "file.stat", "dir.list", "dir.fetch", "file.write"] } },` : "";
+  const plugins = FILES ? `
+  plugins: { entries: { "file-transfer": { config: { policyVersion: 2,
+    nodes: { "*": { ask: "off", allowReadPaths: ["${path.join(DIR, "files")}/**"], followSymlinks: false } } } } } },` : "";
   fs.writeFileSync(path.join(home, ".openclaw", "openclaw.json"), `{
-  gateway: { mode: "local", bind: "loopback", port: ${port}, auth: { mode: "token", token: "${token}" } },
-  logging: { file: "${path.join(DIR, "gateway-file.log")}" },
+  gateway: { mode: "local", bind: "loopback", port: ${port}, auth: { mode: "token", token: "${token}" },${files} },
+  logging: { file: "${path.join(DIR, "gateway-file.log")}" },${plugins}
 }\n`);
   const child = start(path.join(OC_PKG, "..", ".bin", "openclaw"),
     ["gateway", "run", "--allow-unconfigured", "--auth", "token", "--token", token, "--port", String(port), "--bind", "loopback"],
@@ -208,7 +216,8 @@ class Host {
     while (Date.now() < deadline) {
       if (!groups.has(this.child.pid)) throw new Error(`${this.label} exited; see ${this.log}`);
       const n = (await this.nodes()).find((x) => x.displayName === this.name && x.connected && (x.connectedAtMs ?? 0) >= since);
-      if (n && (n.commands ?? []).includes("system.run")) { this.nodeId = n.nodeId; return n.connectedAtMs; }
+      const need = FILES ? ["system.run", "file.fetch"] : ["system.run"];
+      if (n && need.every((c) => (n.commands ?? []).includes(c))) { this.nodeId = n.nodeId; return n.connectedAtMs; }
       const pending = await this.client.request("node.pair.list", {}, { timeoutMs: 30000 });
       for (const req of pending.pending ?? pending.requests ?? []) {
         if (req.displayName === this.name) await this.client.request("node.pair.approve", { requestId: req.requestId }, { timeoutMs: 30000 });
@@ -315,6 +324,38 @@ async function main() {
       h.big = { hwmBeforeKiB: hwmBefore, hwmAfterKiB: hwmKiB(h.child.pid), seconds: t / 1000 };
     }
   }
+  if (FILES) {
+    // file.fetch through the gateway's two phases. The 16 MiB answer reaches the gateway but not an
+    // operator: the gateway's reply carries the base64 twice and the client's frame limit is 25 MiB
+    // (node-surface §21.2), so it is asked on a throw-away operator connection, and the figure is the
+    // host's peak RSS once the node has answered (the gateway logs the node's result).
+    fs.mkdirSync(path.join(DIR, "files"), { recursive: true });
+    for (const [name, size] of FILE_SIZES) {
+      const bytes = Buffer.alloc(size);
+      for (let i = 0; i < size; i += 65536) randomFillSync(bytes, i, Math.min(65536, size - i));
+      fs.writeFileSync(path.join(DIR, "files", name.replace(" ", "")), bytes);
+    }
+    for (const h of hosts) {
+      h.files = {};
+      for (const [name, size] of FILE_SIZES) {
+        say(`${h.label}: file.fetch of ${name}`);
+        const file = path.join(DIR, "files", name.replace(" ", ""));
+        const viaOwnClient = size > 9 << 20;
+        const c = viaOwnClient ? await connectOperator(gw) : client;
+        const t0 = now();
+        const outcome = await Promise.race([
+          c.request("node.invoke", { nodeId: h.nodeId, command: "file.fetch", params: { path: file, maxBytes: 16 << 20 },
+            timeoutMs: 120000, idempotencyKey: randomUUID() }, { timeoutMs: 135000 }).then((r) => r, (e) => ({ error: String(e) })),
+          sleep(135000).then(() => ({ error: "timeout" })),
+        ]);
+        const ms = now() - t0;
+        if (viaOwnClient) { await sleep(2000); c.stop?.(); }
+        const ok = outcome?.payload?.size === size;
+        if (!viaOwnClient && !ok) throw new Error(`${h.label}: file.fetch ${name} failed: ${JSON.stringify(outcome).slice(0, 300)}`);
+        h.files[name] = { ms, hwmKiB: hwmKiB(h.child.pid), reachedOperator: ok };
+      }
+    }
+  }
   for (const h of hosts) await h.stop();
   client.stop?.();
 
@@ -331,6 +372,11 @@ async function main() {
   for (const d of DEPTHS) fig(`system.run true throughput, ${d} in flight`, (h) => med(h.r.tput[d]), { min: 4 });
   fig(`CPU idle over ${IDLE_S} s`, (h) => h.idle.percent, null);
   if (BIG) fig("peak RSS (VmHWM) after printing 1 GB", (h) => h.big.hwmAfterKiB, null);
+  if (FILES) {
+    fig("file.fetch 1 MiB through the gateway (two phases)", (h) => h.files["1 MiB"].ms, null);
+    fig("peak RSS (VmHWM) after file.fetch 1 MiB", (h) => h.files["1 MiB"].hwmKiB, null);
+    fig("peak RSS (VmHWM) after file.fetch 16 MiB", (h) => h.files["16 MiB"].hwmKiB, null);
+  }
 
   const unit = (name, v) =>
     /RSS/.test(name) ? fmtMiB(v) : /throughput/.test(name) ? `${v.toFixed(0)}/s` : /CPU/.test(name) ? `${v.toFixed(3)} %` : fmtMs(v);
@@ -371,9 +417,10 @@ async function main() {
   }
   for (const h of hosts) {
     console.log(`${h.label}: ${h.cmd.join(" ")}; idle CPU ${h.idle.ms.toFixed(2)} ms (${h.idle.ticks} ticks) in ${(h.idle.windowMs / 1000).toFixed(1)} s` +
-      (h.big ? `; 1 GB printed in ${h.big.seconds.toFixed(1)} s, VmHWM ${fmtMiB(h.big.hwmBeforeKiB)} before` : ""));
+      (h.big ? `; 1 GB printed in ${h.big.seconds.toFixed(1)} s, VmHWM ${fmtMiB(h.big.hwmBeforeKiB)} before` : "") +
+      (h.files ? `; file.fetch 16 MiB answered in ${h.files["16 MiB"].ms.toFixed(0)} ms (reached the operator: ${h.files["16 MiB"].reachedOperator})` : ""));
   }
-  fs.writeFileSync(path.join(DIR, "results.json"), JSON.stringify(hosts.map((h) => ({ label: h.label, cmd: h.cmd, ...h.r, idle: h.idle, big: h.big })), null, 1));
+  fs.writeFileSync(path.join(DIR, "results.json"), JSON.stringify(hosts.map((h) => ({ label: h.label, cmd: h.cmd, ...h.r, idle: h.idle, big: h.big, files: h.files })), null, 1));
 }
 
 main().then(() => process.exit(0), (err) => { say(`error: ${err?.stack ?? err}`); process.exit(1); });

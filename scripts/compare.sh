@@ -14,12 +14,14 @@
 #   throughput of system.run true with 1, 4 and 16 in flight
 #   CPU of the idle connected host over a window (ticks and pings only), both hosts in the same window
 #   VmHWM after a command printed 1 GB (`head -c 1000000000 /dev/zero`)
+#   with --files: file.fetch of 1 MiB (time, through the gateway's two phases) and VmHWM after 1 MiB and
+#   16 MiB (the 16 MiB answer cannot reach an operator through 2026.9.6; it is asked on its own connection)
 # With --with-ts it prints "openclaw-node ÷ ts-node" ratios beside the goals (≤ 0.5× the TS host's
 # system.which latency, ≤ 0.3× its system.run latency, ≥ 4× its throughput).
 #
 # USAGE
 #   scripts/compare.sh [--with-ts] [--node-bin PATH] [--rounds N] [--samples N] [--runs N] [--idle S]
-#                      [--no-big] [--quick] [--keep]
+#                      [--no-big] [--files] [--quick] [--keep]
 #     --with-ts     also measure the TypeScript node host (`openclaw node run`)
 #     --node-bin    the openclaw-node binary (default: target/release/openclaw-node)
 #     --rounds N    rounds per host (default 3)
@@ -27,6 +29,7 @@
 #     --runs N      runs per throughput figure per round (default 400)
 #     --idle S      idle window in seconds (default 60)
 #     --no-big      skip the 1 GB output run
+#     --files       also file.fetch 1 MiB and 16 MiB (the gateway gets the file commands allowed and a policy)
 #     --quick       --rounds 2 --samples 50 --runs 100 --idle 10
 #     --keep        keep the run dir (logs, results.json); it is always kept after a failure
 #
@@ -42,7 +45,7 @@ NODE_PKG_VERSION=24.21.0
 
 die() { echo "compare: error: $*" >&2; exit 2; }
 
-WITH_TS=0 NODE_BIN="" ROUNDS=3 SAMPLES=200 RUNS=400 IDLE=60 BIG=1 KEEP=0
+WITH_TS=0 NODE_BIN="" ROUNDS=3 SAMPLES=200 RUNS=400 IDLE=60 BIG=1 FILES=0 KEEP=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --with-ts) WITH_TS=1; shift ;;
@@ -52,6 +55,7 @@ while [[ $# -gt 0 ]]; do
     --runs) RUNS=${2:?--runs N}; shift 2 ;;
     --idle) IDLE=${2:?--idle S}; shift 2 ;;
     --no-big) BIG=0; shift ;;
+    --files) FILES=1; shift ;;
     --quick) ROUNDS=2 SAMPLES=50 RUNS=100 IDLE=10; shift ;;
     --keep) KEEP=1; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -82,7 +86,7 @@ print(json.dumps(h))' "$NODE_BIN" "$WITH_TS" "$OC_PKG/../.bin/openclaw")
 
 rc=0
 COMPARE_OC_PKG="$OC_PKG" COMPARE_NODE_BIN_DIR="$NODE_BIN_DIR" COMPARE_DIR="$RUN" COMPARE_HOSTS="$hosts" \
-  COMPARE_ROUNDS="$ROUNDS" COMPARE_SAMPLES="$SAMPLES" COMPARE_RUNS="$RUNS" COMPARE_IDLE_S="$IDLE" COMPARE_BIG="$BIG" \
+  COMPARE_ROUNDS="$ROUNDS" COMPARE_SAMPLES="$SAMPLES" COMPARE_RUNS="$RUNS" COMPARE_IDLE_S="$IDLE" COMPARE_BIG="$BIG" COMPARE_FILES="$FILES" \
   "$NODE_BIN_DIR/node" "$SELF_DIR/compare-driver.mjs" || rc=$?
 if [[ $rc != 0 ]]; then
   echo "compare: failed; logs in $RUN (gateway.log, hosts/*.log)" >&2

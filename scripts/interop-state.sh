@@ -6,17 +6,20 @@
 #                  (system.execApprovals.set), it stops; openclaw-node starts on the same HOME with no
 #                  --host/--port and no gateway token: it must reconnect with the same device id (no new
 #                  pairing request), and enforce the allowlist (/usr/bin/uname runs, /usr/bin/id is denied).
-#   (b) rust-first openclaw-node pairs (JSON files) and gets an allowlist; then the TS CLI in that HOME:
-#                  once the state database exists (the TS CLI's first touch creates it; or
-#                  `openclaw-node state migrate --create`) and the node has imported its files,
+#   (b) rust-first openclaw-node pairs in a fresh HOME (which gets the 2026.9.6 state database, no JSON
+#                  files) and gets an allowlist; then, with nothing run in between, the TS CLI in that HOME:
 #                  `openclaw node identity --json` and `openclaw approvals get --json` must work and agree
-#                  with `openclaw-node state show --json` (device id, approvals hash).
-#   (c) doctor     openclaw-node pairs (JSON) with an allowlist; `openclaw doctor --fix --non-interactive
-#                  --yes`; openclaw-node starts again with no flags and no token: same device id, no new
-#                  pairing, allowlist enforced.
+#                  with `openclaw-node state show --json` (device id, approvals hash); `openclaw doctor --fix`
+#                  must find nothing to migrate; and the TS node host itself must start there with no flags
+#                  and no token and come back as the same device.
+#   (c) doctor     an earlier openclaw-node's JSON state (OPENCLAW_NODE_STATE_BACKEND=json) with an allowlist;
+#                  `openclaw doctor --fix --non-interactive --yes`; openclaw-node starts again with no flags
+#                  and no token: same device id, no new pairing, allowlist enforced.
 #
 # USAGE  scripts/interop-state.sh [--node-bin PATH] [--keep]      (default: target/release/openclaw-node)
 # Uses scripts/interop.sh --install-only for the cached Node 24 + openclaw 2026.9.6.
+# ENVIRONMENT  INTEROP_PORT_MIN / INTEROP_PORT_MAX: the loopback ports the gateway may use (default: any
+#              free port the system picks).
 # OUTPUT  PASS/FAIL lines, then "N passed, N failed"; exit 0 only when nothing failed.
 set -euo pipefail
 
@@ -97,9 +100,20 @@ print(doc if isinstance(doc, str) else json.dumps(doc))' "$1"
 # ---- gateway ------------------------------------------------------------------------------------------
 GW_HOME="$RUN/gw/home"
 mkdir -p "$GW_HOME/.openclaw"
-PORT=$(py <<'EOF'
-import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
+PORT=$(py "${INTEROP_PORT_MIN:-0}" "${INTEROP_PORT_MAX:-0}" <<'EOF'
+import random, socket, sys
+lo, hi = int(sys.argv[1]), int(sys.argv[2])
+ports = random.sample(range(lo, hi + 1), hi - lo + 1) if lo and hi else [0]
+for port in ports:
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port)); print(s.getsockname()[1]); break
+    except OSError:
+        pass
+    finally:
+        s.close()
+else:
+    sys.exit("interop-state: no free port in %d-%d" % (lo, hi))
 EOF
 )
 TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
@@ -177,13 +191,15 @@ enforce() {
     fail "$label: /usr/bin/id was not denied: $(tr '\n' ' ' <<<"$denied" | cut -c1-300)"
   fi
 }
+NODE_BACKEND="" # OPENCLAW_NODE_STATE_BACKEND for openclaw-node (empty: the default)
 rust_start() { # NAME HOME [ARGS...]: openclaw-node run; with ARGS, also the gateway token
   local name=$1 home=$2
   shift 2
   if [[ $# -gt 0 ]]; then
-    start_group "$RUN/$name.log" "$home" OPENCLAW_GATEWAY_TOKEN="$TOKEN" RUST_LOG=info "$NODE_BIN" run "$@"
+    start_group "$RUN/$name.log" "$home" OPENCLAW_NODE_STATE_BACKEND="$NODE_BACKEND" OPENCLAW_GATEWAY_TOKEN="$TOKEN" \
+      RUST_LOG=info "$NODE_BIN" run "$@"
   else
-    start_group "$RUN/$name.log" "$home" RUST_LOG=info "$NODE_BIN" run
+    start_group "$RUN/$name.log" "$home" OPENCLAW_NODE_STATE_BACKEND="$NODE_BACKEND" RUST_LOG=info "$NODE_BIN" run
   fi
   NODE_PID=$STARTED
 }
@@ -215,31 +231,29 @@ story_a() {
   stop_group "$NODE_PID"
 }
 
-# rust_first NAME HOME: openclaw-node pairs with JSON files and gets the allowlist; sets RUST_ID
+# rust_first NAME HOME STORE: openclaw-node pairs in a fresh HOME and gets the allowlist; STORE is the file
+# its state must be in (NODE_BACKEND says which backend was asked for); sets RUST_ID
 rust_first() {
-  local name=$1 home=$2
+  local name=$1 home=$2 store=$3
   mkdir -p "$home"
   rust_start "$name" "$home" --host 127.0.0.1 --port "$PORT" --display-name "state-$name"
   connect_and_approve "state-$name" 60 || { fail "$name: openclaw-node did not connect (see $RUN/$name.log)"; stop_group "$NODE_PID"; return 1; }
   RUST_ID=$NODE_ID
   set_allowlist "$RUST_ID" || { fail "$name: allowlist not set through the gateway"; stop_group "$NODE_PID"; return 1; }
   stop_group "$NODE_PID"
-  [[ -f "$home/.openclaw/identity/device.json" ]] && pass "$name: openclaw-node paired as $RUST_ID with JSON files (no state DB yet)"
+  [[ -f "$home/.openclaw/$store" ]] && pass "$name: openclaw-node paired as $RUST_ID, state in $store" \
+    || fail "$name: no $store after openclaw-node ran: $(cd "$home/.openclaw" && find . -type f | head -n 20 | tr '\n' ' ')"
 }
 
 # ---- (b) openclaw-node first, then the TS CLI ----------------------------------------------------------
 story_b() {
-  local home="$RUN/b/home" out ts_id ts_hash show rust_hash
-  rust_first b "$home" || return
-  out=$(oc_in "$home" node identity --json || true)
-  say "b: TS 'node identity' before any import: $(tr '\n' ' ' <<<"$out" | cut -c1-200)"
-  if [[ ! -e "$home/.openclaw/state/openclaw.sqlite" ]]; then
-    (cd "$home" && HOME="$home" "$NODE_BIN" state migrate --create) >>"$RUN/b.log" 2>&1
+  local home="$RUN/b/home" out ts_id ts_hash show rust_hash ts
+  NODE_BACKEND="" rust_first b "$home" state/openclaw.sqlite || return
+  if (cd "$home/.openclaw" && ls node.json exec-approvals.json identity/device.json identity/device-auth.json 2>/dev/null | grep -q .); then
+    fail "b: JSON state files written in a fresh HOME"
+  else
+    pass "b: no JSON state files in a fresh HOME"
   fi
-  # the node's next start imports its files into the database the TS CLI created
-  rust_start b "$home"
-  connect_and_approve state-b 60 || fail "b: openclaw-node did not reconnect after the import (see $RUN/b.log)"
-  stop_group "$NODE_PID"
   show=$(cd "$home" && HOME="$home" "$NODE_BIN" state show --json)
   out=$(oc_in "$home" node identity --json || true)
   ts_id=$(json_get deviceId <<<"$out" 2>/dev/null || true)
@@ -252,14 +266,32 @@ story_b() {
   [[ -n "$ts_hash" && "$ts_hash" == "$rust_hash" && "$(json_get file.defaults.security <<<"$out")" == allowlist ]] \
     && pass "b: 'openclaw approvals get --json' works and agrees: hash $ts_hash, security=allowlist" \
     || fail "b: 'openclaw approvals get' = $(tr '\n' ' ' <<<"$out" | cut -c1-300) (node hash $rust_hash)"
-  ls "$home/.openclaw" | grep -qx 'node.json\|exec-approvals.json' && fail "b: retired files left beside SQLite" \
-    || pass "b: no retired JSON files beside SQLite ($(ls "$home/.openclaw/openclaw-node/migrated" 2>/dev/null | wc -l) moved to openclaw-node/migrated/)"
+  out=$(oc_in "$home" doctor --fix --non-interactive --yes || true)
+  echo "$out" >"$RUN/b-doctor.log"
+  if grep -E "Migrated|Imported|Removed|Rebuilt|Repaired" <<<"$out" | grep -iv "skill\|plugin" >"$RUN/b-doctor-fixed.log"; then
+    fail "b: doctor --fix found node state to fix: $(tr '\n' ' ' <"$RUN/b-doctor-fixed.log" | cut -c1-300)"
+  else
+    pass "b: 'openclaw doctor --fix' finds no node state to migrate or repair"
+  fi
+  # The TS node host itself takes over that HOME with no flags and no token: the same device (its larger
+  # command surface is approved again, as for any node that declares more commands).
+  start_group "$RUN/b-ts.log" "$home" "$OC_BIN" node run
+  ts=$STARTED
+  if connect_and_approve state-b 120; then
+    [[ "$NODE_ID" == "$RUST_ID" ]] \
+      && pass "b: the TS node host starts on openclaw-node's state as the same device ($NODE_ID)" \
+      || fail "b: the TS node host came back as $NODE_ID (openclaw-node: $RUST_ID)"
+  else
+    fail "b: the TS node host did not connect on openclaw-node's state (see $RUN/b-ts.log)"
+  fi
+  stop_group "$ts"
 }
 
 # ---- (c) openclaw doctor --fix after openclaw-node ------------------------------------------------------
 story_c() {
   local home="$RUN/c/home" out pend0 pend1
-  rust_first c "$home" || return
+  # what an earlier openclaw-node left: the JSON files
+  NODE_BACKEND=json rust_first c "$home" identity/device.json || return
   out=$(oc_in "$home" doctor --fix --non-interactive --yes || true)
   grep -E "Migrated|Imported|Removed" <<<"$out" | sed 's/^/interop-state: c: doctor: /' >&2 || true
   [[ -e "$home/.openclaw/state/openclaw.sqlite" && ! -e "$home/.openclaw/identity/device.json" ]] \

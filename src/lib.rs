@@ -29,27 +29,33 @@
 //!
 //! Module map, application first, leaves last:
 //! - [`cli`]: the subcommands' entry points (`approvals` here; `run` and the service commands
-//!   re-exported); [`run`]: `openclaw-node run`; [`settings`]: what `run` takes from its
-//!   environment, resolved once.
+//!   re-exported); [`run`]: `openclaw-node run`; [`connect`]: `connect <join URL or code>`;
+//!   [`settings`]: what `run` takes from its environment, resolved once.
 //! - [`gateway`]: transport (TCP, TLS, pinning), frames, the handshake, the session over any
 //!   socket halves (reader, writer, tick watchdog), the link, and reconnection with the refusal
 //!   matrix as a pure function.
 //! - [`invoke`]: the request and result types and the dispatcher: in-flight registry, busy
 //!   answer, one panic guard, one result unless cancelled; the worker pool.
 //! - [`publish`]: what the node sends on its own while a session is up (host stats, skills, the
-//!   MCP catalog): the `Publisher` seam the session calls, and `Publication`, one thread each.
+//!   MCP catalog): the `Publisher` seam the session calls, and `Publication`, one thread each;
+//!   [`node_publications`]: host stats, runner inventory (the re-approval notice) and skills;
+//!   [`host_stats`]: the host-stats sample from `/proc` and `statfs`; [`skills`]: the node's
+//!   `SKILL.md` folders (scan, inotify watch, the `node://` working directory).
 //! - [`commands`]: the one command table (`COMMANDS`: name, cap, handler, availability) and one
 //!   module per command family; the node's runtime that handlers read.
 //! - [`approvals`]: the exec-approvals document and store, the policy, and the analysis as
 //!   stages (parse, resolve, match, decide, bind); `argv/` and `shells` for command words.
 //! - [`browser`]: `browser.proxy` over the Chrome DevTools Protocol.
+//! - [`files`]: the file-transfer commands' filesystem work (stat, fetch, list, archive,
+//!   write), bound by descriptor to what the gateway authorised; Unix only.
 //! - [`exec`]: spawning a command, capping its output, timeouts; `ProcessGroup`, the one owner
 //!   of a spawned process group (commands, the service manager's tools and Chromium alike); on
 //!   Windows a Job object per run (`exec/unix`, `exec/windows`).
 //! - [`service`], [`status`]: running as a systemd/launchd service or a Windows Scheduled Task,
 //!   and reporting on it.
 //! - [`identity`], [`state`], [`config`], [`paths`]: who the node is and what it keeps on disk;
-//!   [`endpoint`]: the gateway endpoint from `run`'s and `install`'s flags.
+//!   [`endpoint`]: the gateway endpoint from `run`'s and `install`'s flags; [`setup_code`]:
+//!   pairing setup codes (`--pair`), decoded as TS decodes them.
 //! - [`platform`]: what differs between operating systems, one module per concern with a Unix
 //!   and a Windows side (state-file protection and replace, host facts, OS error names,
 //!   shutdown signals and console control, the search PATH); `exec` and `cancel` keep their
@@ -88,13 +94,17 @@ internal_modules!(
     clock,
     commands,
     config,
+    connect,
     digest,
     endpoint,
     exec,
+    files,
     gateway,
+    host_stats,
     identity,
     invoke,
     js,
+    node_publications,
     paths,
     platform,
     publish,
@@ -103,7 +113,9 @@ internal_modules!(
     secrets,
     service,
     settings,
+    setup_code,
     shell_quote,
+    skills,
     state,
     status,
 );

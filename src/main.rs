@@ -17,6 +17,7 @@ struct Cli {
 #[argh(subcommand)]
 enum Command {
     Run(cli::RunArgs),
+    Connect(cli::ConnectArgs),
     Install(cli::InstallArgs),
     Status(cli::StatusArgs),
     Start(cli::StartArgs),
@@ -43,6 +44,7 @@ fn main() -> ExitCode {
 fn try_main(cli: Cli) -> Result<ExitCode, CliError> {
     match &cli.command {
         Command::Run(args) => cli::run(args),
+        Command::Connect(args) => cli::connect(args),
         Command::Install(args) => cli::install(args),
         Command::Status(args) => cli::status(args),
         Command::Start(args) => cli::start(args),
@@ -60,7 +62,7 @@ fn try_main(cli: Cli) -> Result<ExitCode, CliError> {
 /// dependencies log at `warn` either way, so their chatter (`Client handshake done.`) stays out.
 fn init_logging(cli: &Cli) {
     let default = match cli.command {
-        Command::Run(_) => "warn,openclaw_node=info",
+        Command::Run(_) | Command::Connect(_) => "warn,openclaw_node=info",
         _ => "warn",
     };
     let spec = std::env::var("RUST_LOG")
@@ -125,10 +127,13 @@ fn parse_args() -> Cli {
         if rest.first().map(String::as_str) == Some("node") {
             rest.remove(0);
             command_name = "openclaw node".to_string();
+        } else if rest.first().map(String::as_str) == Some("connect") {
+            // `openclaw connect <target>`, TS's one-paste onboarding.
+            command_name = "openclaw".to_string();
         } else {
             eprintln!(
-                "openclaw (openclaw-node drop-in) only provides `openclaw node <subcommand>`; \
-                 try `openclaw node --help`"
+                "openclaw (openclaw-node drop-in) only provides `openclaw node <subcommand>` and \
+                 `openclaw connect`; try `openclaw node --help`"
             );
             std::process::exit(2);
         }

@@ -10,6 +10,44 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone)]
 pub struct StatePaths {
     dir: PathBuf,
+    new_state: NewStateBackend,
+}
+
+/// The environment variable that chooses the backend of a fresh state directory.
+pub const STATE_BACKEND_ENV: &str = "OPENCLAW_NODE_STATE_BACKEND";
+
+/// Where a state directory that holds neither JSON state files nor a state database keeps its
+/// state once the node writes it (`crate::state::Backend::detect`). Existing state always
+/// decides for itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NewStateBackend {
+    /// `state/openclaw.sqlite` with the 2026.9.6 schema, what a 2026.9 TS node host creates.
+    #[default]
+    Sqlite,
+    /// The JSON files a 2026.7-era TS CLI reads (`OPENCLAW_NODE_STATE_BACKEND=json`).
+    Json,
+}
+
+impl NewStateBackend {
+    /// Parses the value of [`STATE_BACKEND_ENV`]: `sqlite` or `json`; empty means the default.
+    pub fn parse(value: &str) -> Result<NewStateBackend, String> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "" | "sqlite" => Ok(NewStateBackend::Sqlite),
+            "json" => Ok(NewStateBackend::Json),
+            other => Err(format!(
+                "{STATE_BACKEND_ENV}={other:?} is not a backend: use \"sqlite\" (the default, \
+                 openclaw 2026.9's state database) or \"json\" (the JSON files an openclaw \
+                 2026.7-era CLI reads)"
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            NewStateBackend::Sqlite => "sqlite",
+            NewStateBackend::Json => "json",
+        }
+    }
 }
 
 /// The user's home as the TS host finds it (`resolveRawOsHomeDir`): `OPENCLAW_HOME`, else `HOME`,
@@ -25,12 +63,20 @@ pub fn home_dir() -> Option<PathBuf> {
 impl StatePaths {
     /// Resolves the state directory from the environment: `OPENCLAW_STATE_DIR` when set and
     /// non-empty, else `<home>/.openclaw` with the home of [`home_dir`].
+    /// [`STATE_BACKEND_ENV`] chooses the backend of a fresh directory.
     pub fn from_env() -> Result<StatePaths, String> {
+        let new_state = match std::env::var(STATE_BACKEND_ENV) {
+            Ok(value) => NewStateBackend::parse(&value)?,
+            Err(std::env::VarError::NotPresent) => NewStateBackend::default(),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(format!("{STATE_BACKEND_ENV} is not valid text"))
+            }
+        };
         if let Some(dir) = std::env::var_os("OPENCLAW_STATE_DIR").filter(|v| !v.is_empty()) {
-            return Ok(StatePaths::at(PathBuf::from(dir)));
+            return Ok(StatePaths::at(PathBuf::from(dir)).with_new_state(new_state));
         }
         match home_dir() {
-            Some(home) => Ok(StatePaths::at(home.join(".openclaw"))),
+            Some(home) => Ok(StatePaths::at(home.join(".openclaw")).with_new_state(new_state)),
             None => Err(
                 "neither OPENCLAW_STATE_DIR nor HOME (on Windows USERPROFILE) is set; set one of \
                  them to choose where the node keeps its identity and state"
@@ -40,8 +86,23 @@ impl StatePaths {
     }
 
     /// Uses `dir` as the state directory (tests and `--state-dir`-like callers).
+    /// A fresh directory gets the default backend (SQLite).
     pub fn at(dir: impl Into<PathBuf>) -> StatePaths {
-        StatePaths { dir: dir.into() }
+        StatePaths {
+            dir: dir.into(),
+            new_state: NewStateBackend::default(),
+        }
+    }
+
+    /// The same directory, with `new_state` as the backend it gets if it is fresh.
+    pub fn with_new_state(mut self, new_state: NewStateBackend) -> StatePaths {
+        self.new_state = new_state;
+        self
+    }
+
+    /// The backend this directory gets if it holds no state yet.
+    pub fn new_state(&self) -> NewStateBackend {
+        self.new_state
     }
 
     pub fn dir(&self) -> &Path {

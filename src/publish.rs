@@ -16,10 +16,6 @@
 //!
 //! Between those, the thread is blocked in `recv`/`recv_timeout`: no polling.
 
-// The first publications (issues 13 and 17) land right after this seam; until then the shipped
-// build has no user of it. Remove this when one lands.
-#![allow(dead_code)]
-
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};

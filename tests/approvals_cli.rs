@@ -19,14 +19,47 @@ fn state_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// `openclaw-node approvals ARGS` on the JSON files (these tests read `exec-approvals.json`;
+/// a fresh directory would otherwise get the SQLite database).
 fn approvals(state: &Path, args: &[&str]) -> Output {
+    approvals_with(state, "json", args)
+}
+
+fn approvals_with(state: &Path, backend: &str, args: &[&str]) -> Output {
     Command::new(binary())
         .arg("approvals")
         .args(args)
         .env("OPENCLAW_STATE_DIR", state)
+        .env("OPENCLAW_NODE_STATE_BACKEND", backend)
         .env_remove("OPENCLAW_GATEWAY_TOKEN")
         .output()
         .unwrap()
+}
+
+#[test]
+fn a_fresh_directory_keeps_its_approvals_in_the_state_database() {
+    let state = state_dir("fresh-sqlite");
+    let added = json(&approvals_with(
+        &state,
+        "",
+        &["allow", "/usr/bin/uname", "--json"],
+    ));
+    assert_eq!(added["added"], true);
+    assert!(!state.join("exec-approvals.json").exists());
+    assert!(state.join("state/openclaw.sqlite").exists());
+    let shown = json(&approvals_with(&state, "sqlite", &["show", "--json"]));
+    assert!(shown.to_string().contains("/usr/bin/uname"), "{shown}");
+    // The override only decides for a fresh directory: the database stays the truth.
+    let shown = json(&approvals_with(&state, "json", &["show", "--json"]));
+    assert!(shown.to_string().contains("/usr/bin/uname"), "{shown}");
+    assert!(!state.join("exec-approvals.json").exists());
+    let bad = approvals_with(&state, "yaml", &["show"]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("OPENCLAW_NODE_STATE_BACKEND"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
 }
 
 fn json(output: &Output) -> Value {

@@ -13,6 +13,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{json, Value};
@@ -1077,4 +1078,144 @@ fn attaches_to_a_browser_it_did_not_start() {
     let pid = rustix::process::Pid::from_raw(external.id() as i32).expect("pid");
     let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
     let _ = external.wait();
+}
+
+/// Serves a page on 127.0.0.1 and records every path asked for: `/` (the page), `/ok`,
+/// `/redirect` (302 to `http://localhost:<port>/secret`) and anything else as 404.
+fn serve_recording() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the test HTTP server");
+    let port = listener.local_addr().expect("local address").port();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let record = Arc::clone(&record);
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(match stream.try_clone() {
+                    Ok(s) => s,
+                    Err(_) => return,
+                });
+                let mut request_line = String::new();
+                if reader.read_line(&mut request_line).is_err() {
+                    return;
+                }
+                let mut host = String::new();
+                loop {
+                    let mut header = String::new();
+                    match reader.read_line(&mut header) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) if header == "\r\n" => break,
+                        Ok(_) => {
+                            if let Some(value) = header.to_ascii_lowercase().strip_prefix("host:") {
+                                host = value.trim().to_string();
+                            }
+                        }
+                    }
+                }
+                let path = request_line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("/")
+                    .to_string();
+                record.lock().unwrap().push(format!("{host}{path}"));
+                let mut stream = stream;
+                let (status, extra, body) = match path.as_str() {
+                    "/" => (
+                        "200 OK",
+                        String::new(),
+                        "<!doctype html><title>Guarded</title><p>page</p>",
+                    ),
+                    "/ok" => (
+                        "200 OK",
+                        "Access-Control-Allow-Origin: *\r\n".to_string(),
+                        "ok",
+                    ),
+                    "/redirect" => (
+                        "302 Found",
+                        format!("Location: http://localhost:{port}/secret-redirect\r\n"),
+                        "",
+                    ),
+                    _ => ("404 Not Found", String::new(), "not found"),
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\n{extra}Content-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    (format!("http://127.0.0.1:{port}"), seen)
+}
+
+#[test]
+fn a_page_cannot_reach_a_private_address_the_policy_forbids() {
+    // Only 127.0.0.1 is allowed: the page loads, and `localhost` (the same server) is private.
+    let node = TestNode::new(
+        json!({ "browser": { "ssrfPolicy": { "allowedHostnames": ["127.0.0.1"] } } }),
+    );
+    if skip_without_browser(&node) {
+        return;
+    }
+    let (site, seen) = serve_recording();
+    let port = site.rsplit(':').next().unwrap().to_string();
+    node.ok(
+        "POST",
+        "/tabs/open",
+        json!({ "body": { "url": format!("{site}/") } }),
+    );
+    let secret = |path: &str| format!("http://localhost:{port}/{path}");
+    let outcome = evaluate(
+        &node,
+        &format!(
+            "async () => {{ try {{ await fetch('{}'); return 'reached'; }} catch (e) {{ return 'failed'; }} }}",
+            secret("secret-fetch")
+        ),
+    );
+    assert_eq!(outcome, json!("failed"));
+    // A request to the allowed host still goes through.
+    let allowed = evaluate(
+        &node,
+        &format!("async () => (await fetch('{site}/ok')).text()"),
+    );
+    assert_eq!(allowed, json!("ok"));
+    // A popup the page opens, and a worker's fetch.
+    evaluate(
+        &node,
+        &format!(
+            "() => {{ window.open('{}'); \
+             new Worker(URL.createObjectURL(new Blob([\"fetch('{}')\"]))); return 1; }}",
+            secret("secret-popup"),
+            secret("secret-worker")
+        ),
+    );
+    // Subresources, a navigation the page starts, and a redirect from the allowed host.
+    evaluate(
+        &node,
+        &format!(
+            "() => {{ const i = new Image(); i.src = '{}'; document.body.appendChild(i); \
+             const f = document.createElement('iframe'); f.src = '{}'; document.body.appendChild(f); return 1; }}",
+            secret("secret-img"),
+            secret("secret-frame")
+        ),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    evaluate(
+        &node,
+        &format!("() => {{ location.href = '{site}/redirect'; return 1; }}"),
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    let _ = node.request("POST", "/act", json!({ "body": { "kind": "evaluate", "fn": format!("() => {{ location.href = '{}'; return 1; }}", secret("secret-nav")) } }));
+    std::thread::sleep(Duration::from_millis(1000));
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen.iter().any(|p| p.ends_with("/redirect")),
+        "the redirect was asked for: {seen:?}"
+    );
+    assert!(seen.iter().any(|p| p.ends_with("/ok")), "{seen:?}");
+    let leaked: Vec<&String> = seen.iter().filter(|p| p.starts_with("localhost")).collect();
+    assert!(
+        leaked.is_empty(),
+        "the page reached a forbidden host: {leaked:?} (all: {seen:?})"
+    );
 }

@@ -204,7 +204,11 @@ fn status_json_schema_is_complete_with_nothing_installed() {
             "command",
             "linger",
             "envFile",
-            "envFilePresent"
+            "envFilePresent",
+            "loaded",
+            "loadedText",
+            "notLoadedText",
+            "runtime"
         ]
     );
     assert_eq!(

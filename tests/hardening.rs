@@ -164,7 +164,8 @@ fn sigterm_terminates_running_commands_and_sends_their_results() {
         "killed by a signal: no exit code ({payload})"
     );
     let status = node.wait_exit(WAIT).expect("the node did not exit");
-    assert_eq!(status.code(), Some(0));
+    // 128 + SIGTERM, as the TS node host exits after a clean stop.
+    assert_eq!(status.code(), Some(143));
     assert!(!alive(pid), "the command outlived the node");
 }
 
@@ -340,6 +341,67 @@ fn load_every_invoke_is_answered_once_and_nothing_leaks() {
         "RSS {rss_before_kib} → {rss_after_kib} KiB"
     );
     gw.assert_no_violations();
+}
+
+#[test]
+fn a_same_user_child_cannot_read_the_nodes_environment_or_memory() {
+    let token = "sekrit-environ-token-4242";
+    let gw = FakeGateway::start(GatewayConfig::default().token(token));
+    let dir = TempDir::new("environ");
+    // Not OPENCLAW_NODE_DUMPABLE: the production setting. A node running as root stays
+    // dumpable (root reads everything anyway), so as root the node runs as `nobody`, and its
+    // child, also `nobody`, is the same-user process the claim is about.
+    let mut spec = NodeSpawn::new(node_bin(), gw.port(), dir.path())
+        .display_name("environ")
+        .token(token);
+    let root = rustix::process::geteuid().is_root();
+    if root {
+        spec = spec.run_as(65534, 65534);
+    }
+    let mut node = NodeProcess::spawn(&spec);
+    gw.wait_for_hello(WAIT).expect("no handshake");
+    // The command's parent is the node: /proc/$PPID/environ still lists the token the node was
+    // started with, and mem its memory, unless the node is non-dumpable.
+    let reply = gw.invoke(
+        "system.run",
+        Some(&run_params(&[
+            "sh",
+            "-c",
+            "test \"$(cat /proc/$PPID/cmdline | tr '\\0' ' ')\" != '' && echo parent-seen; \
+             cat /proc/$PPID/environ; echo environ=$?; head -c1 /proc/$PPID/mem; echo mem=$?",
+        ])),
+    );
+    assert!(reply.ok, "{reply:?}");
+    let payload: serde_json::Value = reply
+        .payload
+        .clone()
+        .or_else(|| {
+            reply
+                .payload_json
+                .as_deref()
+                .and_then(|p| serde_json::from_str(p).ok())
+        })
+        .unwrap_or_default();
+    let stdout = payload["stdout"].as_str().unwrap_or_default();
+    assert!(
+        stdout.contains("parent-seen"),
+        "the child did not find its parent: {payload}"
+    );
+    assert!(
+        !stdout.contains(token),
+        "a child read the token from the node's environ: {payload}"
+    );
+    assert!(
+        stdout.contains("environ=1"),
+        "reading environ must fail: {payload}"
+    );
+    assert!(stdout.contains("mem=1"), "reading mem must fail: {payload}");
+    // And this test, the same user, cannot either (root can, as documented).
+    if !root {
+        assert!(std::fs::read(format!("/proc/{}/environ", node.pid())).is_err());
+    }
+    node.terminate();
+    node.wait_exit(WAIT);
 }
 
 #[test]

@@ -127,6 +127,7 @@ fn the_gateway_knows_no_command_and_the_leaves_know_no_application() {
         ("cancel", &application[..]),
         ("approvals", &application[..]),
         ("browser", &application[..]),
+        ("files", &application[..]),
     ] {
         let deps = &graph[module];
         for name in forbidden {

@@ -187,37 +187,80 @@ fn handshake_fields_are_exact() {
     gw.assert_no_violations();
 }
 
+/// The device tokens a state directory holds, as text: `identity/device-auth.json`, else the
+/// `device_auth_tokens` rows of `state/openclaw.sqlite`.
+fn stored_tokens(state_dir: &std::path::Path) -> String {
+    let file = state_dir.join("identity").join("device-auth.json");
+    if let Ok(text) = std::fs::read_to_string(&file) {
+        return text;
+    }
+    let Ok(db) = rusqlite::Connection::open_with_flags(
+        state_dir.join("state").join("openclaw.sqlite"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    ) else {
+        return String::new();
+    };
+    let mut rows = Vec::new();
+    if let Ok(mut query) = db.prepare("SELECT device_id, role, token FROM device_auth_tokens") {
+        let found = query.query_map([], |row| {
+            Ok(format!(
+                "{} {} {}",
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?
+            ))
+        });
+        if let Ok(found) = found {
+            rows.extend(found.flatten());
+        }
+    }
+    rows.join("\n")
+}
+
+/// Restarts keep the identity, on both backends: the 2026.9 database a fresh directory gets,
+/// and the JSON files `OPENCLAW_NODE_STATE_BACKEND=json` keeps it on.
 #[test]
 fn identity_persists_across_restarts() {
-    let gw = FakeGateway::start(GatewayConfig::default());
-    let dir = TempDir::new("identity");
-    let spec = spec(&gw, &dir);
-    let (mut node, first) = start_connected(&gw, &spec);
-    // No credentials at all: `auth` is omitted (§1.5).
-    assert!(first.params.get("auth").is_none(), "{}", first.params);
-    assert_eq!(stop(&mut node), Some(0));
+    for (backend, store) in [
+        ("", "state/openclaw.sqlite"),
+        ("json", "identity/device.json"),
+    ] {
+        let gw = FakeGateway::start(GatewayConfig::default());
+        let dir = TempDir::new("identity");
+        let spec = spec(&gw, &dir).env("OPENCLAW_NODE_STATE_BACKEND", backend);
+        let (mut node, first) = start_connected(&gw, &spec);
+        // No credentials at all: `auth` is omitted (§1.5).
+        assert!(first.params.get("auth").is_none(), "{}", first.params);
+        assert_eq!(stop(&mut node), Some(143));
 
-    let identity_file = spec.state_dir.join("identity").join("device.json");
-    let mode = std::fs::metadata(&identity_file)
-        .unwrap_or_else(|e| panic!("{}: {e}", identity_file.display()))
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o777, 0o600, "identity/device.json mode {mode:o}");
+        let store_file = spec.state_dir.join(store);
+        let mode = std::fs::metadata(&store_file)
+            .unwrap_or_else(|e| panic!("{}: {e}", store_file.display()))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{store} mode {mode:o}");
+        let other = if backend == "json" {
+            "state/openclaw.sqlite"
+        } else {
+            "identity/device.json"
+        };
+        assert!(!spec.state_dir.join(other).exists(), "{other} written too");
 
-    let _node = NodeProcess::spawn(&spec);
-    let second = gw
-        .wait_for_hello_after(first.conn, WAIT)
-        .expect("hello after restart");
-    assert_eq!(second.device_id, first.device_id);
-    assert_eq!(
-        second.params["device"]["publicKey"],
-        first.params["device"]["publicKey"]
-    );
-    assert_eq!(
-        second.params["client"]["instanceId"],
-        first.params["client"]["instanceId"]
-    );
-    gw.assert_no_violations();
+        let _node = NodeProcess::spawn(&spec);
+        let second = gw
+            .wait_for_hello_after(first.conn, WAIT)
+            .expect("hello after restart");
+        assert_eq!(second.device_id, first.device_id);
+        assert_eq!(
+            second.params["device"]["publicKey"],
+            first.params["device"]["publicKey"]
+        );
+        assert_eq!(
+            second.params["client"]["instanceId"],
+            first.params["client"]["instanceId"]
+        );
+        gw.assert_no_violations();
+    }
 }
 
 #[test]
@@ -230,7 +273,7 @@ fn device_token_is_stored_and_reused_without_a_shared_token() {
         .device_token
         .clone()
         .expect("hello-ok carried a device token");
-    assert_eq!(stop(&mut node), Some(0));
+    assert_eq!(stop(&mut node), Some(143));
 
     // Same state dir, no OPENCLAW_GATEWAY_TOKEN: the stored device token alone, and it is the
     // signature's token slot (the fake verified the signature, or there would be no hello).
@@ -251,7 +294,7 @@ fn shared_token_mismatch_retries_once_with_the_device_token() {
     let dir = TempDir::new("retry");
     let (mut node, first) = start_connected(&gw, &spec(&gw, &dir).token("right"));
     let issued = first.device_token.clone().unwrap();
-    assert_eq!(stop(&mut node), Some(0));
+    assert_eq!(stop(&mut node), Some(143));
 
     let _node = NodeProcess::spawn(&spec(&gw, &dir).token("wrong"));
     let rejected = gw
@@ -438,11 +481,11 @@ fn fresh_node_exits_1_on_token_mismatch() {
 }
 
 #[test]
-fn sigterm_closes_cleanly_and_exits_0() {
+fn sigterm_closes_cleanly_and_exits_143() {
     let gw = FakeGateway::start(GatewayConfig::default());
     let dir = TempDir::new("sigterm");
     let (mut node, hello) = start_connected(&gw, &spec(&gw, &dir));
-    assert_eq!(stop(&mut node), Some(0), "{}", node.stderr());
+    assert_eq!(stop(&mut node), Some(143), "{}", node.stderr());
     let closed = gw.wait_for_close(hello.conn, WAIT).unwrap();
     assert_eq!(
         (closed.by, closed.code),
@@ -727,17 +770,13 @@ fn revoked_device_token_is_deleted() {
     let dir = TempDir::new("revoked");
     let (mut node, first) = start_connected(&gw, &spec(&gw, &dir).token("tok"));
     let issued = first.device_token.clone().unwrap();
-    assert_eq!(stop(&mut node), Some(0));
-    let auth_file = dir
-        .path()
-        .join("state")
-        .join("identity")
-        .join("device-auth.json");
-    let stored = std::fs::read_to_string(&auth_file).unwrap_or_default();
+    assert_eq!(stop(&mut node), Some(143));
+    let state_dir = dir.path().join("state");
+    let stored = stored_tokens(&state_dir);
     assert!(
         stored.contains(&issued),
         "the device token was not stored in {}",
-        auth_file.display()
+        state_dir.display()
     );
 
     gw.revoke_device_token(&first.device_id);
@@ -759,7 +798,7 @@ fn revoked_device_token_is_deleted() {
         );
     }
     node.wait_exit(WAIT);
-    let stored = std::fs::read_to_string(&auth_file).unwrap_or_default();
+    let stored = stored_tokens(&state_dir);
     assert!(
         !stored.contains(&issued),
         "the revoked token is still stored:\n{stored}"
@@ -767,24 +806,24 @@ fn revoked_device_token_is_deleted() {
 }
 
 #[test]
-fn sigterm_while_waiting_for_pairing_exits_0() {
+fn sigterm_while_waiting_for_pairing_exits_143() {
     let gw = FakeGateway::start(GatewayConfig::default().require_pairing());
     let dir = TempDir::new("pairing-sigterm");
     let mut node = NodeProcess::spawn(&spec(&gw, &dir));
     gw.wait_for_pairing_request(WAIT)
         .expect("a pairing request");
-    assert_eq!(stop(&mut node), Some(0), "{}", node.stderr());
+    assert_eq!(stop(&mut node), Some(143), "{}", node.stderr());
 }
 
 #[test]
-fn sigterm_while_the_gateway_is_down_exits_0() {
+fn sigterm_while_the_gateway_is_down_exits_143() {
     let mut gw = FakeGateway::start(GatewayConfig::default());
     let dir = TempDir::new("down-sigterm");
     let (mut node, hello) = start_connected(&gw, &spec(&gw, &dir));
     gw.stop();
     gw.wait_for_close(hello.conn, WAIT);
     std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(stop(&mut node), Some(0), "{}", node.stderr());
+    assert_eq!(stop(&mut node), Some(143), "{}", node.stderr());
 }
 
 #[test]

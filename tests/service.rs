@@ -152,6 +152,8 @@ fn systemd_install_status_drive_and_uninstall() {
     let mut args = install_args("gw.example");
     args.display_name = Some("Build box".into());
     args.runtime = Some("bun".into());
+    args.runtime_path = Some("/usr/bin/node".into());
+    args.commands = vec!["system.which, system.run".into()];
     let report = actions::install(&ctx, &args);
     assert_ok(&report);
     assert_eq!(report.result, Some("installed"));
@@ -167,11 +169,13 @@ fn systemd_install_status_drive_and_uninstall() {
     let exe = env!("CARGO_BIN_EXE_openclaw-node");
     assert!(
         unit.contains(&format!(
-            "ExecStart={exe} run --host gw.example --port 18790 --display-name \"Build box\"\n"
+            "ExecStart={exe} run --host gw.example --port 18790 --display-name \"Build box\" --commands system.run,system.which\n"
         )),
         "{unit}"
     );
     assert!(unit.contains("Restart=on-failure\n"));
+    // A stop (SIGTERM: 143, SIGINT: 130, as the node exits then) is no failure.
+    assert!(unit.contains("SuccessExitStatus=130 143\n"));
     assert!(unit.contains("WantedBy=default.target\n"));
     let env_file = sb.state_dir().join("openclaw-node/service.env");
     assert!(unit.contains(&format!("EnvironmentFile=-{}\n", env_file.display())));
@@ -263,6 +267,15 @@ fn systemd_install_status_drive_and_uninstall() {
     assert_eq!(status.service.pid, Some(4321));
     assert_eq!(status.service.linger, Some(true));
     assert!(status.service.env_file_present);
+    // TS's fields beside ours (`openclaw node status --json`).
+    let json = serde_json::to_value(&status.service).unwrap();
+    assert_eq!(json["loaded"], true);
+    assert_eq!(
+        (json["loadedText"].as_str(), json["notLoadedText"].as_str()),
+        (Some("enabled"), Some("disabled"))
+    );
+    assert_eq!(json["runtime"]["status"], "running");
+    assert_eq!(json["runtime"]["pid"], 4321);
     let gateway = status.gateway.as_ref().unwrap();
     assert_eq!(
         (gateway.host.as_str(), gateway.port, gateway.source),

@@ -23,6 +23,8 @@ const WHICH: &str = r#"{"bins":["sh","git","no-such-tool"]}"#;
 struct Options {
     node_bin: PathBuf,
     quick: bool,
+    /// Only the file.fetch figures (`--files-only`).
+    files_only: bool,
     /// Start-ups timed for the start → hello-ok median.
     starts: usize,
     /// Samples per round-trip figure.
@@ -55,17 +57,20 @@ pub fn main() -> ExitCode {
 fn parse_options() -> Result<Options, String> {
     let mut node_bin = std::env::var_os("OPENCLAW_NODE_BIN").map(PathBuf::from);
     let mut quick = false;
+    let mut files_only = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => quick = true,
+            "--files-only" => files_only = true,
             "--node-bin" => {
                 node_bin = Some(PathBuf::from(args.next().ok_or("--node-bin needs a path")?))
             }
             "-h" | "--help" => {
                 println!(
-                    "usage: bench [--quick] [--node-bin PATH]\n  \
+                    "usage: bench [--quick] [--files-only] [--node-bin PATH]\n  \
                      --quick     fewer samples and a 10 s idle window (for development)\n  \
+                     --files-only  only the file.fetch figures\n  \
                      --node-bin  the openclaw-node binary to measure \
                      (default: $OPENCLAW_NODE_BIN, else target/<profile>/openclaw-node)"
                 );
@@ -84,6 +89,7 @@ fn parse_options() -> Result<Options, String> {
     Ok(Options {
         node_bin,
         quick,
+        files_only,
         starts: if quick { 8 } else { 25 },
         samples: if quick { 300 } else { 2000 },
         throughput_runs: if quick { 1000 } else { 4000 },
@@ -128,6 +134,11 @@ fn bench(options: &Options) -> Result<(), String> {
         if options.quick { ", --quick" } else { "" }
     );
     let mut rows = Vec::new();
+    if options.files_only {
+        rows.extend(file_fetch(options)?);
+        print_table(&rows);
+        return Ok(());
+    }
 
     // The idle node runs beside everything else: its CPU time is its own, whatever else the
     // machine does. The gateway ticks and pings at the real gateway's cadence.
@@ -149,6 +160,8 @@ fn bench(options: &Options) -> Result<(), String> {
     let (latency_rows, main_node_rss) = latency_throughput_leak(options)?;
     rows.extend(latency_rows);
     rows.push(big_output(options)?);
+    rows.extend(file_fetch(options)?);
+    rows.push(host_stats_cost()?);
 
     let left = options.idle.saturating_sub(idle_start.0.elapsed());
     if !left.is_zero() {
@@ -247,20 +260,30 @@ fn progress(text: &str) {
 
 // ---- start → hello-ok ---------------------------------------------------------------------------
 
+/// Start → hello-ok on both state backends: the 2026.9 database a fresh state directory gets
+/// (its first start creates the whole schema) and the JSON files (`OPENCLAW_NODE_STATE_BACKEND=json`).
 fn startup(options: &Options) -> Result<Vec<Row>, String> {
+    let mut rows = Vec::new();
+    for backend in ["sqlite", "json"] {
+        rows.push(startup_on(options, backend)?);
+    }
+    Ok(rows)
+}
+
+fn startup_on(options: &Options, backend: &str) -> Result<Row, String> {
     progress(&format!(
-        "start → hello-ok: {} starts (the first creates the identity)",
-        options.starts + 1
+        "start → hello-ok ({backend}): {} starts (the first creates the identity{})",
+        options.starts + 1,
+        if backend == "sqlite" {
+            " and the database"
+        } else {
+            ""
+        }
     ));
     let gw = FakeGateway::start(gateway_config());
     let dir = TempDir::new("bench-start");
-    let spec = spawn_spec(&options.node_bin, &gw, dir.path());
-    // BENCH_STATE_BACKEND=sqlite: start on a 2026.9 state database instead of the JSON files.
-    if std::env::var("BENCH_STATE_BACKEND").as_deref() == Ok("sqlite") {
-        openclaw_node::state::SqliteState::create(spec.state_dir.join("state/openclaw.sqlite"))
-            .map_err(|e| e.to_string())?;
-        progress("state backend: SQLite (BENCH_STATE_BACKEND=sqlite)");
-    }
+    let spec =
+        spawn_spec(&options.node_bin, &gw, dir.path()).env("OPENCLAW_NODE_STATE_BACKEND", backend);
     let mut first = None;
     let mut warm = Vec::new();
     let mut last_conn = 0;
@@ -282,17 +305,25 @@ fn startup(options: &Options) -> Result<Vec<Row>, String> {
         }
     }
     gw.assert_no_violations();
+    let stored = if backend == "sqlite" {
+        "state/openclaw.sqlite"
+    } else {
+        "identity/device.json"
+    };
+    if !spec.state_dir.join(stored).exists() {
+        return Err(format!("the {backend} start left no {stored}"));
+    }
     let (median, p99) = median_p99(&mut warm);
     let first = first.unwrap_or_default();
-    Ok(vec![row(
+    Ok(row(
         format!(
-            "start → hello-ok, median / max of {} (first start {})",
+            "start → hello-ok ({backend}), median / max of {} (first start {})",
             warm.len(),
             ms(first)
         ),
         format!("{} / {}", ms(median), ms(p99)),
     )
-    .goal("≤ 20 ms", median <= Duration::from_millis(20))])
+    .goal("≤ 20 ms", median <= Duration::from_millis(20)))
 }
 
 // ---- round trips, throughput, leak check ----------------------------------------------------------
@@ -648,8 +679,110 @@ fn big_output(options: &Options) -> Result<Row, String> {
     .goal("≤ 16 MiB", peak <= 16 * 1024))
 }
 
+// ---- file.fetch ----------------------------------------------------------------------------------
+
+/// A fresh node serves `file.fetch` of 1 MiB and 16 MiB (the cap): time per fetch and the
+/// node's peak RSS above its idle figure (goal: the 16 MiB fetch at most 48 MiB above idle;
+/// the TS host peaks at about 740 MiB).
+fn file_fetch(options: &Options) -> Result<Vec<Row>, String> {
+    progress("file.fetch: a fresh node serves 1 MiB and 16 MiB files");
+    let gw = FakeGateway::start(gateway_config());
+    let dir = TempDir::new("bench-fetch");
+    let files = std::fs::canonicalize(dir.path()).map_err(|e| e.to_string())?;
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut noise = |len: usize| -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 24) as u8
+            })
+            .collect()
+    };
+    let cases = [("1 MiB", 1usize << 20), ("16 MiB", 16usize << 20)];
+    for (name, len) in cases {
+        std::fs::write(files.join(name.replace(' ', "")), noise(len)).map_err(|e| e.to_string())?;
+    }
+    let node = NodeProcess::spawn(&spawn_spec(&options.node_bin, &gw, dir.path()));
+    expect_hello(&gw, &node, 0)?;
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = node.pid();
+    let idle = proc_status_kib(pid, "VmRSS:");
+    let mut rows = Vec::new();
+    for (name, len) in cases {
+        let path = files.join(name.replace(' ', ""));
+        let expected =
+            openclaw_node::digest::sha256_hex(&std::fs::read(&path).map_err(|e| e.to_string())?);
+        let started = Instant::now();
+        let reply = gw.try_invoke(
+            Invoke::new("file.fetch").params(json!({"path": path, "maxBytes": 16 << 20})),
+            WAIT,
+        )?;
+        let took = started.elapsed();
+        let peak = proc_status_kib(pid, "VmHWM:");
+        let value = reply.payload_value();
+        if value["sha256"] != expected.as_str() || value["size"] != len {
+            let text = value.to_string();
+            return Err(format!(
+                "file.fetch {name}: wrong answer {}",
+                &text[..text.len().min(300)]
+            ));
+        }
+        let payload_len = value["base64"].as_str().map_or(0, str::len);
+        let above = peak.saturating_sub(idle);
+        let figure = row(
+            format!("file.fetch {name}: time, peak RSS (VmHWM) above idle"),
+            format!(
+                "{:.0} ms, {} above {} idle (peak {}; base64 {:.1} MB)",
+                took.as_secs_f64() * 1000.0,
+                mib(above),
+                mib(idle),
+                mib(peak),
+                payload_len as f64 / 1e6
+            ),
+        );
+        rows.push(if len == 16 << 20 {
+            figure.goal("≤ 48 MiB above idle (TS: ~740 MiB)", above <= 48 * 1024)
+        } else {
+            figure
+        });
+    }
+    gw.assert_no_violations();
+    Ok(rows)
+}
+
 /// Whether the binary is statically linked: it names no program interpreter (`ld-linux…`,
 /// `ld-musl…`), which sits in the first page of a dynamic executable.
+/// The CPU one host-stats publication costs the node beyond the writer's framing: reading
+/// `/proc/stat`, `/proc/meminfo`, `/proc/loadavg`, `statfs` of the home volume, and the
+/// `node.event` params, measured in this process on this thread (schedstat run time) over many
+/// samples. The node sends one a minute.
+fn host_stats_cost() -> Result<Row, String> {
+    use openclaw_node::host_stats::HostStats;
+    progress("host stats: sampling");
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/"), PathBuf::from);
+    let thread_ns = || {
+        std::fs::read_to_string("/proc/thread-self/schedstat")
+            .ok()
+            .and_then(|t| t.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    const SAMPLES: u32 = 2_000;
+    let mut bytes = 0;
+    let before = thread_ns();
+    for _ in 0..SAMPLES {
+        let stats = HostStats::sample(&home).ok_or("no /proc to sample")?;
+        bytes = stats.event_params().len();
+    }
+    let per_sample_us = (thread_ns() - before) as f64 / f64::from(SAMPLES) / 1e3;
+    Ok(row(
+        "CPU of one host-stats sample + node.event params",
+        format!("{per_sample_us:.1} µs ({bytes} bytes of params; one a minute)"),
+    )
+    .goal("< 1 ms", per_sample_us < 1_000.0))
+}
+
 fn is_static(bin: &Path) -> bool {
     let Ok(bytes) = std::fs::read(bin) else {
         return false;

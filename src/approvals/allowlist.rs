@@ -38,7 +38,7 @@ use super::pattern::{
 };
 use super::policy::AllowlistEntry;
 use super::resolve::{
-    candidate_path, lexical_resolve, realpath, trust_path, Carrier, ExecutableResolution,
+    candidate_path, physical_resolve, realpath, trust_path, Carrier, ExecutableResolution,
     ResolveContext,
     ResolvedSegments, Segment,
 };
@@ -298,9 +298,27 @@ const MATCH_SCRIPT_SCAN: ScriptOperandScan = ScriptOperandScan {
     refuse_startup_files: true,
 };
 
+/// A shell reading a script file (`sh ./x.sh a b`): the script's path, and the script's own
+/// argv (that path, then the words after the operand), which a cwd-bound hash entry binds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptInvocation {
+    pub path: String,
+    pub argv: Vec<String>,
+}
+
 /// `resolveShellWrapperScriptCandidatePath`: the script a POSIX shell runs (`sh ./x.sh`), or
-/// `None` for `-c`, `-s`, startup-file options and shells this port does not parse.
-fn shell_script_path(argv: &[String], ctx: &ResolveContext) -> Option<String> {
+/// `None` for `-c`, `-s`, `-i`, startup-file options, `fish` and shells this port does not
+/// parse. The one reading of a script invocation: the matcher compares it, and allow-always
+/// ([`super::prepare`]) records it, so a grant names exactly what the matcher accepts.
+///
+/// A leading `~/` names HOME only in a shell payload, where the shell expanded it (a quoted
+/// `'~/x'` is refused by the analysis); in a direct argv no shell expands it and the shell
+/// opens `<cwd>/~/x`.
+pub fn shell_script_invocation(
+    argv: &[String],
+    ctx: &ResolveContext,
+    in_shell: bool,
+) -> Option<ScriptInvocation> {
     let wrapper = normalize_executable_token(argv.first()?);
     if !super::shells::is_parseable_posix_shell(&wrapper) || wrapper == "fish" || argv.len() < 2 {
         return None;
@@ -309,15 +327,22 @@ fn shell_script_path(argv: &[String], ctx: &ResolveContext) -> Option<String> {
         return None;
     }
     let script = posix_script_operand(argv, &MATCH_SCRIPT_SCAN)?;
-    let expanded = match script.strip_prefix("~/") {
+    // The operand is a slice of its own argv word: its position, not a search by path,
+    // says which words follow it.
+    let index = argv.iter().position(|a| std::ptr::eq(a.as_str(), script))?;
+    let expanded = match script.strip_prefix("~/").filter(|_| in_shell) {
         Some(rest) => format!("{}/{rest}", ctx.home.as_deref()?),
         None => script.to_string(),
     };
-    Some(
-        lexical_resolve(&ctx.cwd, &expanded)
-            .to_string_lossy()
-            .into_owned(),
-    )
+    let path = physical_resolve(&ctx.cwd, &expanded)
+        .to_string_lossy()
+        .into_owned();
+    let mut script_argv = vec![path.clone()];
+    script_argv.extend(argv[index + 1..].iter().cloned());
+    Some(ScriptInvocation {
+        path,
+        argv: script_argv,
+    })
 }
 
 /// Evaluates one segment against the allowlist and safe bins.
@@ -331,7 +356,10 @@ pub fn evaluate_segment(
         entry: None,
         satisfied_by: None,
     };
-    if segment.policy_blocked() || segment.runs_relative_word_after_cd() {
+    if segment.policy_blocked()
+        || segment.runs_relative_word_after_cd()
+        || segment.interprets_an_expandable_word()
+    {
         return unsatisfied;
     }
     let cwd = ctx.cwd.to_string_lossy().into_owned();
@@ -377,34 +405,25 @@ pub fn evaluate_segment(
         // After a `cd` the script operand was resolved against the wrong directory
         // (`cd /x && sh ./s.sh` reads /x/s.sh): no match through it.
         if entry.is_none() && carries_command_in_args(&effective) && !segment.after_cd {
-            if let Some(script) = shell_script_path(&effective, ctx) {
+            if let Some(script) = shell_script_invocation(&effective, ctx, segment.in_shell) {
                 let script_resolution = ExecutableResolution {
-                    raw_executable: script.clone(),
-                    resolved_path: Some(script.clone()),
-                    resolved_real_path: realpath(Path::new(&script)),
-                    executable_name: Path::new(&script)
+                    raw_executable: script.path.clone(),
+                    resolved_path: Some(script.path.clone()),
+                    resolved_real_path: realpath(Path::new(&script.path)),
+                    executable_name: Path::new(&script.path)
                         .file_name()
                         .and_then(|n| n.to_str())
                         .unwrap_or("")
                         .to_string(),
                 };
-                // The script's own argv: the script path and what follows it.
-                let script_argv: Option<Vec<String>> = exact_argv.map(|argv| {
-                    let index = argv
-                        .iter()
-                        .position(|a| lexical_resolve(&ctx.cwd, a).to_string_lossy() == script)
-                        .unwrap_or(argv.len());
-                    let mut out = vec![script.clone()];
-                    out.extend(argv.iter().skip(index + 1).cloned());
-                    out
-                });
+                let script_argv = exact_argv.map(|_| script.argv.as_slice());
                 // The script is what the entry names; the shell that reads it must be a
                 // trusted file too (`./sh allowed.sh` would run the attacker's `./sh`).
                 let shell_trusted = is_trusted_file(&resolution.execution, entries, ctx);
                 entry = match_allowlist(
                     entries,
                     Some(&script_resolution),
-                    script_argv.as_deref(),
+                    script_argv,
                     &cwd,
                     home,
                 )
@@ -433,6 +452,7 @@ pub fn evaluate_segment(
             exact_argv: segment.exact_argv,
             raw: segment.raw.clone(),
             after_cd: segment.after_cd,
+            expandable: segment.expandable.clone(),
         };
         if is_safe_builtin_segment(&shell_segment) {
             return SegmentVerdict {

@@ -492,16 +492,30 @@ fn is_utf8_locale(value: &str) -> bool {
         })
 }
 
-/// Allowlist mode: the first locale override that is not UTF-8, as the refusal names it.
-pub fn non_utf8_locale_override(overrides: &[(String, String)]) -> Option<String> {
-    overrides
-        .iter()
-        .find(|(key, value)| is_locale_key(&key.to_uppercase()) && !is_utf8_locale(value))
-        .map(|(key, value)| format!("{key}={value}"))
+/// A locale value that names a file instead of a locale: glibc and gettext take a name with
+/// a `/` as a path (`LC_ALL=/x/y`, `LANGUAGE=../../x`), so the charset, or the message
+/// catalogue whose format strings the program prints with, is whatever that file says.
+fn is_locale_path(value: &str) -> bool {
+    value.contains('/')
+}
+
+/// Allowlist mode: the refusal of the first locale override that is not a plain UTF-8 locale
+/// name (a non-UTF-8 charset, or a path in `LANG`, `LC_*` or `LANGUAGE`), if any.
+pub fn locale_override_refusal(overrides: &[(String, String)]) -> Option<String> {
+    overrides.iter().find_map(|(key, value)| {
+        let upper = key.to_uppercase();
+        let assignment = format!("{key}={value}");
+        if (is_locale_key(&upper) || upper == "LANGUAGE") && is_locale_path(value) {
+            return Some(format!(
+                "SYSTEM_RUN_DENIED: environment override rejected (locale path in allowlist mode: {assignment}; name a locale such as C.UTF-8)"
+            ));
+        }
+        (is_locale_key(&upper) && !is_utf8_locale(value)).then(|| msg_non_utf8_locale(&assignment))
+    })
 }
 
 /// The refusal of a non-UTF-8 locale override in allowlist mode.
-pub fn msg_non_utf8_locale(assignment: &str) -> String {
+fn msg_non_utf8_locale(assignment: &str) -> String {
     format!(
         "SYSTEM_RUN_DENIED: environment override rejected (non-UTF-8 locale in allowlist mode: {assignment})"
     )
@@ -910,22 +924,28 @@ mod tests {
     }
 
     #[test]
-    fn locale_overrides_must_be_utf8() {
+    fn locale_overrides_must_be_utf8_locale_names() {
         for ok in ["C", "POSIX", "", "C.UTF-8", "en_US.UTF-8", "en_US.utf8", "de_DE.UTF-8@euro"] {
-            assert_eq!(non_utf8_locale_override(&kv(&[("LC_ALL", ok)])), None, "{ok}");
+            assert_eq!(locale_override_refusal(&kv(&[("LC_ALL", ok)])), None, "{ok}");
         }
+        assert_eq!(locale_override_refusal(&kv(&[("LANGUAGE", "de:en")])), None);
         for bad in ["zh_CN.GBK", "zh_CN.GB18030", "zh_TW.Big5", "ja_JP.SJIS", "zh_CN", "en_US.ISO-8859-1"] {
             for key in ["LANG", "LC_ALL", "LC_CTYPE", "lc_ctype"] {
                 assert_eq!(
-                    non_utf8_locale_override(&kv(&[("TERM", "xterm"), (key, bad)])),
-                    Some(format!("{key}={bad}"))
+                    locale_override_refusal(&kv(&[("TERM", "xterm"), (key, bad)])),
+                    Some(format!("SYSTEM_RUN_DENIED: environment override rejected (non-UTF-8 locale in allowlist mode: {key}={bad})"))
                 );
             }
         }
-        assert_eq!(
-            msg_non_utf8_locale("LC_ALL=zh_CN.GBK"),
-            "SYSTEM_RUN_DENIED: environment override rejected (non-UTF-8 locale in allowlist mode: LC_ALL=zh_CN.GBK)"
-        );
+        for (key, path) in [
+            ("LC_CTYPE", "/tmp/x/evil.utf8"),
+            ("LC_ALL", "../x.UTF-8"),
+            ("LANGUAGE", "en:../../tmp/x"),
+            ("LC_MESSAGES", "/tmp/x.utf8"),
+        ] {
+            let refusal = locale_override_refusal(&kv(&[(key, path)])).unwrap();
+            assert!(refusal.contains(&format!("locale path in allowlist mode: {key}={path}")), "{refusal}");
+        }
     }
 
     #[cfg_attr(windows, ignore = "POSIX: a ':'-separated PATH of /-paths")]

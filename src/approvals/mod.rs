@@ -18,7 +18,8 @@
 //! - [`argv`]: command words: tokens and display text, dispatch wrappers (`env`, `nice`,
 //!   `timeout`, ...), unwrapping them, and a shell's payload or script operand.
 //! - [`shells`]: the one table of shell names and what each can do.
-//! - [`shell`]: the fail-closed shell-payload analysis for allowlist mode.
+//! - [`shell`]: the fail-closed shell-payload analysis for allowlist mode. [`shell_trace`]
+//!   (tests and fuzzing only): the analysis checked against what `bash -x` really runs.
 //! - [`resolve`]: which file a command word names; the resolve stage.
 //! - [`pattern`], [`regex`]: globs, argPatterns, generated hash patterns.
 //! - [`allowlist`]: matching segments against entries; the match stage. [`safe_bins`]: the
@@ -48,6 +49,8 @@ pub mod regex;
 pub mod resolve;
 pub mod safe_bins;
 pub mod shell;
+#[cfg(any(test, feature = "internals"))]
+pub mod shell_trace;
 pub mod shells;
 pub mod store;
 
@@ -174,7 +177,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("oc-notice-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let paths = StatePaths::at(&dir);
+        let paths = StatePaths::at(&dir).with_new_state(crate::paths::NewStateBackend::Json);
         if let Some(doc) = doc {
             std::fs::write(dir.join("exec-approvals.json"), doc).unwrap();
         }

@@ -20,9 +20,9 @@ use serde_json::{Map, Value};
 
 use super::argv::{
     extract_shell_wrapper_command, format_exec_command, is_blocked_shell_wrapper_command,
-    is_shell_wrapper_invocation, js_trim, normalize_executable_token, posix_script_operand,
-    ScriptOperandScan,
+    is_shell_wrapper_invocation, js_trim, normalize_executable_token,
 };
+use super::allowlist::{is_root_owned_chain, shell_script_invocation};
 use super::binding::{
     capture_cwd, mutable_operand_snapshot, BindError, FileOperand, MSG_STABLE_EXECUTABLE,
 };
@@ -31,7 +31,7 @@ use super::decision::detect_inline_eval;
 use super::pattern::cwd_bound_hash_pattern;
 use super::policy::{Ask, PolicySnapshot, Security};
 use super::resolve::{
-    analysable_payload_segments, lexical_resolve, realpath, resolve_command, trust_path,
+    analysable_payload_segments, realpath, resolve_command, trust_path,
     ResolveContext, Segment,
 };
 use crate::js::string as js_string;
@@ -350,7 +350,10 @@ fn collect_patterns(
     let Some(resolution) = &segment.resolution else {
         return;
     };
-    if resolution.policy_blocked() {
+    // What the matcher never accepts through a cwd-bound hash is not recorded either: a
+    // segment after a `cd` (it ran elsewhere than the cwd the hash names) or one whose
+    // arguments the shell may expand (no exact argv to hash).
+    if resolution.policy_blocked() || segment.after_cd || !segment.exact_argv {
         return;
     }
     let plan_argv = &resolution.effective_argv;
@@ -383,40 +386,21 @@ fn collect_patterns(
     if resolution.plan.shell_inline_command.is_some() {
         return;
     }
-    // `sh script.sh args`: the script is what gets trusted.
-    if let Some(script) = shell_script_for_patterns(plan_argv, ctx) {
-        let trust = realpath(Path::new(&script)).unwrap_or_else(|| script.clone());
-        let index = plan_argv
-            .iter()
-            .position(|a| lexical_resolve(&ctx.cwd, a).to_string_lossy() == script);
-        let mut argv = vec![script.clone()];
-        if let Some(index) = index {
-            argv.extend(plan_argv.iter().skip(index + 1).cloned());
-        }
-        add(trust, cwd_bound_hash_pattern(&argv, &cwd));
+    // `sh script.sh args`: the script is what gets trusted, read as the matcher reads it
+    // (`~`, `-i`, startup options, `fish`), and only when the shell reading it is a system
+    // file: the matcher accepts a script only through a trusted shell.
+    let Some(script) = shell_script_invocation(plan_argv, ctx, segment.in_shell) else {
+        return;
+    };
+    let shell_is_system_file = resolution
+        .execution
+        .resolved_real_path
+        .as_deref()
+        .is_some_and(|real| is_root_owned_chain(Path::new(real)));
+    if shell_is_system_file {
+        let trust = realpath(Path::new(&script.path)).unwrap_or_else(|| script.path.clone());
+        add(trust, cwd_bound_hash_pattern(&script.argv, &cwd));
     }
-}
-
-/// The pattern builder gives up on stdin (`s`) and payload (`c`) clusters only: it is looser
-/// than the matcher's [`super::allowlist`] scan (no `i`, no startup-file options, and it also
-/// runs for `fish`). A pattern built for a shape the matcher refuses never matches anything, so
-/// the difference cannot widen what runs; it is kept as the TS host has it.
-const PATTERN_SCRIPT_SCAN: ScriptOperandScan = ScriptOperandScan {
-    refuse_letters: &['s', 'c'],
-    refuse_startup_files: false,
-};
-
-fn shell_script_for_patterns(argv: &[String], ctx: &ResolveContext) -> Option<String> {
-    let wrapper = normalize_executable_token(argv.first()?);
-    if !super::shells::is_parseable_posix_shell(&wrapper) {
-        return None;
-    }
-    let script = posix_script_operand(argv, &PATTERN_SCRIPT_SCAN)?;
-    Some(
-        lexical_resolve(&ctx.cwd, script)
-            .to_string_lossy()
-            .into_owned(),
-    )
 }
 
 /// `resolveAllowAlwaysPatternCoverage`.
@@ -491,6 +475,9 @@ pub fn plan_coverage(
         None => Coverage::none(),
     }
 }
+
+#[cfg(test)]
+mod grant_tests;
 
 #[cfg(test)]
 mod tests {

@@ -66,20 +66,34 @@ impl ResolveContext {
     }
 }
 
-/// `path.resolve(base, p)` without touching the disk: absolute, `.`/`..` folded lexically.
-pub fn lexical_resolve(base: &Path, p: &str) -> PathBuf {
+/// The absolute path the kernel opens for `p` in `base`: `.` and duplicate slashes folded,
+/// and `..` taken physically, as the kernel does: `l/../x` where `l` is a symlink to
+/// `/a/b` names `/a/x`, not `<base>/x`. (The TS host's `path.resolve` folds `..` lexically,
+/// so `./l/../x` was checked as `<cwd>/x` and ran another file.) Where the directory before a
+/// `..` does not exist, the `..` is kept: the kernel fails on that path, and so does every
+/// lookup of the result.
+pub fn physical_resolve(base: &Path, p: &str) -> PathBuf {
     let joined = if p.starts_with('/') {
         PathBuf::from(p)
     } else {
         base.join(p)
     };
     let mut out = PathBuf::from("/");
+    let mut unresolvable = false;
     for component in joined.components() {
         match component {
             Component::RootDir | Component::Prefix(_) | Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
+            Component::ParentDir if unresolvable => out.push(".."),
+            Component::ParentDir => match std::fs::canonicalize(&out) {
+                Ok(real) => {
+                    out = real;
+                    out.pop();
+                }
+                Err(_) => {
+                    unresolvable = true;
+                    out.push("..");
+                }
+            },
             Component::Normal(part) => out.push(part),
         }
     }
@@ -151,7 +165,7 @@ pub fn path_candidate(raw: &str, ctx: &ResolveContext) -> Option<String> {
     if !expanded.contains('/') {
         return None;
     }
-    lexical_resolve(&ctx.cwd, &expanded)
+    physical_resolve(&ctx.cwd, &expanded)
         .to_str()
         .map(str::to_string)
 }
@@ -193,17 +207,15 @@ pub fn resolve_executable(raw: &str, ctx: &ResolveContext) -> ExecutableResoluti
 pub fn resolve_command(argv: &[String], ctx: &ResolveContext) -> Option<CommandResolution> {
     let plan = wrapper_trust_plan(argv);
     let effective_argv = plan.argv.clone();
+    // Untrimmed: the kernel and the shell run the word as given, and ` ./x` or `\u{b}./x`
+    // name other files than `./x`.
     let raw = effective_argv
         .first()
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())?;
+        .filter(|t| !t.trim().is_empty())
+        .cloned()?;
     let execution = resolve_executable(&raw, ctx);
-    let policy_raw = plan
-        .policy_argv
-        .first()
-        .map(|t| t.trim().to_string())
-        .unwrap_or_default();
-    let policy = if !policy_raw.is_empty() && policy_raw != raw {
+    let policy_raw = plan.policy_argv.first().cloned().unwrap_or_default();
+    let policy = if !policy_raw.trim().is_empty() && policy_raw != raw {
         resolve_executable(&policy_raw, ctx)
     } else {
         execution.clone()
@@ -266,6 +278,8 @@ pub struct Segment {
     pub in_shell: bool,
     /// A `cd` ran before it (see [`ShellSegment::after_cd`]).
     pub after_cd: bool,
+    /// See [`ShellSegment::expandable`]; empty for a direct argv (no shell expands it).
+    pub expandable: Vec<bool>,
     pub resolution: Option<CommandResolution>,
 }
 
@@ -287,6 +301,7 @@ impl Segment {
             exact_argv: true,
             in_shell: false,
             after_cd: false,
+            expandable: Vec::new(),
             resolution,
         })
     }
@@ -300,8 +315,34 @@ impl Segment {
             exact_argv: segment.exact_argv,
             in_shell: true,
             after_cd: segment.after_cd,
+            expandable: segment.expandable.clone(),
             resolution,
         }
+    }
+
+    /// A word the policy interprets is one the shell may expand: a dispatch wrapper or carrier
+    /// or one of its options, the command it runs, or, for a shell, any of its words (options,
+    /// script operand). The policy resolved the literal text (`./*`, a file the attacker named
+    /// `*`), the shell runs what it expands to (`nice ./*` runs the first file of the cwd).
+    /// Arguments after the command word stay inexact as before (path-only entries only).
+    pub fn interprets_an_expandable_word(&self) -> bool {
+        if !self.expandable.iter().any(|e| *e) {
+            return false;
+        }
+        let Some(resolution) = &self.resolution else {
+            return true;
+        };
+        let effective = &resolution.effective_argv;
+        if effective.is_empty() || !self.argv.ends_with(effective) {
+            return true;
+        }
+        let command_index = self.argv.len() - effective.len();
+        let interpreted = if resolution.plan.shell_wrapper_executable {
+            self.expandable.len()
+        } else {
+            command_index + 1
+        };
+        self.expandable.iter().take(interpreted).any(|e| *e)
     }
 
     /// After a `cd`, a word that runs with a relative path (`./x`, `bin/x`), as the command or
@@ -460,12 +501,13 @@ fn carriers_of(
             continue;
         }
         shell_position = false;
+        // Untrimmed: the shell runs ` ./nice` (in the directory ` .`), not `./nice`.
         if let Some(word) = argv.first() {
-            words.push(word.trim());
+            words.push(word);
         }
     }
     if let Some(shell) = plan.argv.first().filter(|_| with_shell) {
-        words.push(shell.trim());
+        words.push(shell);
     }
     words
         .into_iter()
@@ -560,6 +602,47 @@ mod tests {
     }
 
     #[cfg_attr(windows, ignore = "POSIX: a POSIX PATH (':'-separated, /bin)")]
+
+    #[test]
+    fn an_expandable_word_the_policy_interprets_is_flagged() {
+        let ctx = ResolveContext {
+            cwd: PathBuf::from("/"),
+            path_env: "/usr/bin:/bin".into(),
+            home: None,
+        };
+        let flagged = |payload: &str| {
+            let segments = crate::approvals::shell::analyze_payload(payload).unwrap();
+            Segment::from_shell(&segments[0], &ctx).interprets_an_expandable_word()
+        };
+        for payload in ["nice ./*", "timeout 5* ls", "exec ./?", "env -- ./x*", "sh ./*", "sh -c 'echo' *"] {
+            assert!(flagged(payload), "{payload}");
+        }
+        for payload in ["ls *.txt", "nice ls *.txt", "timeout 5 ls ~/x", "echo {a,b}", "ls"] {
+            assert!(!flagged(payload), "{payload}");
+        }
+    }
+
+    #[cfg(unix)] // symlinks
+
+    #[test]
+    fn dot_dot_is_taken_physically_as_the_kernel_does() {
+        let root = std::env::temp_dir().join(format!("oc-physical-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        std::fs::create_dir_all(root.join("cwd")).unwrap();
+        let root = std::fs::canonicalize(&root).unwrap();
+        std::os::unix::fs::symlink(root.join("a/b"), root.join("cwd/l")).unwrap();
+        let cwd = root.join("cwd");
+        assert_eq!(physical_resolve(&cwd, "./l/../x"), root.join("a/x"));
+        assert_eq!(physical_resolve(&cwd, "l/./../x"), root.join("a/x"));
+        assert_eq!(physical_resolve(&cwd, "./x"), cwd.join("x"));
+        assert_eq!(physical_resolve(&cwd, "/usr/./bin//env"), PathBuf::from("/usr/bin/env"));
+        assert_eq!(physical_resolve(&root.join("cwd/l"), "../x"), root.join("a/x"));
+        // A missing directory before `..` keeps the `..`: no file is found through it.
+        let kept = physical_resolve(&cwd, "missing/../x");
+        assert_eq!(kept, cwd.join("missing/../x"));
+        assert!(!kept.exists());
+    }
 
     #[test]
     fn resolves_bare_names_through_absolute_path_entries_only() {

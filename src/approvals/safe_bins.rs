@@ -9,7 +9,7 @@
 use std::cell::OnceCell;
 use std::path::Path;
 
-use super::resolve::{lexical_resolve, realpath, trust_path, ExecutableResolution, ResolveContext};
+use super::resolve::{physical_resolve, realpath, trust_path, ExecutableResolution, ResolveContext};
 
 /// Safe-bin settings from the node config.
 #[derive(Debug, Clone)]
@@ -54,7 +54,7 @@ impl SafeBins {
             let mut trusted: Vec<String> = Vec::new();
             for dir in &self.dirs {
                 trusted.push(
-                    lexical_resolve(Path::new("/"), dir)
+                    physical_resolve(Path::new("/"), dir)
                         .to_string_lossy()
                         .into_owned(),
                 );

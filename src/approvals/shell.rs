@@ -47,6 +47,9 @@ pub struct ShellSegment {
     /// A `cd` ran before this segment (in this payload or, for a nested payload, in one
     /// around it): the cwd the policy resolved against is not the one the shell runs it in.
     pub after_cd: bool,
+    /// For each word of `argv`: the shell may expand it (glob, brace, tilde), so `argv` holds
+    /// its literal text, not what runs. Empty when no word is expandable.
+    pub expandable: Vec<bool>,
 }
 
 /// Why a payload is not analysable.
@@ -317,12 +320,14 @@ fn printf_has_numeric_conversion(format: &str) -> bool {
     false
 }
 
-/// True when a segment is one of the safe builtin forms (`[ ... ]` must be closed).
+/// True when a segment is one of the safe builtin forms (`[ ... ]` must be closed). The name
+/// is compared exactly, as the shell does: `TRUE`, `Cd` or `' true'` are not builtins but
+/// programs looked up in PATH, which may hold the attacker's (the TS host lower-cases and
+/// trims, as for Windows).
 pub fn is_safe_builtin_segment(segment: &ShellSegment) -> bool {
     let Some(head) = segment.argv.first() else {
         return false;
     };
-    let head = head.trim().to_lowercase();
     if builtin_evaluates_code(&segment.argv).is_some() {
         return false;
     }
@@ -516,11 +521,25 @@ fn read_word(chars: &[char], i: &mut usize) -> Result<Word, ShellAnalysisError> 
             }
         }
     }
+    // A quoted or escaped leading `~` is literal for the shell (`'~/x'` names `<cwd>/~/x`),
+    // but the resolver expands every leading `~` from HOME: a disagreement, so a miss.
+    if text.starts_with('~') && chars[word_start] != '~' {
+        return fail("a quoted ~ at the start of a word");
+    }
     Ok(Word {
         text,
         expandable,
         quoted,
     })
+}
+
+/// Whitespace and control characters a shell does not split on, which the analysis must not
+/// trim either: every `trim()` of the resolution (Rust's or JavaScript's) removes `\v`,
+/// `\f`, NBSP, U+3000, ..., while bash and dash keep them as part of the word, so
+/// `\v./x` would be checked as `./x` and run `<cwd>/\v./x`.
+fn is_unusual_blank(c: char) -> bool {
+    !matches!(c, ' ' | '\t' | '\n' | '\r')
+        && (c.is_whitespace() || c.is_control() || super::argv::is_js_whitespace(c))
 }
 
 /// True when a word is an assignment prefix as a shell reads it: an unquoted `NAME`, then `=`
@@ -547,8 +566,23 @@ fn is_assignment_word(source: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// True when a word starts with a name and `[` (`X[/e ]`): where an assignment may stand,
+/// bash reads the subscript up to its `]` as part of the word, blanks included, so
+/// `X[/e ]` is one command word for bash (the file `e ]` in the directory `X[`) and two for a
+/// reader that splits on blanks.
+fn starts_like_a_subscript(source: &str) -> bool {
+    let name_len = source
+        .char_indices()
+        .take_while(|(i, c)| c.is_ascii_alphabetic() || *c == '_' || (*i > 0 && c.is_ascii_digit()))
+        .count();
+    name_len > 0 && source[name_len..].starts_with('[')
+}
+
 /// Splits a payload into simple commands, or explains why it will not.
 pub fn analyze_payload(payload: &str) -> Result<Vec<ShellSegment>, ShellAnalysisError> {
+    if let Some(c) = payload.chars().find(|c| is_unusual_blank(*c)) {
+        return fail(format!("unusual whitespace or control character U+{:04X}", c as u32));
+    }
     let tokens = tokenize(payload)?;
     let chars: Vec<char> = payload.chars().collect();
     let mut segments: Vec<ShellSegment> = Vec::new();
@@ -575,6 +609,9 @@ pub fn analyze_payload(payload: &str) -> Result<Vec<ShellSegment>, ShellAnalysis
         }
         if is_assignment_word(head_source) {
             return fail("environment assignment before the command");
+        }
+        if starts_like_a_subscript(head_source) {
+            return fail("a NAME[ command word (bash reads a subscript, blanks included)");
         }
         if !head.quoted && RESERVED_WORDS.contains(&head.text.as_str()) {
             return fail(format!("shell keyword `{}`", head.text));
@@ -611,6 +648,11 @@ pub fn analyze_payload(payload: &str) -> Result<Vec<ShellSegment>, ShellAnalysis
             *saw_cd = true;
         }
         let exact_argv = !words.iter().skip(1).any(|(w, _)| w.expandable);
+        let expandable = if exact_argv {
+            Vec::new()
+        } else {
+            words.iter().map(|(w, _)| w.expandable).collect()
+        };
         let raw: String = match seg_start {
             Some(start) => chars[start..seg_end].iter().collect(),
             None => String::new(),
@@ -620,6 +662,7 @@ pub fn analyze_payload(payload: &str) -> Result<Vec<ShellSegment>, ShellAnalysis
             exact_argv,
             raw: raw.trim().to_string(),
             after_cd,
+            expandable,
         });
         Ok(())
     };
@@ -786,9 +829,9 @@ mod tests {
     fn globs_in_arguments_make_the_argv_inexact() {
         let segments = analyze_payload("ls *.txt ~/x").unwrap();
         assert!(!segments[0].exact_argv);
-        let quoted = analyze_payload("ls '*.txt' \"~/x\"").unwrap();
+        let quoted = analyze_payload("ls '*.txt' \"a~/x\"").unwrap();
         assert!(quoted[0].exact_argv);
-        assert_eq!(quoted[0].argv, vec!["ls", "*.txt", "~/x"]);
+        assert_eq!(quoted[0].argv, vec!["ls", "*.txt", "a~/x"]);
     }
 
     #[test]
@@ -847,13 +890,42 @@ mod tests {
         }
         let segments = analyze_payload("[ -f x ] && test -n y").unwrap();
         assert!(segments.iter().all(is_safe_builtin_segment));
+        // Names are exact: these are programs found in PATH, not builtins.
+        for payload in ["TRUE", "Cd /tmp", "PWD", "Test -f x", "' true'", "'true '"] {
+            let segments = analyze_payload(payload).unwrap();
+            assert!(!is_safe_builtin_segment(&segments[0]), "{payload}");
+        }
         let forged = ShellSegment {
             argv: vec!["test".into(), "-v".into(), "a[$(id)]".into()],
             exact_argv: true,
             raw: String::new(),
             after_cd: false,
+            expandable: Vec::new(),
         };
         assert!(!is_safe_builtin_segment(&forged));
+    }
+
+    #[test]
+    fn blanks_the_shell_keeps_and_quoted_tildes_are_refused() {
+        for payload in [
+            "\u{b}./x",
+            "echo a && \u{c}./x",
+            "'\u{a0}./x'",
+            "echo '\u{3000}'",
+            "\u{feff}ls",
+            "ls\u{85}",
+            "echo \u{1b}[0m",
+            "'~/x'",
+            "\\~/x",
+            "\"~\"/x",
+            "nice '~/bin/x'",
+        ] {
+            rejects(payload);
+        }
+        // A quoted word keeps its spaces; a tilde the shell expands is still read as before.
+        assert_eq!(argvs("' ./x' a"), vec![vec![" ./x", "a"]]);
+        assert_eq!(argvs("echo a~b"), vec![vec!["echo", "a~b"]]);
+        assert!(!analyze_payload("ls ~/x").unwrap()[0].exact_argv);
     }
 
     #[test]
@@ -868,6 +940,9 @@ mod tests {
             "_x1=\\/e ls",
             "a[1]=x ls",
             "echo a && X=\"y\" ls",
+            "X[/e ]",
+            "X[/e",
+            "echo a; _a9[x",
         ] {
             rejects(payload);
         }

@@ -459,7 +459,8 @@ mod tests {
     fn temp_store(name: &str) -> (ApprovalsStore, PathBuf) {
         let dir = std::env::temp_dir().join(format!("oc-store-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
-        (ApprovalsStore::new(&StatePaths::at(&dir)), dir)
+        let paths = StatePaths::at(&dir).with_new_state(crate::paths::NewStateBackend::Json);
+        (ApprovalsStore::new(&paths), dir)
     }
 
     #[test]

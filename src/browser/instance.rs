@@ -13,7 +13,9 @@ use super::budget::{Budget, Gate};
 use super::cdp::{lock, CdpConnection, CdpError, CdpEvent, CdpListener};
 use super::error::{RouteError, RouteResult};
 use super::launcher::{self, LaunchedBrowser};
+use super::navguard::NavigationPolicy;
 use super::page::Page;
+use super::request_guard::{fetch_enable_params, RequestGuard};
 use crate::exec::ProcessGroup;
 
 /// A page target as CDP lists it.
@@ -42,6 +44,9 @@ struct Routing {
     by_session: Mutex<HashMap<String, Arc<Page>>>,
     conn: OnceLock<Weak<CdpConnection>>,
     closed: AtomicBool,
+    /// Set when the policy restricts requests: every page session then pauses each request
+    /// for it.
+    requests: OnceLock<RequestGuard>,
 }
 
 struct Listener(Arc<Routing>);
@@ -55,6 +60,21 @@ impl CdpListener for Listener {
                     if let Some(page) = lock(&routing.by_session).remove(session) {
                         page.mark_detached();
                     }
+                }
+            }
+            (_, "Target.attachedToTarget") if routing.requests.get().is_some() => {
+                // A target auto-attached by the guard (a new tab or popup, an out-of-process
+                // frame, a worker) is paused until its requests are intercepted too.
+                let conn = routing.conn.get().and_then(Weak::upgrade);
+                let child = event.params.get("sessionId").and_then(Value::as_str);
+                if let (Some(conn), Some(child)) = (conn, child) {
+                    intercept_target(&conn, child);
+                }
+            }
+            (Some(session), "Fetch.requestPaused") => {
+                let conn = routing.conn.get().and_then(Weak::upgrade);
+                if let (Some(guard), Some(conn)) = (routing.requests.get(), conn) {
+                    guard.paused(&conn, session, &event.params);
                 }
             }
             (Some(session), method) => {
@@ -74,6 +94,19 @@ impl CdpListener for Listener {
             page.mark_detached();
         }
     }
+}
+
+/// Turns on request interception for a freshly attached session, makes it auto-attach its
+/// own children (frames, workers) paused, and lets it run. Sent in this order on one session,
+/// so the interception is on before the target runs on.
+fn intercept_target(conn: &CdpConnection, session: &str) {
+    conn.send_detached("Fetch.enable", fetch_enable_params(), Some(session));
+    conn.send_detached("Target.setAutoAttach", auto_attach_params(), Some(session));
+    conn.send_detached("Runtime.runIfWaitingForDebugger", json!({}), Some(session));
+}
+
+fn auto_attach_params() -> Value {
+    json!({ "autoAttach": true, "waitForDebuggerOnStart": true, "flatten": true })
 }
 
 /// A connected browser.
@@ -99,6 +132,7 @@ impl Instance {
         launched: LaunchedBrowser,
         headless: bool,
         user_data_dir: PathBuf,
+        policy: &NavigationPolicy,
         budget: &Budget,
     ) -> Result<Instance, String> {
         let LaunchedBrowser {
@@ -107,7 +141,7 @@ impl Instance {
             ws_url,
             stderr_tail,
         } = launched;
-        match Instance::connect(&ws_url, budget) {
+        match Instance::connect(&ws_url, policy, budget) {
             Ok((conn, routing)) => Ok(Instance {
                 conn,
                 routing,
@@ -130,7 +164,11 @@ impl Instance {
     }
 
     /// Connects to a browser someone else runs (`cdpUrl`, `attachOnly`).
-    pub fn attach(endpoint: &str, budget: &Budget) -> Result<Instance, String> {
+    pub fn attach(
+        endpoint: &str,
+        policy: &NavigationPolicy,
+        budget: &Budget,
+    ) -> Result<Instance, String> {
         let (ws_url, http_authority) = if endpoint.starts_with("ws://") {
             (endpoint.to_string(), None)
         } else {
@@ -154,7 +192,8 @@ impl Instance {
             let path = ws.splitn(4, '/').nth(3).unwrap_or("");
             (format!("ws://{authority}/{path}"), Some(authority))
         };
-        let (conn, routing) = Instance::connect(&ws_url, budget).map_err(|err| err.to_string())?;
+        let (conn, routing) =
+            Instance::connect(&ws_url, policy, budget).map_err(|err| err.to_string())?;
         Ok(Instance {
             conn,
             routing,
@@ -173,6 +212,7 @@ impl Instance {
 
     fn connect(
         ws_url: &str,
+        policy: &NavigationPolicy,
         budget: &Budget,
     ) -> Result<(Arc<CdpConnection>, Arc<Routing>), CdpError> {
         let routing = Arc::new(Routing::default());
@@ -183,6 +223,16 @@ impl Instance {
             listener,
         )?);
         let _ = routing.conn.set(Arc::downgrade(&conn));
+        if policy.restricts_requests() {
+            let guard = RequestGuard::start(policy.clone(), Arc::downgrade(&conn)).map_err(|err| {
+                CdpError::Connect(format!("cannot start the request guard: {err}"))
+            })?;
+            let _ = routing.requests.set(guard);
+            // New targets (tabs, popups) start paused and attached, so their first request
+            // is vetted too.
+            let timeout = budget.remaining().min(Duration::from_secs(5));
+            conn.call("Target.setAutoAttach", auto_attach_params(), None, timeout)?;
+        }
         Ok((conn, routing))
     }
 
@@ -368,6 +418,22 @@ impl Instance {
         lock(&self.pages).insert(target_id.to_string(), Arc::clone(&page));
         // Page events carry dialogs and navigations; lifecycle events tell when a document
         // loaded. None of these wait for the page's script, so a dialog cannot block them.
+        // With a restricting policy, every request of the page is paused for the guard; the
+        // interception is on before the page runs on (runIfWaitingForDebugger), and a page
+        // whose interception cannot be enabled is not used.
+        if self.routing.requests.get().is_some() {
+            let pending = self
+                .conn
+                .send("Fetch.enable", fetch_enable_params(), Some(&session_id))?;
+            let reply = budget.reply(&pending, Instant::now() + Duration::from_secs(5));
+            if !matches!(reply, Ok(Some(Ok(_)))) {
+                lock(&self.routing.by_session).remove(&session_id);
+                lock(&self.pages).remove(target_id);
+                return Err(RouteError::internal(format!(
+                    "cannot vet the requests of tab {target_id} (CDP Fetch.enable: {reply:?})"
+                )));
+            }
+        }
         for (method, params) in [
             ("Page.enable", json!({})),
             ("Page.setLifecycleEventsEnabled", json!({ "enabled": true })),

@@ -15,7 +15,8 @@
 //!
 //! Modules: [`cdp`] (the WebSocket client), [`launcher`] (finding/starting/stopping Chromium),
 //! `instance`/`page`/`profile` (browser, tab and profile state), `routes`, `snapshot`, `act`,
-//! `keys`, `navguard` (the navigation policy), `envelope` (reply shape and limits), `settings`,
+//! `keys`, `navguard` (the navigation policy), `request_guard` (every request a page makes, vetted
+//! with that policy through CDP `Fetch`), `envelope` (reply shape and limits), `settings`,
 //! `budget` (deadlines and cancellation).
 
 mod act;
@@ -27,6 +28,7 @@ mod instance;
 mod keys;
 mod launcher;
 mod navguard;
+mod request_guard;
 mod page;
 mod profile;
 mod routes;
@@ -90,7 +92,7 @@ impl BrowserProxy {
         let profiles = settings
             .profiles
             .iter()
-            .map(|p| Arc::new(Profile::new(p.clone(), &base_dir)))
+            .map(|p| Arc::new(Profile::new(p.clone(), &base_dir, settings.navigation.clone())))
             .collect();
         Some(BrowserProxy {
             settings,

@@ -95,6 +95,26 @@ impl NavigationPolicy {
         }
     }
 
+    /// True when the policy refuses some destinations, so a page's own requests must be vetted
+    /// one by one ([`super::request_guard`]).
+    pub fn restricts_requests(&self) -> bool {
+        !self.allow_private
+    }
+
+    /// Whether a request a page makes (a subresource, `fetch()`, a redirect hop, a navigation
+    /// it starts itself) may go out: the host check of [`Self::check_request`], DNS included,
+    /// with the same parser. Schemes without a network host (`data:`, `blob:`, `about:`) pass.
+    /// A URL that does not parse or a name that does not resolve within `budget` is refused.
+    pub fn allows_request(&self, url: &str, budget: &Budget) -> bool {
+        match parse_url(url.trim()) {
+            Some(parsed) if parsed.scheme == "http" || parsed.scheme == "https" => {
+                self.check_host(&parsed.host, budget).is_ok()
+            }
+            Some(parsed) => !matches!(parsed.scheme.as_str(), "ftp" | "file" | "ws" | "wss"),
+            None => false,
+        }
+    }
+
     /// Whether a tab's URL may be shown in listings (GET /tabs redacts the others).
     pub fn current_url_allowed(&self, url: &str, budget: &Budget) -> bool {
         self.allow_private || self.check_current(url, budget).is_ok()

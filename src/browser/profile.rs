@@ -12,6 +12,7 @@ use super::cdp::lock;
 use super::error::{RouteError, RouteResult};
 use super::instance::{Instance, TargetInfo};
 use super::launcher::{self, LaunchSpec};
+use super::navguard::NavigationPolicy;
 use super::settings::ProfileSettings;
 
 /// Chromium needs at most a few seconds; TS polls for about 15 s.
@@ -66,6 +67,8 @@ pub struct LaunchOptions {
 /// A profile and its browser.
 pub struct Profile {
     pub settings: ProfileSettings,
+    /// `browser.ssrfPolicy`, which every request of this profile's pages is vetted by.
+    navigation: NavigationPolicy,
     user_data_dir: PathBuf,
     xdg_dir: PathBuf,
     lifecycle: Gate,
@@ -82,8 +85,13 @@ pub fn not_running(profile: &str) -> RouteError {
 }
 
 impl Profile {
-    pub fn new(settings: ProfileSettings, base_dir: &std::path::Path) -> Profile {
+    pub fn new(
+        settings: ProfileSettings,
+        base_dir: &std::path::Path,
+        navigation: NavigationPolicy,
+    ) -> Profile {
         Profile {
+            navigation,
             user_data_dir: base_dir.join(&settings.name).join("user-data"),
             xdg_dir: base_dir.join(".chromium"),
             settings,
@@ -132,7 +140,7 @@ impl Profile {
         }
         let instance = if self.settings.attaches() {
             let url = self.settings.attach_url();
-            Instance::attach(&url, budget).map_err(|err| {
+            Instance::attach(&url, &self.navigation, budget).map_err(|err| {
                 budget.check().err().map(RouteError::from).unwrap_or_else(|| {
                     RouteError::internal(format!(
                         "Browser profile \"{}\" is attach-only and its browser at {url} is not reachable: {err}",
@@ -197,7 +205,14 @@ impl Profile {
                     )),
                 }
             })?;
-        Instance::from_launch(launched, headless, self.user_data_dir.clone(), budget).map_err(
+        Instance::from_launch(
+            launched,
+            headless,
+            self.user_data_dir.clone(),
+            &self.navigation,
+            budget,
+        )
+        .map_err(
             |reason| {
                 RouteError::internal(format!(
                     "Failed to connect to Chromium for profile \"{}\": {reason}",

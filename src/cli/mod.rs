@@ -4,6 +4,7 @@
 pub mod approvals;
 pub mod state;
 
+pub use crate::connect::{connect, ConnectArgs};
 pub use crate::run::{run, RunArgs};
 pub use crate::service::{
     identity, install, restart, start, status, stop, uninstall, IdentityArgs, InstallArgs,

@@ -39,7 +39,7 @@ pub struct ShowArgs {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "migrate")]
 pub struct MigrateArgs {
-    /// create state/openclaw.sqlite (the four node-host tables only) when it does not exist
+    /// create state/openclaw.sqlite (the openclaw 2026.9.6 schema) when it does not exist
     #[argh(switch)]
     pub create: bool,
 }
@@ -57,7 +57,7 @@ pub fn main(args: &StateArgs) -> Result<ExitCode, CliError> {
 fn show(paths: &StatePaths, args: &ShowArgs) -> Result<ExitCode, CliError> {
     let backend = Backend::detect(paths);
     let schema = match &backend {
-        Backend::Sqlite(db) => Some(db.schema().map_err(CliError::from)?),
+        Backend::Sqlite(db) => db.schema().map_err(CliError::from)?,
         Backend::Json(_) => None,
     };
     let err_text = |e: &dyn std::fmt::Display| json!({ "error": e.to_string() });
@@ -94,6 +94,7 @@ fn show(paths: &StatePaths, args: &ShowArgs) -> Result<ExitCode, CliError> {
     let doc = json!({
         "backend": backend.name(),
         "location": backend.location().display().to_string(),
+        "exists": !matches!(&backend, Backend::Sqlite(db) if !db.exists()),
         "schema": schema.as_ref().map(|s| json!({
             "version": s.version, "appVersion": s.app_version, "readOnly": s.read_only,
         })),
@@ -113,6 +114,11 @@ fn show(paths: &StatePaths, args: &ShowArgs) -> Result<ExitCode, CliError> {
             "backend: sqlite {}\nschema:  {}",
             db.path().display(),
             schema.describe()
+        ),
+        (Backend::Sqlite(db), None) => println!(
+            "backend: sqlite {} (a fresh state directory: `openclaw-node run` creates it with \
+             the openclaw 2026.9.6 schema)",
+            db.path().display()
         ),
         _ => println!(
             "backend: json files in {} (no {})",

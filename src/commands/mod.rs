@@ -5,8 +5,11 @@
 //! declares a command it cannot run, nor runs one it did not declare. Adding a command means
 //! adding one entry. Anything not in the table is answered `command not supported`.
 
+pub mod allowlist;
 mod context;
 pub mod exec_approvals;
+pub mod file_transfer;
+pub mod host_files;
 pub mod system_run;
 pub mod system_which;
 
@@ -63,6 +66,48 @@ pub const COMMANDS: &[Command] = &[
         available: always,
     },
     Command {
+        name: "file.stat",
+        cap: "file",
+        handler: file_transfer::stat,
+        available: file_transfer::available,
+    },
+    Command {
+        name: "file.fetch",
+        cap: "file",
+        handler: file_transfer::fetch,
+        available: file_transfer::available,
+    },
+    Command {
+        name: "file.write",
+        cap: "file",
+        handler: file_transfer::write,
+        available: file_transfer::available,
+    },
+    Command {
+        name: "dir.fetch",
+        cap: "file",
+        handler: file_transfer::fetch_tree,
+        available: file_transfer::available,
+    },
+    Command {
+        name: "dir.list",
+        cap: "file",
+        handler: file_transfer::list,
+        available: file_transfer::available,
+    },
+    Command {
+        name: "fs.listDir",
+        cap: "system",
+        handler: host_files::list_dir,
+        available: host_files::available,
+    },
+    Command {
+        name: "terminal.upload",
+        cap: "system",
+        handler: host_files::upload,
+        available: host_files::available,
+    },
+    Command {
         name: "browser.proxy",
         cap: "browser",
         handler: browser_proxy,
@@ -82,11 +127,13 @@ fn not_supported() -> InvokeError {
     InvokeError::unavailable("command not supported")
 }
 
-/// The commands this node serves: the table's entries that are available on this host, bound
-/// to the node's runtime.
+/// The commands this node serves: the table's entries that are available on this host (and in
+/// the `--commands` allowlist, when there is one), bound to the node's runtime.
 pub struct CommandSurface {
     node: Arc<NodeRuntime>,
     served: Vec<&'static Command>,
+    /// Whether a `--commands` allowlist chose the surface (node-surface.md §3.3).
+    restricted: bool,
 }
 
 impl CommandSurface {
@@ -96,7 +143,48 @@ impl CommandSurface {
             .iter()
             .filter(|command| (command.available)(&node))
             .collect();
-        CommandSurface { node, served }
+        CommandSurface {
+            node,
+            served,
+            restricted: false,
+        }
+    }
+
+    /// The surface for `allowlist` (`None`: every available command). Ids this host cannot
+    /// serve are dropped; an allowlist that keeps nothing is TS's start-up error.
+    pub fn chosen(
+        node: Arc<NodeRuntime>,
+        allowlist: Option<&[String]>,
+    ) -> Result<CommandSurface, String> {
+        let mut surface = CommandSurface::new(node);
+        let Some(allowlist) = allowlist else {
+            return Ok(surface);
+        };
+        surface
+            .served
+            .retain(|command| allowlist.iter().any(|id| id == command.name));
+        if surface.served.is_empty() {
+            return Err(allowlist::nothing_retained(allowlist));
+        }
+        let dropped: Vec<&str> = allowlist
+            .iter()
+            .map(String::as_str)
+            .filter(|id| !surface.served.iter().any(|command| command.name == *id))
+            .collect();
+        if !dropped.is_empty() {
+            log::info!(
+                "--commands: not available on this node, not advertised: {}",
+                dropped.join(", ")
+            );
+        }
+        surface.restricted = true;
+        Ok(surface)
+    }
+
+    /// Whether an allowlist restricted the surface: then TS sends no `pathEnv` and publishes
+    /// nothing on its own (no host stats, skills, plugin tools, runner inventory).
+    pub fn restricted(&self) -> bool {
+        self.restricted
     }
 
     /// The capability and command surface sent in `connect`: `(caps, commands)`, each sorted.
@@ -128,6 +216,10 @@ impl CommandSet for CommandSurface {
             Some(command) => {
                 (command.handler)(&InvokeContext::new(call, self.node.clone()), params_json)
             }
+            // TS answers this before any dispatch when an allowlist chose the surface.
+            None if self.restricted => Err(InvokeError::unavailable(
+                "command not advertised by this node",
+            )),
             None => Err(not_supported()),
         }
     }
@@ -160,8 +252,13 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), COMMANDS.len());
         for command in COMMANDS {
+            // TS files `dir.*` under the `file` cap (node-surface §8.2).
+            let under_cap = command.name.starts_with(command.cap)
+                || (command.cap == "file" && command.name.starts_with("dir."))
+                || (command.cap == "system"
+                    && ["fs.listDir", "terminal.upload"].contains(&command.name));
             assert!(
-                command.name.starts_with(command.cap),
+                under_cap,
                 "{} is not under its cap {}",
                 command.name,
                 command.cap
@@ -176,17 +273,22 @@ mod tests {
         assert!(ctx.node.browser.is_none());
         let surface = CommandSurface::new(ctx.node.clone());
         let (caps, commands) = surface.advertised();
-        assert_eq!(caps, ["system"]);
-        assert_eq!(
-            commands,
-            [
-                "system.execApprovals.get",
-                "system.execApprovals.set",
-                "system.run",
-                "system.run.prepare",
-                "system.which"
-            ]
-        );
+        let files: &[&str] = if cfg!(unix) {
+            &["dir.fetch", "dir.list", "file.fetch", "file.stat", "file.write"]
+        } else {
+            &[]
+        };
+        let host: &[&str] = if cfg!(unix) { &["fs.listDir"] } else { &[] };
+        let system = [
+            "system.execApprovals.get",
+            "system.execApprovals.set",
+            "system.run",
+            "system.run.prepare",
+            "system.which",
+        ];
+        let upload: &[&str] = if cfg!(unix) { &["terminal.upload"] } else { &[] };
+        assert_eq!(caps, if cfg!(unix) { &["file", "system"][..] } else { &["system"][..] });
+        assert_eq!(commands, [files, host, &system[..], upload].concat());
         let call = Call {
             cancel: ctx.cancel.clone(),
             events: ctx.events.clone(),
@@ -204,6 +306,40 @@ mod tests {
         assert!(surface
             .run(call, "system.which", Some(r#"{"bins":["sh"]}"#))
             .is_ok());
+    }
+
+    #[test]
+    fn an_allowlist_restricts_advertising_and_dispatch() {
+        use crate::commands::system_run::tests::support::context;
+        let (ctx, _events, _dir) = context("surface-allowlist", serde_json::json!({}));
+        let only = |ids: &[&str]| ids.iter().map(|id| id.to_string()).collect::<Vec<_>>();
+        let surface =
+            CommandSurface::chosen(ctx.node.clone(), Some(&only(&["system.which", "desktop.stream"])))
+                .unwrap();
+        assert!(surface.restricted());
+        assert_eq!(surface.advertised(), (only(&["system"]), only(&["system.which"])));
+        let call = Call {
+            cancel: ctx.cancel.clone(),
+            events: ctx.events.clone(),
+        };
+        let refused = surface
+            .run(call.clone(), "system.run", Some(r#"{"command":["true"]}"#))
+            .unwrap_err();
+        assert_eq!(
+            refused,
+            InvokeError::unavailable("command not advertised by this node")
+        );
+        assert!(surface
+            .run(call, "system.which", Some(r#"{"bins":["sh"]}"#))
+            .is_ok());
+        // Nothing available survives: TS's start-up error.
+        let err = CommandSurface::chosen(ctx.node.clone(), Some(&only(&["desktop.stream"])))
+            .err()
+            .unwrap();
+        assert!(err.starts_with("Node command allowlist retained no available commands."));
+        let full = CommandSurface::chosen(ctx.node.clone(), None).unwrap();
+        assert!(!full.restricted());
+        assert!(full.advertised().1.contains(&"system.run".to_string()));
     }
 
     /// Fuzz finding: params nested close to serde_json's 128-level limit overflowed the old

@@ -56,6 +56,7 @@ pub struct AuthPlan {
     pub token: Option<String>,
     pub password: Option<String>,
     pub device_token: Option<String>,
+    pub bootstrap_token: Option<String>,
 }
 
 impl AuthPlan {
@@ -76,15 +77,46 @@ impl AuthPlan {
             token: token.map(str::to_string),
             password: password.map(str::to_string),
             device_token: device_token.map(str::to_string),
+            bootstrap_token: None,
         }
     }
 
-    /// The value signed in the payload's token slot: token, else device token, else "". A
-    /// password never goes into the signature.
+    /// [`AuthPlan::select`] with a setup code's bootstrap token (protocol §1.5, §3.5): when it
+    /// is preferred (`--pair`, until the first `hello-ok`) it is sent alone; otherwise it is
+    /// sent only when nothing else is (`--pair-if-needed` before a device token is stored).
+    pub fn select_with_bootstrap(
+        token: Option<&str>,
+        password: Option<&str>,
+        bootstrap: Option<&str>,
+        prefer_bootstrap: bool,
+        stored_device_token: Option<&str>,
+        retry_with_device_token: bool,
+    ) -> AuthPlan {
+        if let Some(bootstrap) = bootstrap.filter(|_| prefer_bootstrap) {
+            return AuthPlan {
+                bootstrap_token: Some(bootstrap.to_string()),
+                ..AuthPlan::default()
+            };
+        }
+        let mut plan = AuthPlan::select(
+            token,
+            password,
+            stored_device_token,
+            retry_with_device_token,
+        );
+        if plan.token.is_none() && plan.password.is_none() && plan.device_token.is_none() {
+            plan.bootstrap_token = bootstrap.map(str::to_string);
+        }
+        plan
+    }
+
+    /// The value signed in the payload's token slot: token, else device token, else bootstrap
+    /// token, else "". A password never goes into the signature.
     pub fn signature_token(&self) -> &str {
         self.token
             .as_deref()
             .or(self.device_token.as_deref())
+            .or(self.bootstrap_token.as_deref())
             .unwrap_or("")
     }
 }
@@ -98,7 +130,8 @@ pub struct ClientDescription<'a> {
     pub instance_id: &'a str,
     pub caps: &'a [String],
     pub commands: &'a [String],
-    pub path_env: &'a str,
+    /// `None` with a `--commands` surface: TS sends no `pathEnv` then.
+    pub path_env: Option<&'a str>,
 }
 
 /// The `connect` params as JSON text, signed for this challenge.
@@ -143,11 +176,12 @@ pub fn connect_params(
         },
         caps: client.caps,
         commands: client.commands,
-        path_env: Some(client.path_env),
+        path_env: client.path_env,
         auth: ConnectAuth {
             token: auth.token.as_deref(),
             device_token: auth.device_token.as_deref(),
             password: auth.password.as_deref(),
+            bootstrap_token: auth.bootstrap_token.as_deref(),
         },
         role: ROLE,
         scopes: &scopes,
@@ -198,5 +232,21 @@ mod tests {
             AuthPlan::select(None, None, None, false),
             AuthPlan::default()
         );
+        // --pair: the bootstrap token alone, signed, even with a stored device token.
+        let plan = AuthPlan::select_with_bootstrap(None, None, Some("B"), true, Some("S"), false);
+        assert_eq!(
+            (plan.bootstrap_token.as_deref(), plan.device_token.as_deref()),
+            (Some("B"), None)
+        );
+        assert_eq!(plan.signature_token(), "B");
+        // --pair-if-needed: the stored device token wins; without one, the bootstrap token.
+        let plan = AuthPlan::select_with_bootstrap(None, None, Some("B"), false, Some("S"), false);
+        assert_eq!(
+            (plan.bootstrap_token.as_deref(), plan.device_token.as_deref()),
+            (None, Some("S"))
+        );
+        let plan = AuthPlan::select_with_bootstrap(None, None, Some("B"), false, None, false);
+        assert_eq!(plan.bootstrap_token.as_deref(), Some("B"));
+        assert_eq!(plan.signature_token(), "B");
     }
 }

@@ -159,11 +159,17 @@ pub struct ConnectAuth<'a> {
     pub device_token: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password: Option<&'a str>,
+    /// A setup code's single-use token (`--pair`, protocol §3.5).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bootstrap_token: Option<&'a str>,
 }
 
 impl ConnectAuth<'_> {
     pub fn is_empty(&self) -> bool {
-        self.token.is_none() && self.device_token.is_none() && self.password.is_none()
+        self.token.is_none()
+            && self.device_token.is_none()
+            && self.password.is_none()
+            && self.bootstrap_token.is_none()
     }
 }
 
@@ -294,9 +300,77 @@ pub struct NodeEventParams<'a> {
     pub payload_json: &'a str,
 }
 
+/// `prefix`, then `text` as the contents of a JSON string (escaped exactly as serde_json escapes
+/// it), then `suffix`, built in `text`'s own allocation: a 22 MB `payloadJSON` is escaped in
+/// place, back to front, instead of being copied into a second buffer.
+pub fn embed_as_json_string(prefix: &str, text: String, suffix: &str) -> String {
+    fn escape(byte: u8) -> Option<&'static [u8]> {
+        const CONTROL: [&[u8]; 32] = [
+            b"\\u0000", b"\\u0001", b"\\u0002", b"\\u0003", b"\\u0004", b"\\u0005", b"\\u0006",
+            b"\\u0007", b"\\b", b"\\t", b"\\n", b"\\u000b", b"\\f", b"\\r", b"\\u000e", b"\\u000f",
+            b"\\u0010", b"\\u0011", b"\\u0012", b"\\u0013", b"\\u0014", b"\\u0015", b"\\u0016",
+            b"\\u0017", b"\\u0018", b"\\u0019", b"\\u001a", b"\\u001b", b"\\u001c", b"\\u001d",
+            b"\\u001e", b"\\u001f",
+        ];
+        match byte {
+            b'"' => Some(b"\\\""),
+            b'\\' => Some(b"\\\\"),
+            0..=0x1f => Some(CONTROL[usize::from(byte)]),
+            _ => None,
+        }
+    }
+    let extra: usize = text
+        .bytes()
+        .map(|byte| escape(byte).map_or(0, |seq| seq.len() - 1))
+        .sum();
+    let mut bytes = text.into_bytes();
+    let old_len = bytes.len();
+    let body_end = prefix.len() + old_len + extra;
+    bytes.resize(body_end + suffix.len(), 0);
+    // Back to front: the write position never falls behind the read position, so every byte
+    // is read before anything overwrites it.
+    let mut write = body_end;
+    for read in (0..old_len).rev() {
+        let byte = bytes[read];
+        match escape(byte) {
+            None => {
+                write -= 1;
+                bytes[write] = byte;
+            }
+            Some(seq) => {
+                write -= seq.len();
+                bytes[write..write + seq.len()].copy_from_slice(seq);
+            }
+        }
+    }
+    debug_assert_eq!(write, prefix.len());
+    bytes[..prefix.len()].copy_from_slice(prefix.as_bytes());
+    bytes[body_end..].copy_from_slice(suffix.as_bytes());
+    // Only ASCII was inserted and multi-byte sequences were moved whole.
+    String::from_utf8(bytes).expect("escaping keeps UTF-8 valid")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn embedding_escapes_as_serde_json() {
+        let all_bytes: String = (0u8..=0x7f).map(char::from).collect();
+        for text in [
+            "",
+            r#"{"bins":{}}"#,
+            "quote \" backslash \\ é ☃ 😀",
+            all_bytes.as_str(),
+        ] {
+            let quoted = serde_json::to_string(text).unwrap();
+            let inner = &quoted[1..quoted.len() - 1];
+            assert_eq!(
+                embed_as_json_string("<", text.to_string(), ">"),
+                format!("<{inner}>")
+            );
+        }
+    }
 
     #[test]
     fn decodes_the_three_frame_kinds() {

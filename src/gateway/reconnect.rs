@@ -42,6 +42,11 @@ pub struct NodeLoop<'a> {
     pub client: ClientDescription<'a>,
     pub token: Option<String>,
     pub password: Option<String>,
+    /// A setup code's bootstrap token (`--pair`/`--pair-if-needed`), forgotten after the first
+    /// `hello-ok`; later connects use the device token it earned.
+    pub bootstrap: Option<String>,
+    /// `--pair`: send the bootstrap token even when a device token is stored.
+    pub prefer_bootstrap: bool,
     pub device_auth: DeviceAuthStore,
     pub dispatcher: &'a Dispatcher,
     pub status: &'a StatusReporter,
@@ -66,6 +71,7 @@ impl NodeLoop<'_> {
     pub fn run(&self) -> LoopExit {
         let mut failures: u32 = 0;
         let mut negotiation = Negotiation::default();
+        let mut bootstrap = self.bootstrap.clone();
         loop {
             if self.shutdown_requested() {
                 return LoopExit::Shutdown;
@@ -80,9 +86,11 @@ impl NodeLoop<'_> {
                     None
                 }
             };
-            let auth = AuthPlan::select(
+            let auth = AuthPlan::select_with_bootstrap(
                 self.token.as_deref(),
                 self.password.as_deref(),
+                bootstrap.as_deref(),
+                self.prefer_bootstrap,
                 stored.as_deref(),
                 negotiation.send_device_token,
             );
@@ -107,6 +115,8 @@ impl NodeLoop<'_> {
             let delay = match end {
                 SessionEnd::Ended { reason } => {
                     failures = 0;
+                    // The code is spent: from now on the device token it earned is used.
+                    bootstrap = None;
                     negotiation.session_established();
                     if self.shutdown_requested() {
                         return LoopExit::Shutdown;

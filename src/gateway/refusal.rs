@@ -289,6 +289,12 @@ fn detail_code(error: &GatewayError) -> &str {
     }
 }
 
+/// What to do about a used, expired or revoked setup code (`openclaw devices join-code` is the
+/// gateway's command for a node onboarding link; the Control UI's Devices page shows codes).
+pub const SETUP_CODE_ADVICE: &str = "the setup code is invalid, expired (codes live 10 minutes), revoked or already used (each is single-use). \
+     Mint a new one on the gateway host with `openclaw devices join-code` (or on the Control UI's Devices page) and start again with \
+     --pair <new code>; once paired, start with --pair-if-needed so that restarts use the stored device token";
+
 fn auth_failure_message(error: &GatewayError) -> String {
     let detail = error.detail_code().unwrap_or("");
     let advice = match detail {
@@ -297,6 +303,7 @@ fn auth_failure_message(error: &GatewayError) -> String {
         "AUTH_PASSWORD_MISSING" => "set OPENCLAW_GATEWAY_PASSWORD to the gateway's password",
         "AUTH_PASSWORD_MISMATCH" => "OPENCLAW_GATEWAY_PASSWORD does not match the gateway's password; fix it and start again",
         "CLIENT_VERSION_MISMATCH" => "this node shares the gateway's identity but reports an older version; give it its own OPENCLAW_STATE_DIR",
+        "AUTH_BOOTSTRAP_TOKEN_INVALID" => SETUP_CODE_ADVICE,
         _ => "check the gateway credentials and start again",
     };
     format!("the gateway refused this node: {error}; {advice}; exiting for supervisor restart")
@@ -620,7 +627,7 @@ mod tests {
             ("AUTH_TOKEN_MISSING", "set OPENCLAW_GATEWAY_TOKEN"),
             (
                 "AUTH_BOOTSTRAP_TOKEN_INVALID",
-                "check the gateway credentials",
+                "Mint a new one on the gateway host with `openclaw devices join-code`",
             ),
             ("AUTH_PASSWORD_MISSING", "set OPENCLAW_GATEWAY_PASSWORD"),
             (

@@ -14,6 +14,7 @@ use super::script;
 use super::spec::{self, EndpointFlags, ServiceSpec};
 use super::systemd::{self, Scope, Systemd};
 use super::{files, InstallArgs};
+use crate::commands::allowlist::SurfaceChoice;
 use crate::state::NodeState;
 
 /// The outcome of one service action: the `--json` document, and what the text output says.
@@ -167,6 +168,15 @@ pub fn install(ctx: &ServiceContext, args: &InstallArgs) -> ActionReport {
             "--runtime {runtime} has no effect: openclaw-node is a native program and needs no \
              JavaScript runtime (the option is accepted for compatibility with `openclaw node install`)"
         ));
+    }
+    for (given, flag) in [
+        (args.runtime_path.is_some(), "--runtime-path"),
+        (args.share_installed_apps, "--share-installed-apps"),
+        (args.no_share_installed_apps, "--no-share-installed-apps"),
+    ] {
+        if given {
+            log::debug!("{flag}: accepted for `openclaw node install` compatibility; no effect here");
+        }
     }
     let format = match (args.manager.as_deref(), args.print) {
         (None, _) => None,
@@ -411,6 +421,7 @@ pub fn build_spec(ctx: &ServiceContext, args: &InstallArgs) -> Result<ServiceSpe
         tls_fingerprint: args.tls_fingerprint.clone(),
     };
     let endpoint = spec::resolve_endpoint(&flags, saved.as_ref().map(|s| &s.gateway))?;
+    let surface = SurfaceChoice::from_flags(&args.commands, args.all_commands)?;
     let spec = ServiceSpec {
         description: "OpenClaw node host (openclaw-node)".into(),
         program: spec::run_command(
@@ -418,6 +429,7 @@ pub fn build_spec(ctx: &ServiceContext, args: &InstallArgs) -> Result<ServiceSpe
             &endpoint,
             args.node_id.as_deref(),
             args.display_name.as_deref(),
+            &surface.to_args(),
         ),
         environment: ctx.service_env.clone(),
         env_file: ctx.paths.service_env_file(),

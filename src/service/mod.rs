@@ -61,9 +61,26 @@ pub struct InstallArgs {
     /// the name the gateway shows for this node
     #[argh(option)]
     pub display_name: Option<String>,
+    /// advertise only these command ids (comma-separated; repeatable); saved by the service's
+    /// first run
+    #[argh(option)]
+    pub commands: Vec<String>,
+    /// advertise every command this node implements and forget a saved --commands list
+    #[argh(switch)]
+    pub all_commands: bool,
     /// accepted for compatibility with `openclaw node install`; no effect
     #[argh(option)]
     pub runtime: Option<String>,
+    /// accepted for compatibility with `openclaw node install` (the Node/Bun runtime path);
+    /// no effect
+    #[argh(option)]
+    pub runtime_path: Option<String>,
+    /// accepted for compatibility with `openclaw node install` (macOS app sharing); no effect
+    #[argh(switch)]
+    pub share_installed_apps: bool,
+    /// accepted for compatibility with `openclaw node install`; no effect
+    #[argh(switch)]
+    pub no_share_installed_apps: bool,
     /// replace an existing install
     #[argh(switch)]
     pub force: bool,

@@ -47,6 +47,26 @@ pub struct ServiceStatus {
     pub linger: Option<bool>,
     pub env_file: String,
     pub env_file_present: bool,
+    /// TS's `service.loaded`: the service is installed and enabled (systemd) / loaded (launchd).
+    pub loaded: bool,
+    /// TS's words for `loaded` and for its absence (`enabled`/`disabled`, `loaded`/`not loaded`).
+    pub loaded_text: Option<&'static str>,
+    pub not_loaded_text: Option<&'static str>,
+    /// TS's `service.runtime`: `{status: running | stopped | unknown, state, pid, detail}`.
+    pub runtime: Option<RuntimeJson>,
+}
+
+/// `service.runtime` in TS's shape.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuntimeJson {
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// The gateway the service (or, without one, the last `run`) connects to.
@@ -140,6 +160,10 @@ pub fn collect(ctx: &ServiceContext) -> StatusReport {
         linger: None,
         env_file: env_file.to_string_lossy().into_owned(),
         env_file_present: env_file.exists(),
+        loaded: false,
+        loaded_text: None,
+        not_loaded_text: None,
+        runtime: None,
     };
     match manager_for(ctx) {
         Ok(manager) => {
@@ -157,7 +181,22 @@ pub fn collect(ctx: &ServiceContext) -> StatusReport {
                 service.pid = runtime.pid;
                 service.state = runtime.state;
                 service.detail = runtime.detail;
+                service.loaded = service.enabled == Some(true);
+                service.runtime = Some(RuntimeJson {
+                    status: match service.running {
+                        Some(true) => "running",
+                        Some(false) => "stopped",
+                        None => "unknown",
+                    },
+                    state: service.state.clone(),
+                    pid: service.pid,
+                    detail: service.detail.clone(),
+                });
             }
+            (service.loaded_text, service.not_loaded_text) = match manager.kind() {
+                "systemd" => (Some("enabled"), Some("disabled")),
+                _ => (Some("loaded"), Some("not loaded")),
+            };
             if manager.kind() == "systemd" {
                 service.linger = ctx
                     .user

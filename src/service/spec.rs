@@ -52,13 +52,15 @@ pub fn resolve_endpoint(
     crate::endpoint::resolve(flags, saved).map(Endpoint::from_state)
 }
 
-/// The `run` command line for `exe` and the endpoint. A binary installed under the name
-/// `openclaw` (the drop-in) takes `openclaw node run`, so `node` is put first for it.
+/// The `run` command line for `exe` and the endpoint, then `extra` (`--commands ...`). A binary
+/// installed under the name `openclaw` (the drop-in) takes `openclaw node run`, so `node` is put
+/// first for it.
 pub fn run_command(
     exe: &Path,
     endpoint: &Endpoint,
     node_id: Option<&str>,
     display_name: Option<&str>,
+    extra: &[String],
 ) -> Vec<String> {
     let mut args = vec![exe.to_string_lossy().into_owned()];
     if exe.file_name().is_some_and(|name| name == "openclaw") {
@@ -88,6 +90,7 @@ pub fn run_command(
     if let Some(name) = display_name.map(str::trim).filter(|s| !s.is_empty()) {
         args.extend(["--display-name".into(), name.to_string()]);
     }
+    args.extend(extra.iter().cloned());
     args
 }
 
@@ -266,6 +269,7 @@ mod tests {
             &ep,
             Some("id-1"),
             Some("My Node"),
+            &[],
         );
         assert_eq!(
             cmd,
@@ -296,7 +300,7 @@ mod tests {
             context_path: None,
             ..ep
         };
-        let cmd = run_command(Path::new("/opt/bin/openclaw"), &plain, None, None);
+        let cmd = run_command(Path::new("/opt/bin/openclaw"), &plain, None, None, &[]);
         assert_eq!(cmd[..3], ["/opt/bin/openclaw", "node", "run"]);
         assert!(cmd.contains(&"--no-tls".to_string()));
     }

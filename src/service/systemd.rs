@@ -227,6 +227,8 @@ pub fn render_unit(spec: &ServiceSpec, scope: Scope) -> String {
     out.push_str("RestartSec=10\n");
     // EX_CONFIG: a configuration no restart can fix; stop instead of looping.
     out.push_str("RestartPreventExitStatus=78\n");
+    // The node exits 143 after SIGTERM and 130 after SIGINT, as the TS node host does: a stop.
+    out.push_str("SuccessExitStatus=130 143\n");
     // SIGTERM to the node alone, which stops its commands' process groups itself; whatever is
     // left after the timeout is killed.
     out.push_str("KillMode=mixed\n");

@@ -242,6 +242,9 @@ fn import_node(
 /// `commands`, ...) kept.
 fn merge_newer(legacy: &NodeState, row: &NodeState) -> NodeState {
     let mut next = legacy.clone();
+    if next.commands.is_none() {
+        next.commands = row.commands.clone();
+    }
     for (key, value) in &row.unknown_keys {
         next.unknown_keys
             .entry(key.clone())

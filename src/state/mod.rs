@@ -5,11 +5,14 @@
 //! [`load_or_create_identity`], [`DeviceAuthStore`], `ApprovalsStore`):
 //! - [`json`]: the files a 2026.7.x TypeScript node host writes (`node.json`,
 //!   `identity/device.json`, `identity/device-auth.json`, `exec-approvals.json`; protocol §7.1,
-//!   §7.3, §12.2), on a machine with no 2026.9 state;
+//!   §7.3, §12.2), where they exist and no 2026.9 database does, or in a fresh directory with
+//!   `OPENCLAW_NODE_STATE_BACKEND=json`;
 //! - [`sqlite`]: the rows of `$STATE/state/openclaw.sqlite` that a 2026.9 TS node host uses,
-//!   whenever that database exists. The JSON files are then retired: never written, and those an
-//!   earlier openclaw-node left are imported once and moved aside ([`migrate`]), as
-//!   `openclaw doctor --fix` does.
+//!   whenever that database exists, and in a fresh state directory, where the first write
+//!   creates it with the 2026.9.6 schema ([`schema`]). The JSON files are then retired: never
+//!   written, and those an earlier openclaw-node left are imported once and moved aside
+//!   ([`migrate`]), as `openclaw doctor --fix` does. [`coordinator`] takes the lock files TS
+//!   takes around the database.
 //!
 //! Either way a TS node's state is picked up as it is (same device id, token, gateway and
 //! approvals), and `openclaw doctor --fix` after this node ran leaves it working.
@@ -255,13 +258,23 @@ pub struct NodeState {
     pub gateway: GatewayEndpoint,
     /// The old per-node pairing `token` (pre-2026.7.2). Unused; kept because the TS node kept it.
     pub legacy_token: Option<String>,
+    /// The saved `--commands` allowlist (sorted ids, unknown ones kept as TS keeps them);
+    /// `None`: the full surface.
+    pub commands: Option<Vec<String>>,
     /// Top-level keys this node does not know, kept verbatim when the file is rewritten.
     pub unknown_keys: Map<String, Value>,
     /// `gateway` keys this node does not know, kept verbatim while the gateway stays the same.
     pub unknown_gateway_keys: Map<String, Value>,
 }
 
-const NODE_KEYS: [&str; 5] = ["version", "nodeId", "token", "displayName", "gateway"];
+const NODE_KEYS: [&str; 6] = [
+    "version",
+    "nodeId",
+    "token",
+    "displayName",
+    "gateway",
+    "commands",
+];
 const GATEWAY_KEYS: [&str; 5] = ["host", "port", "tls", "tlsFingerprint", "contextPath"];
 
 impl NodeState {
@@ -302,6 +315,16 @@ impl NodeState {
             Some(Value::Object(gateway)) => parse_gateway(gateway)?,
             Some(_) => return Err("\"gateway\" must be an object".to_string()),
         };
+        let commands = match object.get("commands") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(ids)) => Some(
+                ids.iter()
+                    .map(|id| id.as_str().map(str::to_string))
+                    .collect::<Option<Vec<String>>>()
+                    .ok_or("\"commands\" must be an array of command id strings")?,
+            ),
+            Some(_) => return Err("\"commands\" must be an array of command id strings".into()),
+        };
         let unknown_keys = object
             .iter()
             .filter(|(key, _)| !NODE_KEYS.contains(&key.as_str()))
@@ -312,6 +335,7 @@ impl NodeState {
             display_name,
             gateway,
             legacy_token,
+            commands,
             unknown_keys,
             unknown_gateway_keys,
         })
@@ -355,6 +379,10 @@ impl NodeState {
             if !NODE_KEYS.contains(&key.as_str()) {
                 doc.insert(key.clone(), value.clone());
             }
+        }
+        // Last, as TS writes it (after `installedAppsSharing`).
+        if let Some(commands) = &self.commands {
+            doc.insert("commands".into(), Value::from(commands.clone()));
         }
         Value::Object(doc)
     }
@@ -562,6 +590,27 @@ pub fn apply_run_overrides(
     Ok(next)
 }
 
+/// Saves the `--commands` allowlist this run uses (`None`: the full surface) when it differs
+/// from `state`'s, logging as TS does when a saved list is forgotten.
+pub fn apply_command_allowlist(
+    paths: &StatePaths,
+    mut state: NodeState,
+    commands: Option<Vec<String>>,
+) -> Result<NodeState, StateError> {
+    if state.commands == commands {
+        return Ok(state);
+    }
+    if commands.is_none() {
+        log::info!("cleared saved command allowlist; advertising the full default command surface");
+    }
+    state.commands = commands;
+    match state.save(paths) {
+        Err(err) if err.read_only => log::warn!("node config not saved: {err}"),
+        other => other?,
+    }
+    Ok(state)
+}
+
 /// The machine's name as the TS node shows it: the host name without `.local`, else "openclaw".
 pub fn machine_display_name() -> String {
     let name = crate::platform::host::host_name();
@@ -579,9 +628,12 @@ pub fn machine_display_name() -> String {
     }
 }
 
+mod connection;
+pub mod coordinator;
 pub mod json;
 pub mod migrate;
 pub mod run_lock;
+pub mod schema;
 pub mod sqlite;
 mod store;
 pub mod trusted;
@@ -603,6 +655,9 @@ pub(crate) fn normalize_scopes(scopes: &[String]) -> Vec<String> {
     scopes
 }
 
+// POSIX tests (sh, modes, symlinks); Windows runs tests/windows.rs under Wine.
+#[cfg(all(test, unix))]
+mod fresh_tests;
 // POSIX tests (sh, modes, symlinks); Windows runs tests/windows.rs under Wine.
 #[cfg(all(test, unix))]
 mod sqlite_tests;

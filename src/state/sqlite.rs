@@ -1,8 +1,9 @@
 //! The SQLite backend: the node-host rows of a 2026.9 `state/openclaw.sqlite`.
 //!
 //! Since 2026.9 the TypeScript host keeps everything in one shared database and treats the JSON
-//! files as retired (it refuses to start while they exist). When that database is there, the
-//! node reads and writes exactly the rows the TS node host uses, and nothing else:
+//! files as retired (it refuses to start while they exist). When that database is there, or
+//! the state directory is fresh, the node reads and writes exactly the rows the TS node host
+//! uses, and nothing else:
 //!
 //! | fact | table | key |
 //! |---|---|---|
@@ -11,30 +12,37 @@
 //! | device token | `device_auth_tokens` | `(device_id, role)` |
 //! | exec approvals | `exec_approvals_config` | `config_key = 'current'`, plus its projection columns |
 //!
-//! Sharing the file with a running TS gateway or CLI:
-//! - every connection has a busy timeout, so a writer holding the lock makes us wait, not fail;
-//! - every write is one `BEGIN IMMEDIATE` transaction (the write lock is taken before the read
-//!   that the write depends on, so a read-modify-write cannot interleave with another writer's);
+//! Sharing the file with a running TS gateway or CLI, as TS shares it with itself:
+//! - every write holds TS's `state-lifecycle` coordinator (and, for the identity, its
+//!   `device-identity` one) and is one `BEGIN IMMEDIATE` transaction (the write lock is taken
+//!   before the read that the write depends on, so a read-modify-write cannot interleave with
+//!   another writer's); see [`super::coordinator`];
+//! - every open connection holds the `state-handles` coordinator shared, so TS never replaces
+//!   the file under it;
+//! - every connection has a busy timeout, so a writer holding a lock makes us wait, not fail;
 //! - the journal mode is whatever the database has (TS uses WAL); it is never changed.
+//!
+//! A missing database reads as empty; the first write creates it with the whole 2026.9.6
+//! schema ([`super::schema`]), as a TS node host's first start does.
 //!
 //! The schema version is checked on every open. Only versions this node has been verified
 //! against are written; a database stamped with any other version is read, never written,
 //! and every write says why. A database with no stamp (`user_version` 0 and no `schema_meta`)
-//! holds only the tables someone created by hand, or by [`SqliteState::create`]; TS upgrades
-//! such a file in place on first touch, so it is written too, and never stamped.
+//! holds only the tables someone created by hand; TS upgrades such a file in place on first
+//! touch, so it is written too, and never stamped.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 use serde_json::{Map, Value};
 
+use super::connection::{file_id, Cache, Handle};
+use super::coordinator::{Coordinators, Family, Hold};
+use super::schema::{self, read_schema, Schema};
 use super::{now_ms, DeviceAuthEntry, NodeState, StateError};
 use crate::identity::DeviceIdentity;
-
-/// The schema versions (`schema_meta.schema_version` / `PRAGMA user_version`) whose node-host
-/// tables this node has been checked against: 18 is openclaw 2026.9.6's.
-pub const VERIFIED_SCHEMA_VERSIONS: &[i64] = &[18];
 
 /// How long to wait for another process's lock. TS's own state connections wait 30 s; a node
 /// that waits that long on every `system.run` would look hung, and TS transactions on these
@@ -53,88 +61,33 @@ const NODE_CONFIG_MAX_BYTES: usize = 64 * 1024;
 /// The approvals document may not exceed this (as `exec-approvals.json`).
 const APPROVALS_MAX_BYTES: usize = super::APPROVALS_MAX_BYTES as usize;
 
-/// The four node-host tables and two indexes, exactly as 2026.9.6 creates them, for
-/// [`SqliteState::create`] (TS checks the DDL when it upgrades such a database).
-const NODE_HOST_DDL: &str = "
-CREATE TABLE IF NOT EXISTS config_machine_state (
-      state_key TEXT NOT NULL PRIMARY KEY,
-      value_json TEXT NOT NULL,
-      updated_at_ms INTEGER NOT NULL
-    ) STRICT;
-CREATE TABLE IF NOT EXISTS device_identities (
-  identity_key TEXT NOT NULL PRIMARY KEY,
-  device_id TEXT NOT NULL,
-  public_key_pem TEXT NOT NULL,
-  private_key_pem TEXT NOT NULL,
-  created_at_ms INTEGER NOT NULL,
-  updated_at_ms INTEGER NOT NULL
-) STRICT;
-CREATE INDEX IF NOT EXISTS idx_device_identities_device
-  ON device_identities(device_id, updated_at_ms DESC);
-CREATE TABLE IF NOT EXISTS device_auth_tokens (
-  device_id TEXT NOT NULL,
-  role TEXT NOT NULL,
-  token TEXT NOT NULL,
-  scopes_json TEXT NOT NULL,
-  updated_at_ms INTEGER NOT NULL,
-  PRIMARY KEY (device_id, role)
-) STRICT;
-CREATE INDEX IF NOT EXISTS idx_device_auth_tokens_updated
-  ON device_auth_tokens(updated_at_ms DESC, device_id, role);
-CREATE TABLE IF NOT EXISTS exec_approvals_config (
-  config_key TEXT NOT NULL PRIMARY KEY,
-  raw_json TEXT NOT NULL,
-  socket_path TEXT,
-  has_socket_token INTEGER NOT NULL,
-  default_security TEXT,
-  default_ask TEXT,
-  default_ask_fallback TEXT,
-  auto_allow_skills INTEGER,
-  agent_count INTEGER NOT NULL,
-  allowlist_count INTEGER NOT NULL,
-  updated_at_ms INTEGER NOT NULL
-) STRICT;
-";
-
-/// What the schema check found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Schema {
-    /// `schema_meta.schema_version` of the `primary` row, else `PRAGMA user_version`.
-    pub version: i64,
-    /// `schema_meta.app_version` (the openclaw version that wrote the schema), when present.
-    pub app_version: Option<String>,
-    /// `None`: this node may write. `Some(why)`: read-only, and why.
-    pub read_only: Option<String>,
-}
-
-impl Schema {
-    /// One line for `state show` and the start-up log.
-    pub fn describe(&self) -> String {
-        let app = self
-            .app_version
-            .as_deref()
-            .map(|v| format!(", written by openclaw {v}"))
-            .unwrap_or_default();
-        match (&self.read_only, self.version) {
-            (Some(why), _) => format!("schema {}{app}; READ-ONLY: {why}", self.version),
-            (None, 0) => "no schema stamp (node-host tables only); read-write".to_string(),
-            (None, v) => format!("schema {v}{app} (verified); read-write"),
-        }
-    }
-}
-
 /// The node-host rows of one state database.
 #[derive(Debug, Clone)]
 pub struct SqliteState {
     path: PathBuf,
     busy_timeout: Duration,
+    locks: Coordinators,
+    /// The connection kept open between operations, one per database and process (see
+    /// [`super::connection`]).
+    cache: Arc<Cache>,
+}
+
+/// What a write holds: the connection, then the extra coordinators, then `state-lifecycle`
+/// (released in that order, the reverse of taking them).
+struct WriteScope {
+    conn: Handle,
+    _extra: Vec<Hold>,
+    _lifecycle: Hold,
 }
 
 impl SqliteState {
     /// The database at `path` (normally `$STATE/state/openclaw.sqlite`). Nothing is opened yet.
     pub fn at(path: impl Into<PathBuf>) -> SqliteState {
+        let path = path.into();
         SqliteState {
-            path: path.into(),
+            locks: Coordinators::of(&path),
+            cache: Cache::of(&path),
+            path,
             busy_timeout: BUSY_TIMEOUT,
         }
     }
@@ -146,39 +99,48 @@ impl SqliteState {
         self
     }
 
+    /// Closes the connection kept open between operations (tests: before another connection
+    /// takes `state-handles` exclusively).
+    #[cfg(any(test, feature = "internals"))]
+    pub fn close_idle(&self) {
+        self.cache.close_idle();
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Creates a database holding only the four node-host tables (exact 2026.9.6 DDL), mode 0600
-    /// in 0700 directories, WAL mode, `user_version` left at 0 so TS upgrades it in place on
-    /// first touch (stamping 18 on a partial schema breaks TS). An existing database is only
-    /// given the tables it lacks, and only when its schema may be written.
+    /// The TS coordinator lock files of this database (tests).
+    #[cfg(any(test, feature = "internals"))]
+    pub fn coordinators(&self) -> &Coordinators {
+        &self.locks
+    }
+
+    /// Whether the database file exists (as anything: a directory in its place is an error
+    /// when it is opened, never a silent empty store).
+    pub fn exists(&self) -> bool {
+        self.path.symlink_metadata().is_ok()
+    }
+
+    /// Creates the database with the whole 2026.9.6 schema when it does not exist (or is an
+    /// empty file), as a TS node host's first start does: mode 0600 in 0700 directories, WAL,
+    /// `user_version` 18 and `schema_meta`. An existing database is left as it is; it must be
+    /// one this node may write (when it is blank) or is only opened. Returns whether it was
+    /// created.
+    pub fn ensure_created(&self) -> Result<bool, StateError> {
+        if let Some((conn, _)) = self.open_existing()? {
+            if !schema::is_blank(&conn).map_err(|e| self.error(&e))? {
+                return Ok(false);
+            }
+        }
+        let (_scope, created) = self.begin_write(&[])?;
+        Ok(created)
+    }
+
+    /// [`SqliteState::ensure_created`] for the database at `path`.
     pub fn create(path: impl Into<PathBuf>) -> Result<SqliteState, StateError> {
         let state = SqliteState::at(path);
-        if let Some(dir) = state.path.parent() {
-            super::create_private_dir_all(dir)
-                .map_err(|e| StateError::io(&state.path, "creating its directory", &e))?;
-        }
-        state.check_files(false)?;
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(&state.path, flags).map_err(|e| state.error(&e))?;
-        crate::platform::files::restrict_path_to_owner(&state.path)
-            .map_err(|e| StateError::io(&state.path, "setting mode 0600", &e))?;
-        conn.busy_timeout(state.busy_timeout)
-            .map_err(|e| state.error(&e))?;
-        let schema = read_schema(&conn).map_err(|e| state.error(&e))?;
-        if let Some(why) = &schema.read_only {
-            return Err(state.read_only_error(why));
-        }
-        // WAL is what TS uses; only set on a database nobody else has opened in another mode.
-        let _: String = conn
-            .query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
-            .map_err(|e| state.error(&e))?;
-        conn.execute_batch(NODE_HOST_DDL)
-            .map_err(|e| state.error(&e))?;
+        state.ensure_created()?;
         Ok(state)
     }
 
@@ -201,38 +163,155 @@ impl SqliteState {
         Ok(())
     }
 
-    /// Opens the database (it must exist) and checks its schema.
-    fn open(&self) -> Result<(Connection, Schema), StateError> {
+    /// Opens the database (it must exist) under a shared `state-handles` hold and checks its
+    /// schema.
+    /// The connection kept from the last operation is reused when it is to the same file.
+    fn open(&self) -> Result<(Handle, Schema), StateError> {
         self.check_files(true)?;
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(&self.path, flags).map_err(|e| self.error(&e))?;
-        conn.busy_timeout(self.busy_timeout)
-            .map_err(|e| self.error(&e))?;
+        let file = file_id(&self.path);
+        let conn = match file.and_then(|file| self.cache.take(file)) {
+            // Another SqliteState of this database may have kept it with its own timeout.
+            Some(conn) => {
+                conn.busy_timeout(self.busy_timeout)
+                    .map_err(|e| self.error(&e))?;
+                conn
+            }
+            None => {
+                let handles = self
+                    .locks
+                    .shared(Family::StateHandles, self.busy_timeout)?;
+                let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                let conn =
+                    Connection::open_with_flags(&self.path, flags).map_err(|e| self.error(&e))?;
+                conn.busy_timeout(self.busy_timeout)
+                    .map_err(|e| self.error(&e))?;
+                Handle::new(conn, handles, file, &self.cache)
+            }
+        };
         let schema = read_schema(&conn).map_err(|e| self.error(&e))?;
         Ok((conn, schema))
     }
 
-    /// The schema check alone (for `state show` and the start-up log).
-    pub fn schema(&self) -> Result<Schema, StateError> {
-        self.open().map(|(_, schema)| schema)
+    /// [`SqliteState::open`], or `Ok(None)` when the database does not exist yet or is an
+    /// empty file (it then holds nothing).
+    fn open_existing(&self) -> Result<Option<(Handle, Schema)>, StateError> {
+        if !self.exists() {
+            return Ok(None);
+        }
+        let (conn, schema) = self.open()?;
+        if schema::is_blank(&conn).map_err(|e| self.error(&e))? {
+            return Ok(None);
+        }
+        Ok(Some((conn, schema)))
     }
 
-    /// A connection that may write, or the reason it may not.
-    fn open_for_write(&self) -> Result<Connection, StateError> {
-        let (conn, schema) = self.open()?;
-        match schema.read_only {
-            Some(why) => Err(self.read_only_error(&why)),
-            None => Ok(conn),
+    /// The schema check alone (for `state show` and the start-up log); `Ok(None)` when the
+    /// database does not exist yet.
+    pub fn schema(&self) -> Result<Option<Schema>, StateError> {
+        Ok(self.open_existing()?.map(|(_, schema)| schema))
+    }
+
+    /// Takes what a write needs, in TS's order: `state-lifecycle`, then `extra`, then a
+    /// connection that may write. A database that does not exist yet (or is an empty file) is
+    /// created first, under the `gateway-lifecycle` fence as TS changes a schema. Also returns
+    /// whether it was created.
+    fn begin_write(&self, extra: &[Family]) -> Result<(WriteScope, bool), StateError> {
+        let lifecycle = self
+            .locks
+            .exclusive(Family::StateLifecycle, self.busy_timeout)?;
+        let extra = extra
+            .iter()
+            .map(|family| self.locks.exclusive(*family, self.busy_timeout))
+            .collect::<Result<Vec<_>, _>>()?;
+        // The file is created under the fence too, so a refused creation leaves nothing.
+        let mut fence = None;
+        if !self.exists() {
+            fence = Some(self.schema_fence()?);
+            self.create_file()?;
+        }
+        let (mut conn, mut schema) = self.open()?;
+        let mut created = false;
+        if schema::is_blank(&conn).map_err(|e| self.error(&e))? {
+            let _fence = match fence.take() {
+                Some(fence) => fence,
+                None => self.schema_fence()?,
+            };
+            created = schema::initialize(&mut conn).map_err(|e| self.error(&e))?;
+            if created {
+                log::info!(
+                    "created the state database {} (openclaw {} schema {}), as a TS node \
+                     host's first start does",
+                    self.path.display(),
+                    schema::SCHEMA_APP_VERSION,
+                    schema::SCHEMA_VERSION
+                );
+            }
+            schema = read_schema(&conn).map_err(|e| self.error(&e))?;
+        }
+        drop(fence);
+        if let Some(why) = schema.read_only {
+            return Err(self.read_only_error(&why));
+        }
+        Ok((
+            WriteScope {
+                conn,
+                _extra: extra,
+                _lifecycle: lifecycle,
+            },
+            created,
+        ))
+    }
+
+    /// An empty database file, mode 0600, in 0700 directories (SQLite gives its `-wal` and
+    /// `-shm` files the same mode). One that appeared meanwhile is fine.
+    fn create_file(&self) -> Result<(), StateError> {
+        if let Some(dir) = self.path.parent() {
+            super::create_private_dir_all(dir)
+                .map_err(|e| StateError::io(&self.path, "creating its directory", &e))?;
+        }
+        self.check_files(false)?;
+        match crate::platform::files::create_new_private(&self.path) {
+            Ok(_) => Ok(()),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(err) => Err(StateError::io(&self.path, "creating", &err)),
         }
     }
 
-    /// Runs `body` in one `BEGIN IMMEDIATE` transaction; commits when it returns `Ok`.
+    /// The `gateway-lifecycle` fence TS takes around a schema change, without waiting: a
+    /// gateway holds it for its whole life, and one that owns this directory has created the
+    /// schema already.
+    fn schema_fence(&self) -> Result<Hold, StateError> {
+        self.locks
+            .exclusive(Family::GatewayLifecycle, Duration::ZERO)
+            .map_err(|err| {
+                StateError::new(
+                    &self.path,
+                    format!(
+                        "not created: a running OpenClaw gateway owns this state directory \
+                         ({err}); start the node again once the gateway has created its database"
+                    ),
+                )
+            })
+    }
+
+    /// Runs `body` in one `BEGIN IMMEDIATE` transaction under `state-lifecycle`; commits when
+    /// it returns `Ok`.
     fn write<T>(
         &self,
         body: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StateError>,
     ) -> Result<T, StateError> {
-        let mut conn = self.open_for_write()?;
-        let tx = conn
+        self.write_holding(&[], body)
+    }
+
+    /// [`SqliteState::write`], also holding the coordinators `extra`.
+    fn write_holding<T>(
+        &self,
+        extra: &[Family],
+        body: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StateError>,
+    ) -> Result<T, StateError> {
+        let (mut scope, _) = self.begin_write(extra)?;
+        let tx = scope
+            .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| self.error(&e))?;
         let value = body(&tx)?;
@@ -285,7 +364,9 @@ impl SqliteState {
 
     /// The node-host config row; `Ok(None)` when there is none.
     pub fn load_node(&self) -> Result<Option<NodeState>, StateError> {
-        let (conn, _) = self.open()?;
+        let Some((conn, _)) = self.open_existing()? else {
+            return Ok(None);
+        };
         let Some(text) = read_text(
             &conn,
             "SELECT value_json FROM config_machine_state WHERE state_key = ?1",
@@ -308,7 +389,9 @@ impl SqliteState {
 
     /// `updated_at_ms` of the node-host config row (0 when there is none).
     pub fn node_updated_at_ms(&self) -> Result<u64, StateError> {
-        let (conn, _) = self.open()?;
+        let Some((conn, _)) = self.open_existing()? else {
+            return Ok(0);
+        };
         let ms: Option<i64> = conn
             .query_row(
                 "SELECT updated_at_ms FROM config_machine_state WHERE state_key = ?1",
@@ -351,7 +434,9 @@ impl SqliteState {
 
     /// The `primary` identity; `Ok(None)` when there is none.
     pub fn load_identity(&self) -> Result<Option<DeviceIdentity>, StateError> {
-        let (conn, _) = self.open()?;
+        let Some((conn, _)) = self.open_existing()? else {
+            return Ok(None);
+        };
         self.read_identity(&conn)
     }
 
@@ -401,7 +486,8 @@ impl SqliteState {
     ) -> Result<(DeviceIdentity, bool), StateError> {
         let now = now_ms() as i64;
         let created = created_at_ms.map(|ms| ms as i64).unwrap_or(now);
-        self.write(|tx| {
+        // TS creates and imports the identity under its device-identity coordinator too.
+        self.write_holding(&[Family::DeviceIdentity], |tx| {
             let inserted = tx
                 .execute(
                     "INSERT INTO device_identities (identity_key, device_id, public_key_pem,
@@ -438,7 +524,9 @@ impl SqliteState {
         device_id: &str,
         role: &str,
     ) -> Result<Option<DeviceAuthEntry>, StateError> {
-        let (conn, _) = self.open()?;
+        let Some((conn, _)) = self.open_existing()? else {
+            return Ok(None);
+        };
         self.read_token(&conn, device_id, role.trim())
     }
 
@@ -576,7 +664,9 @@ impl SqliteState {
 
     /// `raw_json` of the approvals row; `Ok(None)` when there is none.
     pub fn approvals_raw(&self) -> Result<Option<String>, StateError> {
-        let (conn, _) = self.open()?;
+        let Some((conn, _)) = self.open_existing()? else {
+            return Ok(None);
+        };
         self.read_approvals(&conn)
     }
 
@@ -602,8 +692,9 @@ impl SqliteState {
         &self,
         update: impl FnOnce(Option<String>) -> Result<(T, Option<String>), E>,
     ) -> Result<T, E> {
-        let mut conn = self.open_for_write()?;
-        let tx = conn
+        let (mut scope, _) = self.begin_write(&[])?;
+        let tx = scope
+            .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| self.error(&e))?;
         let current = self.read_approvals(&tx)?;
@@ -638,69 +729,6 @@ fn read_text(conn: &Connection, sql: &str, key: &str) -> rusqlite::Result<Option
         }
         other => other,
     }
-}
-
-/// The schema check: `schema_meta` 'primary' when present, else `PRAGMA user_version`.
-fn read_schema(conn: &Connection) -> rusqlite::Result<Schema> {
-    let user_version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    let has_meta: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_meta')",
-        [],
-        |row| row.get(0),
-    )?;
-    let meta = if has_meta {
-        conn.query_row(
-            "SELECT schema_version, app_version FROM schema_meta WHERE meta_key = 'primary'",
-            [],
-            |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Option<String>>(1)?)),
-        )
-        .optional()?
-    } else {
-        None
-    };
-    let stamped = meta.is_some();
-    let (version, app_version) = match meta {
-        Some((version, app)) => (version, app),
-        None => (user_version, None),
-    };
-    let newest = VERIFIED_SCHEMA_VERSIONS.iter().copied().max().unwrap_or(0);
-    let read_only = if version == 0 && !has_meta {
-        None
-    } else if VERIFIED_SCHEMA_VERSIONS.contains(&version) {
-        if stamped && user_version != version {
-            Some(format!(
-                "schema_meta says {version} but user_version is {user_version}; a migration may be \
-                 half done: run `openclaw doctor --fix`"
-            ))
-        } else {
-            None
-        }
-    } else if version > newest {
-        Some(format!(
-            "schema version {version} is newer than the versions this openclaw-node was verified \
-             with ({}); update openclaw-node to write to it",
-            list(VERIFIED_SCHEMA_VERSIONS)
-        ))
-    } else {
-        Some(format!(
-            "schema version {version} is older than the versions this openclaw-node was verified \
-             with ({}); `openclaw doctor --fix` upgrades it",
-            list(VERIFIED_SCHEMA_VERSIONS)
-        ))
-    };
-    Ok(Schema {
-        version,
-        app_version,
-        read_only,
-    })
-}
-
-fn list(versions: &[i64]) -> String {
-    versions
-        .iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The node config as TS stores it: compact JSON, `version` 1, `gateway.tls` a boolean,

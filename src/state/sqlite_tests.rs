@@ -46,6 +46,60 @@ fn sqlite_dir(name: &str) -> (TempDir, StatePaths) {
     (dir, paths)
 }
 
+/// The four node-host tables and two indexes as state-sqlite.md §2 quotes them from a 2026.9.6
+/// database.
+const SPEC_NODE_HOST_DDL: &str = "CREATE TABLE config_machine_state (
+      state_key TEXT NOT NULL PRIMARY KEY,
+      value_json TEXT NOT NULL,
+      updated_at_ms INTEGER NOT NULL
+    ) STRICT;
+CREATE TABLE device_identities (
+  identity_key TEXT NOT NULL PRIMARY KEY,
+  device_id TEXT NOT NULL,
+  public_key_pem TEXT NOT NULL,
+  private_key_pem TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX idx_device_identities_device
+  ON device_identities(device_id, updated_at_ms DESC);
+CREATE TABLE device_auth_tokens (
+  device_id TEXT NOT NULL,
+  role TEXT NOT NULL,
+  token TEXT NOT NULL,
+  scopes_json TEXT NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (device_id, role)
+) STRICT;
+CREATE INDEX idx_device_auth_tokens_updated
+  ON device_auth_tokens(updated_at_ms DESC, device_id, role);
+CREATE TABLE exec_approvals_config (
+  config_key TEXT NOT NULL PRIMARY KEY,
+  raw_json TEXT NOT NULL,
+  socket_path TEXT,
+  has_socket_token INTEGER NOT NULL,
+  default_security TEXT,
+  default_ask TEXT,
+  default_ask_fallback TEXT,
+  auto_allow_skills INTEGER,
+  agent_count INTEGER NOT NULL,
+  allowlist_count INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL
+) STRICT;";
+
+/// A state directory whose database holds only the four node-host tables and their indexes,
+/// `user_version` 0, as someone could create by hand (TS accepts and upgrades it: spec §5).
+fn node_host_tables_dir(name: &str) -> (TempDir, StatePaths) {
+    let dir = TempDir::new(name);
+    let paths = dir.paths();
+    fs::create_dir_all(paths.state_db_file().parent().unwrap()).unwrap();
+    Connection::open(paths.state_db_file())
+        .unwrap()
+        .execute_batch(SPEC_NODE_HOST_DDL)
+        .unwrap();
+    (dir, paths)
+}
+
 fn db(paths: &StatePaths) -> Connection {
     Connection::open(paths.state_db_file()).unwrap()
 }
@@ -138,7 +192,7 @@ fn exercise_interface(paths: &StatePaths) {
 #[test]
 fn json_backend_behind_the_interface() {
     let dir = TempDir::new("iface-json");
-    let paths = dir.paths();
+    let paths = dir.paths().with_new_state(crate::paths::NewStateBackend::Json);
     assert_eq!(Backend::detect(&paths).name(), "json");
     exercise_interface(&paths);
     assert!(paths.node_file().exists());
@@ -191,9 +245,7 @@ fn sqlite_rows_have_the_ts_shapes() {
         legacy_token: Some("old".into()),
         ..NodeState::default()
     };
-    saved
-        .unknown_keys
-        .insert("commands".into(), json!(["system.run"]));
+    saved.commands = Some(vec!["system.run".into()]);
     saved.save(&paths).unwrap();
     let conn = db(&paths);
     let value: String = conn
@@ -300,11 +352,11 @@ fn stamp(paths: &StatePaths, version: i64) {
 
 #[test]
 fn verified_schema_is_written_and_a_newer_one_only_read() {
-    let (_dir, paths) = sqlite_dir("schema");
+    let (_dir, paths) = node_host_tables_dir("schema");
     let sqlite = SqliteState::at(paths.state_db_file());
-    assert_eq!(sqlite.schema().unwrap().read_only, None);
+    assert_eq!(sqlite.schema().unwrap().unwrap().read_only, None);
     stamp(&paths, 18);
-    let schema = sqlite.schema().unwrap();
+    let schema = sqlite.schema().unwrap().unwrap();
     assert_eq!((schema.version, schema.read_only.clone()), (18, None));
     let identity = load_or_create_identity(&paths).unwrap();
     DeviceAuthStore::new(&paths)
@@ -314,7 +366,7 @@ fn verified_schema_is_written_and_a_newer_one_only_read() {
     db(&paths)
         .execute_batch("UPDATE schema_meta SET schema_version = 19; PRAGMA user_version = 19;")
         .unwrap();
-    let schema = sqlite.schema().unwrap();
+    let schema = sqlite.schema().unwrap().unwrap();
     assert_eq!(schema.version, 19);
     assert!(
         schema.describe().contains("READ-ONLY"),
@@ -350,6 +402,7 @@ fn verified_schema_is_written_and_a_newer_one_only_read() {
         .unwrap();
     assert!(sqlite
         .schema()
+        .unwrap()
         .unwrap()
         .read_only
         .unwrap()
@@ -517,7 +570,7 @@ fn lost_approvals_deny_instead_of_falling_back_to_the_defaults() {
             sqlite_dir("lost-sqlite")
         } else {
             let dir = TempDir::new("lost-json");
-            let paths = dir.paths();
+            let paths = dir.paths().with_new_state(crate::paths::NewStateBackend::Json);
             (dir, paths)
         };
         let store = ApprovalsStore::new(&paths);

@@ -2,9 +2,15 @@
 //! node-config and device-token operations that dispatch to it.
 //!
 //! The choice is made from the directory itself, every time, so every caller (the running
-//! node, `approvals`, `status`, `service`) agrees without being told: SQLite whenever
-//! `state/openclaw.sqlite` exists (a 2026.9 TS host, or `openclaw doctor --fix`, created it),
-//! else the JSON files.
+//! node, `approvals`, `status`, `service`) agrees without being told:
+//! - SQLite whenever `state/openclaw.sqlite` exists (a 2026.9 TS host, `openclaw doctor --fix`
+//!   or this node created it);
+//! - else the JSON files when any of them exists (an earlier openclaw-node, or a 2026.7 TS
+//!   node, wrote them: that node keeps working as it was);
+//! - else, in a fresh directory, SQLite: the first write creates the database with the
+//!   2026.9.6 schema, as a 2026.9 TS node host's first start does, so the TS CLI works in
+//!   that HOME. `OPENCLAW_NODE_STATE_BACKEND=json` makes a fresh directory use the JSON files
+//!   instead, for a machine whose `openclaw` CLI is 2026.7-era and reads only those.
 
 use std::path::PathBuf;
 
@@ -12,7 +18,7 @@ use super::json::{self, DeviceAuthFile};
 use super::sqlite::SqliteState;
 use super::{NodeState, StateError};
 use crate::identity::DeviceIdentity;
-use crate::paths::StatePaths;
+use crate::paths::{NewStateBackend, StatePaths};
 
 /// One stored device token (`tokens.<role>` in `identity/device-auth.json`, or a
 /// `device_auth_tokens` row).
@@ -38,13 +44,20 @@ pub enum Backend {
 
 impl Backend {
     /// SQLite when `state/openclaw.sqlite` exists (as anything: a directory in its place is an
-    /// error when it is opened, never a silent fall-back to the JSON files), else JSON.
+    /// error when it is opened, never a silent fall-back to the JSON files); else JSON when a
+    /// JSON state file exists; else the directory's choice for fresh state (SQLite unless
+    /// `OPENCLAW_NODE_STATE_BACKEND=json`).
     pub fn detect(paths: &StatePaths) -> Backend {
-        let db = paths.state_db_file();
-        if db.symlink_metadata().is_ok() {
-            Backend::Sqlite(SqliteState::at(db))
-        } else {
-            Backend::Json(paths.clone())
+        let db = SqliteState::at(paths.state_db_file());
+        if db.exists() {
+            return Backend::Sqlite(db);
+        }
+        if !super::migrate::legacy_files(paths).is_empty() {
+            return Backend::Json(paths.clone());
+        }
+        match paths.new_state() {
+            NewStateBackend::Sqlite => Backend::Sqlite(db),
+            NewStateBackend::Json => Backend::Json(paths.clone()),
         }
     }
 
@@ -223,8 +236,9 @@ impl DeviceAuthStore {
     }
 }
 
-/// What `run` does first, under its run lock: choose the backend, say which (and, for SQLite,
-/// its schema), and import the retired JSON files an earlier openclaw-node left beside the
+/// What `run` does first, under its run lock: choose the backend, say which and why (and, for
+/// SQLite, its schema), create the database of a fresh directory as a TS node host's first
+/// start does, and import the retired JSON files an earlier openclaw-node left beside the
 /// database. An import that cannot be done safely stops the node (it names the file and what
 /// to do); an unreadable database does too, as the node cannot know who it is.
 pub fn open_for_run(
@@ -233,13 +247,33 @@ pub fn open_for_run(
 ) -> Result<Backend, StateError> {
     let backend = Backend::detect(paths);
     match &backend {
-        Backend::Json(paths) => log::info!(
-            "state: JSON files in {} (no {} here)",
-            paths.dir().display(),
-            paths.state_db_file().display()
-        ),
+        Backend::Json(paths) => {
+            let why = if super::migrate::legacy_files(paths).is_empty() {
+                format!(
+                    "a fresh state directory, and {}={}",
+                    crate::paths::STATE_BACKEND_ENV,
+                    paths.new_state().name()
+                )
+            } else {
+                format!(
+                    "JSON state files are here and no {} (`openclaw doctor --fix` or \
+                     `openclaw-node state migrate --create` moves them into SQLite)",
+                    paths.state_db_file().display()
+                )
+            };
+            log::info!("state: JSON files in {} ({why})", paths.dir().display());
+        }
         Backend::Sqlite(db) => {
-            let schema = db.schema()?;
+            if db.ensure_created()? {
+                log::info!(
+                    "state: a fresh state directory gets the SQLite state of openclaw 2026.9 \
+                     (set {}=json for the JSON files an openclaw 2026.7-era CLI reads)",
+                    crate::paths::STATE_BACKEND_ENV
+                );
+            }
+            let schema = db.schema()?.ok_or_else(|| {
+                StateError::new(db.path(), "the state database vanished while starting; start again")
+            })?;
             let level = if schema.read_only.is_some() {
                 log::Level::Warn
             } else {

@@ -23,8 +23,9 @@ impl TempDir {
     fn path(&self) -> &Path {
         &self.0
     }
+    /// The JSON files (what these tests are about), even while the directory is fresh.
     fn paths(&self) -> StatePaths {
-        StatePaths::at(self.0.clone())
+        StatePaths::at(self.0.clone()).with_new_state(crate::paths::NewStateBackend::Json)
     }
 }
 
@@ -637,7 +638,8 @@ fn load_identity_never_creates_anything() {
 #[test]
 fn load_or_create_identity_writes_the_ts_node_form_once() {
     let tmp = TempDir::new("id-create");
-    let paths = StatePaths::at(tmp.path().join("state"));
+    let paths = StatePaths::at(tmp.path().join("state"))
+        .with_new_state(crate::paths::NewStateBackend::Json);
     let created = load_or_create_identity(&paths).unwrap();
     let file = paths.device_identity_file();
     assert_eq!(mode(&file), 0o600);

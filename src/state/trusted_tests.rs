@@ -26,8 +26,9 @@ impl TempDir {
     fn join(&self, name: &str) -> PathBuf {
         self.0.join(name)
     }
+    /// The JSON files (what these tests are about), even while the directory is fresh.
     fn paths(&self) -> StatePaths {
-        StatePaths::at(self.0.clone())
+        StatePaths::at(self.0.clone()).with_new_state(crate::paths::NewStateBackend::Json)
     }
 }
 

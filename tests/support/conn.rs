@@ -148,7 +148,12 @@ fn serve(
         tcp: stream,
         reads_block: true,
     };
-    let mut ws = match tungstenite::accept(stream) {
+    // The real gateway's frame limit is its `maxPayload` (25 MiB, advertised in hello-ok), not
+    // tungstenite's 16 MiB default: a 16 MiB file.fetch result (22.4 MB) must get through.
+    let limits = tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(26_214_400))
+        .max_frame_size(Some(26_214_400));
+    let mut ws = match tungstenite::accept_with_config(stream, Some(limits)) {
         Ok(ws) => ws,
         Err(e) => {
             shared.update(|s| {
@@ -1187,10 +1192,18 @@ fn admit(s: &mut State, conn: usize, nonce: &str, challenge_ts: u64, params: &Va
             (None, None) => (true, "none", None),
         };
     let auth_mode = method;
-    if !ok && trimmed("bootstrapToken").is_some() {
-        // The fake issues no setup codes, so every bootstrap token is invalid.
-        reason = Some("bootstrap_token_invalid");
+    if let Some(bootstrap) = trimmed("bootstrapToken").filter(|_| !ok) {
+        // A setup code's token enrolls once; a spent or unknown one is invalid.
+        match s.config.setup_tokens.iter().position(|t| *t == bootstrap) {
+            Some(at) => {
+                s.config.setup_tokens.remove(at);
+                ok = true;
+                method = "bootstrap-token";
+            }
+            None => reason = Some("bootstrap_token_invalid"),
+        }
     }
+    let bootstrap_enrolled = method == "bootstrap-token";
     if !ok {
         let (candidate, explicit) = match trimmed("deviceToken") {
             Some(t) => (Some(t), true),
@@ -1269,7 +1282,7 @@ fn admit(s: &mut State, conn: usize, nonce: &str, challenge_ts: u64, params: &Va
     // 6. Device pairing (§3.2).
     let paired = s.devices.get(&device_id).is_some_and(|d| d.paired);
     if !paired {
-        if s.config.require_pairing {
+        if s.config.require_pairing && !bootstrap_enrolled {
             let request_id = match s
                 .pairing
                 .iter()
@@ -1316,6 +1329,8 @@ fn admit(s: &mut State, conn: usize, nonce: &str, challenge_ts: u64, params: &Va
                 surface_approved: false,
             });
         device.paired = true;
+        // Bootstrap enrollment approves the first command surface too.
+        device.surface_approved |= bootstrap_enrolled;
     }
 
     // 7. hello-ok: the device token, and the command surface.

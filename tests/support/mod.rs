@@ -71,6 +71,9 @@ pub struct GatewayConfig {
     pub v2_signatures_only: bool,
     /// Put `auth.deviceToken` into hello-ok.
     pub issue_device_tokens: bool,
+    /// Unused setup-code bootstrap tokens (`device.pair.setupCode`, bootstrap profile "node"):
+    /// one enrolls a device with its first command surface approved, and is spent (§3.5).
+    pub setup_tokens: Vec<String>,
     /// Ping every connection at this interval after hello (the real gateway: 25 s).
     pub ping_interval: Option<Duration>,
     /// Echo every frame to stderr (shown by the test harness when a test fails).
@@ -91,6 +94,7 @@ impl Default for GatewayConfig {
             legacy_protocol3: false,
             v2_signatures_only: false,
             issue_device_tokens: true,
+            setup_tokens: Vec::new(),
             ping_interval: None,
             echo_frames: true,
             port: 0,
@@ -129,6 +133,10 @@ impl GatewayConfig {
     }
     pub fn v2_signatures_only(mut self) -> Self {
         self.v2_signatures_only = true;
+        self
+    }
+    pub fn setup_token(mut self, token: &str) -> Self {
+        self.setup_tokens.push(token.to_string());
         self
     }
     pub fn quiet(mut self) -> Self {

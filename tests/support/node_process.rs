@@ -54,6 +54,11 @@ pub struct NodeSpawn {
     pub extra_args: Vec<String>,
     /// `RUST_LOG` (default `debug`).
     pub rust_log: String,
+    /// Run as this `(uid, gid)` (the test must be root); HOME and the state dir are given to it.
+    pub user: Option<(u32, u32)>,
+    /// Pass `--host 127.0.0.1 --port <port>` (default); off for a node that takes its endpoint
+    /// from a setup code or its saved state.
+    pub endpoint_flags: bool,
 }
 
 impl NodeSpawn {
@@ -68,7 +73,17 @@ impl NodeSpawn {
             env: Vec::new(),
             extra_args: Vec::new(),
             rust_log: "debug".to_string(),
+            user: None,
+            endpoint_flags: true,
         }
+    }
+    pub fn run_as(mut self, uid: u32, gid: u32) -> NodeSpawn {
+        self.user = Some((uid, gid));
+        self
+    }
+    pub fn without_endpoint_flags(mut self) -> NodeSpawn {
+        self.endpoint_flags = false;
+        self
     }
     pub fn env(mut self, key: &str, value: &str) -> NodeSpawn {
         self.env.retain(|(k, _)| k != key);
@@ -109,12 +124,15 @@ impl NodeProcess {
         std::fs::create_dir_all(&spec.home).expect("create node HOME");
         std::fs::create_dir_all(&spec.state_dir).expect("create node state dir");
         let mut command = Command::new(&spec.bin);
+        command.arg("run");
+        if spec.endpoint_flags {
+            command
+                .arg("--host")
+                .arg("127.0.0.1")
+                .arg("--port")
+                .arg(spec.port.to_string());
+        }
         command
-            .arg("run")
-            .arg("--host")
-            .arg("127.0.0.1")
-            .arg("--port")
-            .arg(spec.port.to_string())
             .arg("--display-name")
             .arg(&spec.display_name)
             .args(&spec.extra_args)
@@ -131,6 +149,13 @@ impl NodeProcess {
             .stderr(Stdio::piped());
         for (k, v) in &spec.env {
             command.env(k, v);
+        }
+        if let Some((uid, gid)) = spec.user {
+            use std::os::unix::process::CommandExt;
+            for dir in [&spec.home, &spec.state_dir] {
+                std::os::unix::fs::chown(dir, Some(uid), Some(gid)).expect("chown the node's dirs");
+            }
+            command.uid(uid).gid(gid);
         }
         let mut child = command
             .spawn()

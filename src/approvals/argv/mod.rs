@@ -26,7 +26,7 @@ pub use shell_payload::{
     posix_script_operand, posix_script_operand_index, shell_wrapper_transport, ScriptOperandScan,
 };
 pub use tokens::{
-    format_exec_command, js_trim, normalize_executable_token, split_inline_option,
+    format_exec_command, is_js_whitespace, js_trim, normalize_executable_token, split_inline_option,
     split_shell_args,
 };
 /// What only the fuzz targets call from outside: each analysis step on its own.

@@ -81,6 +81,13 @@ pub fn advance_posix_option_scan(token: &str) -> usize {
     1
 }
 
+/// A payload with the blanks around it removed that the shell itself skips (space, tab,
+/// newline), and no others: a `\v` or NBSP that `trim()` would remove is part of the first
+/// word for bash and dash, and the analysis must see it (and refuse it).
+fn trim_shell_blanks(payload: &str) -> &str {
+    payload.trim_matches([' ', '\t', '\n'])
+}
+
 /// Where a shell wrapper's inline command is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InlineMatch {
@@ -138,7 +145,7 @@ fn resolve_inline_match(
             }
             let command = argv
                 .get(i + 1)
-                .map(|a| a.trim().to_string())
+                .map(|a| trim_shell_blanks(a).to_string())
                 .filter(|a| !a.is_empty());
             return InlineMatch {
                 command,
@@ -157,7 +164,7 @@ fn resolve_inline_match(
                 let value_index = i + 1 + separate;
                 let command = argv
                     .get(value_index)
-                    .map(|a| a.trim().to_string())
+                    .map(|a| trim_shell_blanks(a).to_string())
                     .filter(|a| !a.is_empty());
                 return InlineMatch {
                     command,
@@ -926,8 +933,9 @@ pub fn posix_script_operand<'a>(argv: &'a [String], scan: &ScriptOperandScan) ->
         }
         break;
     }
-    let script = argv.get(idx)?.trim();
-    (!script.is_empty()).then_some(script)
+    // Untrimmed: the shell opens the word as given (` s.sh` is not `s.sh`).
+    let script = argv.get(idx)?.as_str();
+    (!script.trim().is_empty()).then_some(script)
 }
 
 /// The index of the script operand a POSIX shell argv runs, for pinning it by content; `None`

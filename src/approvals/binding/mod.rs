@@ -19,7 +19,7 @@ use super::decision::{Decision, Denial, DenyReason, MSG_PLAN_MISS};
 use crate::digest::sha256_hex;
 use super::policy::Security;
 use super::resolve::{
-    lexical_resolve, realpath, resolve_command, resolve_executable, ResolveContext,
+    physical_resolve, realpath, resolve_command, resolve_executable, ResolveContext,
     ResolvedSegments,
 };
 
@@ -54,7 +54,7 @@ fn parent_of(path: &Path) -> PathBuf {
 /// re-point.
 pub fn has_mutable_symlink_component(target: &Path) -> bool {
     let mut components = Vec::new();
-    let mut cursor = lexical_resolve(Path::new("/"), &target.to_string_lossy());
+    let mut cursor = physical_resolve(Path::new("/"), &target.to_string_lossy());
     loop {
         components.push(cursor.clone());
         match cursor.parent() {
@@ -102,7 +102,7 @@ pub struct CwdSnapshot {
 /// `captureApprovedCwdSnapshotSync`.
 pub fn capture_cwd(cwd: &Path) -> Result<CwdSnapshot, &'static str> {
     let process_cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    let requested = lexical_resolve(&process_cwd, &cwd.to_string_lossy());
+    let requested = physical_resolve(&process_cwd, &cwd.to_string_lossy());
     let lstat = fs::symlink_metadata(&requested).map_err(|_| MSG_CWD_MISSING)?;
     let stat = fs::metadata(&requested).map_err(|_| MSG_CWD_MISSING)?;
     let real = fs::canonicalize(&requested).map_err(|_| MSG_CWD_MISSING)?;
@@ -205,7 +205,7 @@ pub fn revalidate_operand(snapshot: &FileOperand, argv: &[String], cwd: &Path) -
     else {
         return false;
     };
-    let Ok(real) = fs::canonicalize(lexical_resolve(cwd, operand)) else {
+    let Ok(real) = fs::canonicalize(physical_resolve(cwd, operand)) else {
         return false;
     };
     real.to_str() == Some(snapshot.path.as_str())
@@ -294,7 +294,7 @@ pub fn bind_executables(
             let Some(real) = realpath(Path::new(&path)) else {
                 return Err(MSG_OPERAND_DRIFT);
             };
-            let invocation_path = lexical_resolve(&ctx.cwd, &path)
+            let invocation_path = physical_resolve(&ctx.cwd, &path)
                 .to_string_lossy()
                 .into_owned();
             let sha256 = if path_looks_mutable(Path::new(&path)) {
@@ -325,7 +325,7 @@ pub fn revalidate_executables(bound: &[BoundExecutable], ctx: &ResolveContext) -
             return false;
         };
         real == item.real_path
-            && lexical_resolve(&ctx.cwd, &path).to_string_lossy() == item.invocation_path
+            && physical_resolve(&ctx.cwd, &path).to_string_lossy() == item.invocation_path
             && item.sha256.as_ref().map_or(true, |sha| {
                 hash_file(Path::new(&real)).as_ref() == Some(sha)
             })

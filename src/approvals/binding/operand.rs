@@ -11,7 +11,7 @@ use super::super::argv::{
     split_inline_option, split_shell_args, unwrap_dispatch_wrapper, unwrap_shell_multiplexer,
     DispatchUnwrap,
 };
-use super::super::resolve::lexical_resolve;
+use super::super::resolve::physical_resolve;
 use super::super::shells::{is_parseable_posix_shell, is_posix_shell};
 use super::{path_looks_mutable, snapshot_file, BindError, FileOperand};
 
@@ -162,7 +162,7 @@ fn looks_like_explicit_path(token: &str) -> bool {
 }
 
 fn resolves_to_existing_file(operand: &str, cwd: &Path) -> bool {
-    !operand.is_empty() && fs::metadata(lexical_resolve(cwd, operand)).is_ok_and(|m| m.is_file())
+    !operand.is_empty() && fs::metadata(physical_resolve(cwd, operand)).is_ok_and(|m| m.is_file())
 }
 
 fn has_shell_code_loading_option(argv: &[String], executable: &str) -> bool {
@@ -338,7 +338,7 @@ pub(super) fn mutable_operand_index(argv: &[String], cwd: &Path) -> Option<usize
         {
             return None;
         }
-        return path_looks_mutable(&lexical_resolve(cwd, raw))
+        return path_looks_mutable(&physical_resolve(cwd, raw))
             .then(|| unwrapped.outer_index(argv, 0));
     }
     if executable == "bun" || executable == "deno" {
@@ -411,7 +411,7 @@ fn shell_payload_needs_stable_binding(payload: &str, cwd: &Path, env_has_startup
     if !first.starts_with('/') {
         return true;
     }
-    let resolved = lexical_resolve(cwd, first);
+    let resolved = physical_resolve(cwd, first);
     path_looks_mutable(&resolved) || is_likely_script(&resolved)
 }
 
@@ -503,7 +503,7 @@ pub fn mutable_operand_snapshot(
         return Ok(None);
     };
     let operand = argv[index].trim();
-    snapshot_file(index, &lexical_resolve(cwd, operand))
+    snapshot_file(index, &physical_resolve(cwd, operand))
         .map(Some)
         .map_err(|message| BindError {
             message,

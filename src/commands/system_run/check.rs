@@ -57,7 +57,9 @@ pub struct CheckSegment {
 
 /// Runs the parse and policy phases of `system.run` only. `Err` for invalid params.
 pub fn check(ctx: &InvokeContext, params: &Value) -> Result<CheckReport, InvokeError> {
-    reject_node_skill_cwd(params)?;
+    let mut params = params.clone();
+    resolve_node_skill_cwd(ctx, &mut params)?;
+    let params = &params;
     let parsed = match parse_phase(params) {
         Ok(parsed) => parsed,
         Err(Stop::Invalid(err)) => return Err(err),

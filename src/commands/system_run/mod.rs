@@ -105,12 +105,33 @@ fn invalid(message: impl Into<String>) -> Stop {
     Stop::Invalid(InvokeError::invalid(message))
 }
 
-fn reject_node_skill_cwd(params: &Value) -> Result<(), InvokeError> {
-    match params.get("cwd").and_then(Value::as_str) {
-        Some(cwd) if cwd.trim_start().starts_with("node://") => Err(InvokeError::invalid(
-            "Error: INVALID_REQUEST: node skill cwd locator is unavailable (this node hosts no skills)",
-        )),
-        _ => Ok(()),
+/// A `node://<nodeId>/skills/<name>` working directory becomes the skill's folder (TS's
+/// `resolveNodeSkillCwdParam`), before anything else reads `cwd`.
+pub(super) fn resolve_node_skill_cwd(ctx: &InvokeContext, params: &mut Value) -> Result<(), InvokeError> {
+    let Some(cwd) = params.get("cwd").and_then(Value::as_str) else {
+        return Ok(());
+    };
+    if !cwd.starts_with("node://") {
+        return Ok(());
+    }
+    // The gateway's id for this node is its device id.
+    let Some(device_id) = crate::state::load_identity(&ctx.node.paths)
+        .ok()
+        .flatten()
+        .map(|identity| identity.device_id())
+    else {
+        return Err(InvokeError::invalid(
+            "Error: INVALID_REQUEST: node skill cwd locator is unavailable",
+        ));
+    };
+    let dir = crate::skills::skills_dir(ctx.node.paths.dir());
+    match crate::skills::resolve_cwd(cwd, &device_id, &dir) {
+        Ok(Some(path)) => {
+            params["cwd"] = Value::from(path.to_string_lossy().into_owned());
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(message) => Err(InvokeError::invalid(message)),
     }
 }
 
@@ -131,8 +152,8 @@ pub fn handle_run(ctx: &InvokeContext, params_json: Option<&str>) -> InvokeResul
     if abandoned(ctx) {
         return Err(cancelled());
     }
-    let params = object_params(params_json)?;
-    reject_node_skill_cwd(&params)?;
+    let mut params = object_params(params_json)?;
+    resolve_node_skill_cwd(ctx, &mut params)?;
     if !params
         .get("command")
         .and_then(Value::as_array)
@@ -202,8 +223,8 @@ fn cancelled() -> InvokeError {
 
 /// `system.run.prepare`.
 pub fn handle_prepare(ctx: &InvokeContext, params_json: Option<&str>) -> InvokeResult {
-    let params = object_params(params_json)?;
-    reject_node_skill_cwd(&params)?;
+    let mut params = object_params(params_json)?;
+    resolve_node_skill_cwd(ctx, &mut params)?;
     let agent_id = opt_str(params.get("agentId"));
     // A broken document or config prepares as "deny": the run itself reports the details.
     let (doc, effective) = match ctx.node.approvals.read() {
@@ -288,3 +309,7 @@ pub(crate) mod tests;
 // POSIX tests (sh, modes, symlinks); Windows runs tests/windows.rs under Wine.
 #[cfg(all(test, unix))]
 mod hostile_tests;
+
+// POSIX tests (sh, modes, symlinks); Windows runs tests/windows.rs under Wine.
+#[cfg(all(test, unix))]
+mod hostile_battery;

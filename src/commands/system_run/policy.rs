@@ -80,11 +80,8 @@ pub(super) struct Analysis {
 pub(super) fn analyse(ctx: &InvokeContext, parsed: &Parsed) -> Result<Analysis, Stop> {
     let (effective, expected_snapshot) = load_policy(ctx, parsed)?;
     if effective.security == Security::Allowlist {
-        if let Some(assignment) = exec_env::non_utf8_locale_override(&parsed.overrides) {
-            return Err(deny(
-                DenyReason::AllowlistMiss,
-                exec_env::msg_non_utf8_locale(&assignment),
-            ));
+        if let Some(refusal) = exec_env::locale_override_refusal(&parsed.overrides) {
+            return Err(deny(DenyReason::AllowlistMiss, refusal));
         }
     }
     let resolve_ctx = ResolveContext::new(parsed.cwd.as_deref(), &ctx.node.path_env);

@@ -56,7 +56,8 @@ pub(crate) mod support {
     ) -> (InvokeContext, Arc<Recorder>, PathBuf) {
         let dir = std::env::temp_dir().join(format!("oc-run-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let paths = StatePaths::at(&dir);
+        // These tests read and write exec-approvals.json: the JSON backend.
+        let paths = StatePaths::at(&dir).with_new_state(crate::paths::NewStateBackend::Json);
         let node = NodeRuntime {
             approvals: ApprovalsStore::new(&paths),
             paths,
@@ -696,4 +697,35 @@ fn runs_a_shutdown_termination_still_reports() {
     let recorded = events.take();
     assert_eq!(recorded[0].0, "exec.finished");
     assert_eq!(recorded[0].1["runId"], "r-term");
+}
+
+#[test]
+fn a_node_skill_cwd_runs_in_the_skill_folder() {
+    let (ctx, _events, dir) = context("skill-cwd", json!({}));
+    let identity = crate::state::load_or_create_identity(&ctx.node.paths).unwrap();
+    let skill = dir.join("skills/hello-skill");
+    std::fs::create_dir_all(&skill).unwrap();
+    std::fs::write(
+        skill.join("SKILL.md"),
+        "---\nname: hello-skill\ndescription: d\n---\n",
+    )
+    .unwrap();
+    let locator = format!("node://{}/skills/hello-skill", identity.device_id());
+    let out: Value =
+        serde_json::from_str(&run(&ctx, json!({"command": ["pwd"], "cwd": locator})).unwrap())
+            .unwrap();
+    let real = std::fs::canonicalize(&skill).unwrap();
+    assert_eq!(out["stdout"], format!("{}\n", real.display()));
+    let plan = prepare(&ctx, json!({"command": ["pwd"], "cwd": locator}));
+    assert_eq!(plan["plan"]["cwd"], real.to_string_lossy().as_ref());
+    let err = run(
+        &ctx,
+        json!({"command": ["pwd"], "cwd": format!("node://{}/skills/missing", identity.device_id())}),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.message,
+        "Error: INVALID_REQUEST: node skill cwd locator is unavailable"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -697,3 +697,25 @@ fn publications_go_out_after_hello_ok_and_are_retried_after_a_refusal() {
     assert_ne!(first["id"], second["id"]);
     ended(&out.end);
 }
+
+#[test]
+fn a_large_result_is_one_masked_frame_in_order_with_the_small_ones() {
+    // Over the writer's direct-frame size, with characters the frame must escape.
+    let big = serde_json::to_string(&"a\"b\\c\u{1}é ".repeat(40_000)).unwrap();
+    let expected = big.clone();
+    let out = session(WAIT, move |mut gw, _| {
+        gw.handshake(30_000);
+        gw.invoke("inv-big", "echo", &big);
+        let first = gw.frame();
+        gw.invoke("inv-small", "echo", "[1]");
+        let second = gw.frame();
+        gw.ws.close(None).expect("close");
+        (first, second)
+    });
+    let (first, second) = out.gateway;
+    // The gateway's WebSocket refuses unmasked client frames, so arriving at all shows the mask.
+    assert_eq!(first["params"]["id"], "inv-big");
+    assert_eq!(first["params"]["payloadJSON"].as_str(), Some(expected.as_str()));
+    assert_eq!(second["params"]["payloadJSON"], "[1]");
+    ended(&out.end);
+}

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, Receiver};
-use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use tungstenite::protocol::frame::Frame;
 use tungstenite::protocol::{CloseFrame, Role};
 use tungstenite::{Message, WebSocket};
 
@@ -67,6 +68,7 @@ pub(super) fn writer_loop<W: SocketWrite>(
                 link.dequeued(&item);
                 let outcome = match item {
                     Outbound::Raw(bytes) => ws.get_mut().0.write_all(&bytes).map_err(tungstenite::Error::Io),
+                    Outbound::Text(text) if text.len() >= DIRECT_FRAME_BYTES => send_direct(&mut ws, text),
                     Outbound::Text(text) => ws.send(Message::text(text)),
                     Outbound::Close(code, reason) => {
                         close_and_wait(&mut ws, code, &reason, &reader_done);
@@ -128,6 +130,25 @@ pub(super) fn writer_loop<W: SocketWrite>(
     }
     // Senders waiting for room in the queue would otherwise wait for a writer that is gone.
     link.close();
+}
+
+/// Text frames from this size on are written by [`send_direct`].
+const DIRECT_FRAME_BYTES: usize = 64 * 1024;
+
+/// Writes one text message as a single masked frame straight to the socket. tungstenite's
+/// `send` would copy the payload into its write buffer (and keep that buffer's capacity
+/// afterwards); here the text's own allocation is masked in place and written, so a 22 MB
+/// file.fetch result is in memory once. tungstenite still formats the header; its buffer is
+/// flushed first, so frames stay in order.
+fn send_direct<W: Write>(ws: &mut WebSocket<WriterIo<W>>, text: String) -> tungstenite::Result<()> {
+    ws.flush()?;
+    let mut frame = Frame::message(text.into_bytes(), OpCode::Data(Data::Text), true);
+    let mut mask = [0u8; 4];
+    crate::random::fill(&mut mask);
+    frame.header_mut().mask = Some(mask);
+    let stream = &mut ws.get_mut().0;
+    frame.format(stream)?;
+    stream.flush().map_err(tungstenite::Error::Io)
 }
 
 fn is_timeout(err: &tungstenite::Error) -> bool {

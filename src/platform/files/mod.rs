@@ -18,7 +18,7 @@ mod windows;
 use windows as imp;
 
 pub use imp::{
-    create_dir_all_with_mode, create_new_private, create_private_dir_all, file_identity, is_executable_file, lock_dir,
-    open_private_append, open_private_rw, replace, restrict_to_owner, restrict_path_to_owner,
+    create_dir_all_with_mode, create_new_private, create_private_dir_all, keep_dir_mine, file_identity, is_executable_file, lock_dir,
+    open_private_append, open_private_rw, replace, restrict_to_owner,
     root_owned_chain, set_mode, sync_dir, try_lock, writable_by_me,
 };

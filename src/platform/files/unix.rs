@@ -40,11 +40,6 @@ pub fn restrict_to_owner(file: &File) -> io::Result<()> {
     file.set_permissions(fs::Permissions::from_mode(0o600))
 }
 
-/// Gives the file at `path` exactly mode 0600.
-pub fn restrict_path_to_owner(path: &Path) -> io::Result<()> {
-    fs::set_permissions(path, fs::Permissions::from_mode(0o600))
-}
-
 /// Moves `from` over `to` atomically.
 pub fn replace(from: &Path, to: &Path) -> io::Result<()> {
     fs::rename(from, to)
@@ -118,4 +113,21 @@ pub fn create_dir_all_with_mode(dir: &Path, mode: u32) -> io::Result<()> {
 /// Gives `file` exactly `mode` (service definitions: 0644).
 pub fn set_mode(file: &File, mode: u32) -> io::Result<()> {
     file.set_permissions(fs::Permissions::from_mode(mode))
+}
+
+/// A directory the node keeps its locks in must be this user's and private: owned by the
+/// effective user (else an error for the user), and made 0700 when group or others have bits.
+pub fn keep_dir_mine(dir: &Path, meta: &fs::Metadata) -> Result<(), String> {
+    let uid = rustix::process::getuid().as_raw();
+    if meta.uid() != uid {
+        return Err(format!(
+            "this lock directory belongs to uid {}, not to this user (uid {uid}); remove it",
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o077 != 0 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("setting mode 0700 failed: {e}"))?;
+    }
+    Ok(())
 }

@@ -94,11 +94,6 @@ pub fn restrict_to_owner(_file: &File) -> io::Result<()> {
     Ok(())
 }
 
-/// Gives the file at `path` the owner-only DACL.
-pub fn restrict_path_to_owner(path: &Path) -> io::Result<()> {
-    set_owner_only(path, false)
-}
-
 /// `MoveFileExW(from, to, REPLACE_EXISTING | WRITE_THROUGH)`: atomic on NTFS, and durable when it
 /// returns (there is no directory fsync on Windows). While another handle holds `to` (a reader, an
 /// indexer, a virus scanner), MoveFileExW is refused; then std's rename is tried, which uses
@@ -323,6 +318,13 @@ pub fn create_dir_all_with_mode(dir: &Path, _mode: u32) -> io::Result<()> {
 
 /// Windows has no modes: a public file (a service definition) keeps its inherited ACL.
 pub fn set_mode(_file: &File, _mode: u32) -> io::Result<()> {
+    Ok(())
+}
+
+/// A directory the node keeps its locks in must be this user's and private; the node created it
+/// with the owner-only DACL ([`create_private_dir_all`]), and ownership by SID is not checked
+/// yet on Windows.
+pub fn keep_dir_mine(_dir: &Path, _meta: &fs::Metadata) -> Result<(), String> {
     Ok(())
 }
 

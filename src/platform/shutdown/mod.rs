@@ -2,7 +2,9 @@
 //! the console control events Ctrl-C, Ctrl-Break, console close, logoff and shutdown (a Scheduled
 //! Task's stop and `taskkill` without `/F` arrive as these too).
 //!
-//! [`on_shutdown`] runs its handler once, on a thread of its own, with a word for the log.
+//! [`on_shutdown`] runs its handler once, on a thread of its own, with a word for the log and
+//! the Unix signal number it stands for (Windows: Ctrl-C is SIGINT, 2; the other events SIGTERM,
+//! 15), from which `run` takes its exit status (128 + signal, as TS).
 
 #[cfg(unix)]
 mod unix;
@@ -14,8 +16,8 @@ mod windows;
 use windows as imp;
 
 /// Calls `handler` (once, on its own thread) when the OS asks the node to stop.
-pub fn on_shutdown(handler: impl FnOnce(&str) + Send + 'static) -> std::io::Result<()> {
+pub fn on_shutdown(handler: impl FnOnce(&str, i32) + Send + 'static) -> std::io::Result<()> {
     imp::on_shutdown(Box::new(handler))
 }
 
-type Handler = Box<dyn FnOnce(&str) + Send>;
+type Handler = Box<dyn FnOnce(&str, i32) + Send>;

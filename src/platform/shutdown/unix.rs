@@ -6,7 +6,7 @@ pub(super) fn on_shutdown(handler: super::Handler) -> std::io::Result<()> {
         .name("signals".into())
         .spawn(move || {
             if let Some(signal) = signals.forever().next() {
-                handler(&format!("signal {signal}"));
+                handler(&format!("signal {signal}"), signal);
             }
         })?;
     Ok(())

@@ -26,7 +26,9 @@ pub(super) fn on_shutdown(handler: super::Handler) -> std::io::Result<()> {
         .name("console-control".into())
         .spawn(move || {
             if let Ok(event) = rx.recv() {
-                handler(event_name(event));
+                // Node.js maps Ctrl-C to SIGINT; the rest end the node as SIGTERM would.
+                let signal = if event == CTRL_C_EVENT { 2 } else { 15 };
+                handler(event_name(event), signal);
             }
         })?;
     // SAFETY: `console_event` is a valid handler for the process's lifetime.
