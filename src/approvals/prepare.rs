@@ -476,7 +476,8 @@ pub fn plan_coverage(
     }
 }
 
-#[cfg(test)]
+// POSIX tests (sh, /usr/bin); Windows runs tests/windows.rs under Wine.
+#[cfg(all(test, unix))]
 mod grant_tests;
 
 #[cfg(test)]

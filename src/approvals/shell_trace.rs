@@ -449,7 +449,8 @@ pub const CORPUS: &[&str] = &[
     "jobs90\"q\n\n\n\n\n\n\"type\"taspby\"h -le\"x\nms\"1h -V*A\"com\nms\"1hsh -90\"q\n\n\n\n\n\n\"type\"\"typbash -le\"x\nms\"1h -V*A\"com\nms\"1h ype\"\n\n\n\n\n\"typ  ype\"\n\n\n\n\n\"typ -l",
 ];
 
-#[cfg(test)]
+// POSIX tests (they trace /bin/sh); Windows runs tests/windows.rs under Wine.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 
