@@ -327,7 +327,13 @@ fn load_every_invoke_is_answered_once_and_nothing_leaks() {
     while fd_count(node.pid()) > fds_before && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(fd_count(node.pid()), fds_before, "descriptors leaked");
+    // At most as many as before: the SQLite state store may since have closed the connection
+    // (and TS's coordinator lock) it held at the baseline; a leak only ever adds descriptors.
+    let fds_after = fd_count(node.pid());
+    assert!(
+        fds_after <= fds_before,
+        "descriptors leaked: {fds_before} before, {fds_after} after"
+    );
     assert!(
         zombie_children(node.pid()).is_empty(),
         "zombies: {:?}",

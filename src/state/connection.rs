@@ -22,6 +22,13 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 
 use super::coordinator::Hold;
+use super::schema::Schema;
+
+/// The schema check of a kept connection and what it was made at: (`PRAGMA data_version`,
+/// `PRAGMA schema_version`). Both unchanged means no other connection committed anything and
+/// the schema is the same, so the check (four queries, two of them over `sqlite_master`)
+/// need not run again.
+pub type Checked = ((i64, i64), Schema);
 
 /// How long an unused connection stays open.
 pub const IDLE_CLOSE: Duration = Duration::from_secs(10);
@@ -43,6 +50,8 @@ pub struct Handle {
     lease: Option<Hold>,
     file: Option<FileId>,
     cache: Option<Arc<Cache>>,
+    /// The last schema check on this connection.
+    pub checked: Option<Checked>,
 }
 
 impl Handle {
@@ -53,6 +62,7 @@ impl Handle {
             lease: Some(lease),
             file,
             cache: Some(cache.clone()),
+            checked: None,
         }
     }
 }
@@ -77,7 +87,9 @@ impl Drop for Handle {
             return;
         };
         match (self.cache.take(), self.file) {
-            (Some(cache), Some(file)) if conn.is_autocommit() => cache.put(conn, lease, file),
+            (Some(cache), Some(file)) if conn.is_autocommit() => {
+                cache.put(conn, lease, file, self.checked.take())
+            }
             _ => {
                 drop(conn);
                 drop(lease);
@@ -105,6 +117,7 @@ struct Idle {
     conn: Connection,
     lease: Hold,
     file: FileId,
+    checked: Option<Checked>,
     since: Instant,
 }
 
@@ -131,6 +144,7 @@ impl Cache {
             lease: Some(idle.lease),
             file: Some(idle.file),
             cache: Some(self.clone()),
+            checked: idle.checked,
         })
     }
 
@@ -147,7 +161,7 @@ impl Cache {
 
     /// Keeps `conn` for the next operation, unless one is kept already; starts the closing
     /// thread when there is none.
-    fn put(self: &Arc<Self>, conn: Connection, lease: Hold, file: FileId) {
+    fn put(self: &Arc<Self>, conn: Connection, lease: Hold, file: FileId, checked: Option<Checked>) {
         let mut slot = self.lock();
         if slot.idle.is_some() {
             drop(conn);
@@ -171,6 +185,7 @@ impl Cache {
             conn,
             lease,
             file,
+            checked,
             since: Instant::now(),
         });
         self.wake.notify_one();

@@ -168,7 +168,13 @@ fn list(versions: &[i64]) -> String {
 
 /// Whether the database holds no schema at all (a new, empty file).
 pub(super) fn is_blank(conn: &Connection) -> rusqlite::Result<bool> {
-    conn.query_row("SELECT count(*) = 0 FROM sqlite_master", [], |row| row.get(0))
+    // The schema cookie stays 0 until the first object is created: no scan of sqlite_master.
+    Ok(schema_cookie(conn)? == 0)
+}
+
+/// `PRAGMA schema_version`: changes whenever the schema does (on any connection).
+pub(super) fn schema_cookie(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA schema_version", [], |row| row.get(0))
 }
 
 /// Gives a blank database the 2026.9.6 schema, as the TS host does on first start, in one

@@ -188,8 +188,27 @@ impl SqliteState {
                 Handle::new(conn, handles, file, &self.cache)
             }
         };
-        let schema = read_schema(&conn).map_err(|e| self.error(&e))?;
+        let mut conn = conn;
+        let schema = self.check_schema(&mut conn)?;
         Ok((conn, schema))
+    }
+
+    /// The schema check, or its last result on this connection when neither the data nor
+    /// the schema changed since (see [`super::connection::Checked`]).
+    fn check_schema(&self, conn: &mut Handle) -> Result<Schema, StateError> {
+        let key = (|| -> rusqlite::Result<(i64, i64)> {
+            let data: i64 = conn.query_row("PRAGMA data_version", [], |row| row.get(0))?;
+            Ok((data, schema::schema_cookie(conn)?))
+        })()
+        .map_err(|e| self.error(&e))?;
+        if let Some((checked_at, schema)) = &conn.checked {
+            if *checked_at == key {
+                return Ok(schema.clone());
+            }
+        }
+        let schema = read_schema(conn).map_err(|e| self.error(&e))?;
+        conn.checked = Some((key, schema.clone()));
+        Ok(schema)
     }
 
     /// [`SqliteState::open`], or `Ok(None)` when the database does not exist yet or is an
@@ -237,6 +256,7 @@ impl SqliteState {
                 None => self.schema_fence()?,
             };
             created = schema::initialize(&mut conn).map_err(|e| self.error(&e))?;
+            conn.checked = None;
             if created {
                 log::info!(
                     "created the state database {} (openclaw {} schema {}), as a TS node \
