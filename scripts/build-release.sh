@@ -8,12 +8,16 @@
 #                                `apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross`: the
 #                                second has the libc headers ring's C code includes, which
 #                                --no-install-recommends leaves out); it compiles ring and links.
+#   x86_64-pc-windows-gnu        when the mingw-w64 compiler x86_64-w64-mingw32-gcc is installed (Debian:
+#                                `apt-get install gcc-mingw-w64-x86-64`), with a static CRT (+crt-static:
+#                                libgcc and winpthread linked in), so the .exe needs only system DLLs.
 # A missing Rust target is added with `rustup target add` first.
 #
 # USAGE
 #   scripts/build-release.sh [--target TRIPLE]...   default: both targets above (aarch64 only when possible)
 #
-# OUTPUT: dist/openclaw-node-<version>-<arch>-linux-musl (executable), dist/SHA256SUMS (regenerated
+# OUTPUT: dist/openclaw-node-<version>-<arch>-linux-musl (executable),
+# dist/openclaw-node-<version>-x86_64-windows.exe, dist/SHA256SUMS (regenerated
 # from every openclaw-node-* binary in dist/, so building one target keeps the other's line),
 # dist/INSTALL.txt (copy, verify, run, install as a service), and a table of sizes on stdout.
 # dist/ is in .gitignore.
@@ -42,6 +46,11 @@ if [[ ${#targets[@]} == 0 ]]; then
   else
     say "aarch64-linux-gnu-gcc not found: skipping aarch64-unknown-linux-musl (apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross)"
   fi
+  if command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1; then
+    targets+=(x86_64-pc-windows-gnu)
+  else
+    say "x86_64-w64-mingw32-gcc not found: skipping x86_64-pc-windows-gnu (apt-get install gcc-mingw-w64-x86-64)"
+  fi
 fi
 
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
@@ -68,7 +77,10 @@ build_env() {
       echo "CC_aarch64_unknown_linux_musl=aarch64-linux-gnu-gcc"
       echo "AR_aarch64_unknown_linux_musl=aarch64-linux-gnu-ar"
       echo "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=aarch64-linux-gnu-gcc" ;;
-    *) die "unsupported target $1 (x86_64-unknown-linux-musl, aarch64-unknown-linux-musl)" ;;
+    x86_64-pc-windows-gnu)
+      command -v x86_64-w64-mingw32-gcc >/dev/null || die "x86_64-w64-mingw32-gcc not found: apt-get install gcc-mingw-w64-x86-64"
+      echo "CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUSTFLAGS=-C target-feature=+crt-static" ;;
+    *) die "unsupported target $1 (x86_64-unknown-linux-musl, aarch64-unknown-linux-musl, x86_64-pc-windows-gnu)" ;;
   esac
 }
 
@@ -78,6 +90,10 @@ write_install_txt() {
   for f in dist/openclaw-node-*; do
     [[ -f "$f" ]] || continue
     name=${f#dist/}
+    if [[ $name == *-windows.exe ]]; then
+      list+=$(printf '  %-44s Windows 10+ x86_64 (README "Windows"): no runtime to install' "$name")$'\n'
+      continue
+    fi
     arch=${name%-linux-musl}
     arch=${arch##*-}
     list+=$(printf '  %-44s Linux %s, static (musl): no shared libraries, no Node.js' "$name" "$arch")$'\n'
@@ -137,8 +153,13 @@ for triple in "${targets[@]}"; do
   say "cargo build --release --locked --target $triple"
   env "${envs[@]}" cargo build --release --locked --target "$triple" --bin openclaw-node >&2
   arch=${triple%%-*}
-  out="dist/openclaw-node-$version-$arch-linux-musl"
-  cp "target/$triple/release/openclaw-node" "$out"
+  if [[ $triple == *-windows-* ]]; then
+    out="dist/openclaw-node-$version-$arch-windows.exe"
+    cp "target/$triple/release/openclaw-node.exe" "$out"
+  else
+    out="dist/openclaw-node-$version-$arch-linux-musl"
+    cp "target/$triple/release/openclaw-node" "$out"
+  fi
   chmod 0755 "$out"
   built+=("$out")
 done

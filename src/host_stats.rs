@@ -123,6 +123,7 @@ fn disk_space(_path: &Path) -> Option<(u64, u64)> {
 
 /// TS's `findExistingDiskSpacePath`: the path if it is a directory, the parent of an existing
 /// file, else the nearest existing ancestor.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // used by the statvfs path only
 fn nearest_existing_dir(path: &Path) -> Option<PathBuf> {
     let mut current = std::path::absolute(path).ok()?;
     loop {

@@ -52,22 +52,30 @@
 //! - [`files`]: the file-transfer commands' filesystem work (stat, fetch, list, archive,
 //!   write), bound by descriptor to what the gateway authorised; Unix only.
 //! - [`exec`]: spawning a command, capping its output, timeouts; `ProcessGroup`, the one owner
-//!   of a spawned process group (commands, the service manager's tools and Chromium alike).
-//! - [`service`], [`status`]: running as a systemd/launchd service and reporting on it.
+//!   of a spawned process group (commands, the service manager's tools and Chromium alike); on
+//!   Windows a Job object per run (`exec/unix`, `exec/windows`).
+//! - [`service`], [`status`]: running as a systemd/launchd service or a Windows Scheduled Task,
+//!   and reporting on it.
 //! - [`identity`], [`state`], [`config`], [`paths`]: who the node is and what it keeps on disk;
 //!   [`endpoint`]: the gateway endpoint from `run`'s and `install`'s flags; [`setup_code`]:
 //!   pairing setup codes (`--pair`), decoded as TS decodes them.
-//! - [`platform`]: what differs between operating systems: [`platform::Platform`] (whose rules
-//!   apply, chosen once by `Platform::HOST`) and the search PATH.
-//!   - `platform::windows_path`: Windows path text (case, `\` and `/`, `\\?\`, trailing dots).
-//!   - `platform::executable_search`: PATH (and PATHEXT) search over a caller's file probe.
+//! - [`platform`]: what differs between operating systems, one module per concern with a Unix
+//!   and a Windows side (state-file protection and replace, host facts, OS error names,
+//!   shutdown signals and console control, the search PATH); `exec` and `cancel` keep their
+//!   own `unix`/`windows` halves. [`platform::Platform`] says whose rules apply (chosen once by
+//!   `Platform::HOST`); `platform::windows_path` (Windows path text: case, `\` and `/`,
+//!   `\\?\`, trailing dots) and `platform::executable_search` (PATH and PATHEXT search over a
+//!   caller's file probe) are pure code for both.
 //! - Leaves with one concern each: [`cancel`] (the cancel token and the one cancellable wait),
 //!   [`secrets`] (the node's secrets and the one rule that keeps them from children), [`clock`]
 //!   (epoch milliseconds, ISO-8601), [`random`] (OS randomness, UUIDs, tokens), [`digest`]
 //!   (SHA-256, hex), [`js`] (JavaScript's `String()` of JSON values), [`shell_quote`] (POSIX
 //!   quoting for scripts and printed hints).
 
-#![forbid(unsafe_code)]
+// No `unsafe` on Unix. On Windows the Win32 calls (Job objects, ACLs, console control) need it,
+// and only the `windows.rs` modules of the platform seams may use it, each saying so.
+#![cfg_attr(not(windows), forbid(unsafe_code))]
+#![cfg_attr(windows, deny(unsafe_code))]
 
 /// The command line's entry points: the one public way in for `main.rs`.
 pub mod cli;
@@ -102,8 +110,8 @@ internal_modules!(
     identity,
     invoke,
     js,
-    node_publications,
     mcp,
+    node_publications,
     paths,
     platform,
     publish,

@@ -1,4 +1,5 @@
-//! Where the node keeps its state: `$OPENCLAW_STATE_DIR`, else `~/.openclaw`.
+//! Where the node keeps its state: `$OPENCLAW_STATE_DIR`, else `<home>/.openclaw` (on Windows
+//! normally `%USERPROFILE%\.openclaw`).
 //!
 //! Every file name the node reads or writes is spelled here once, so a reader can see the whole
 //! on-disk footprint in one place.
@@ -49,9 +50,19 @@ impl NewStateBackend {
     }
 }
 
+/// The user's home as the TS host finds it (`resolveRawOsHomeDir`): `OPENCLAW_HOME`, else `HOME`,
+/// else `USERPROFILE` (Windows), the first that is set and non-empty. HOME wins over
+/// USERPROFILE on Windows too, as in TS (an MSYS or Cygwin shell sets it).
+pub fn home_dir() -> Option<PathBuf> {
+    ["OPENCLAW_HOME", "HOME", "USERPROFILE"]
+        .iter()
+        .find_map(|name| std::env::var_os(name).filter(|v| !v.is_empty()))
+        .map(PathBuf::from)
+}
+
 impl StatePaths {
     /// Resolves the state directory from the environment: `OPENCLAW_STATE_DIR` when set and
-    /// non-empty, else `$HOME/.openclaw`.
+    /// non-empty, else `<home>/.openclaw` with the home of [`home_dir`].
     /// [`STATE_BACKEND_ENV`] chooses the backend of a fresh directory.
     pub fn from_env() -> Result<StatePaths, String> {
         let new_state = match std::env::var(STATE_BACKEND_ENV) {
@@ -64,13 +75,11 @@ impl StatePaths {
         if let Some(dir) = std::env::var_os("OPENCLAW_STATE_DIR").filter(|v| !v.is_empty()) {
             return Ok(StatePaths::at(PathBuf::from(dir)).with_new_state(new_state));
         }
-        match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
-            Some(home) => {
-                Ok(StatePaths::at(PathBuf::from(home).join(".openclaw")).with_new_state(new_state))
-            }
+        match home_dir() {
+            Some(home) => Ok(StatePaths::at(home.join(".openclaw")).with_new_state(new_state)),
             None => Err(
-                "neither OPENCLAW_STATE_DIR nor HOME is set; set one of them to choose \
-                         where the node keeps its identity and state"
+                "neither OPENCLAW_STATE_DIR nor HOME (on Windows USERPROFILE) is set; set one of \
+                 them to choose where the node keeps its identity and state"
                     .to_string(),
             ),
         }

@@ -478,17 +478,15 @@ fn exit_status_after(signal: i32) -> u8 {
     }
 }
 
-/// SIGINT/SIGTERM (and, with `--parent-stdin`, the end of stdin): close the active session
-/// cleanly and end the loop. Records the signal in `stopped_by`. Returns the receiver the loop
-/// watches; it disconnects when the node must stop.
+/// SIGINT/SIGTERM (Windows: Ctrl-C as SIGINT; Ctrl-Break, console close, logoff and shutdown as
+/// SIGTERM), and with `--parent-stdin` the end of stdin: close the active session cleanly and
+/// end the loop. Records the signal in `stopped_by`. Returns the receiver the loop watches; it
+/// disconnects when the node must stop.
 fn install_signal_handlers(
     control: Arc<SessionControl>,
     stopped_by: Arc<std::sync::atomic::AtomicI32>,
     parent_stdin: bool,
 ) -> Result<crossbeam_channel::Receiver<()>, CliError> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
-        .map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
     let (tx, rx) = crossbeam_channel::bounded::<()>(0);
     let stop = Arc::new(std::sync::Mutex::new(Some((tx, control))));
     let stop_now = {
@@ -502,15 +500,11 @@ fn install_signal_handlers(
         }
     };
     let on_signal = stop_now.clone();
-    std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            if let Some(signal) = signals.forever().next() {
-                stopped_by.store(signal, std::sync::atomic::Ordering::SeqCst);
-                on_signal(&format!("received signal {signal}"));
-            }
-        })
-        .map_err(|e| CliError::new(format!("cannot start the signal thread: {e}")))?;
+    crate::platform::shutdown::on_shutdown(move |what, signal| {
+        stopped_by.store(signal, std::sync::atomic::Ordering::SeqCst);
+        on_signal(&format!("received {what}"));
+    })
+    .map_err(|e| CliError::new(format!("cannot install the shutdown handler: {e}")))?;
     if parent_stdin {
         std::thread::Builder::new()
             .name("parent-stdin".into())

@@ -11,6 +11,7 @@ use crate::config::NodeConfig;
 use crate::paths::StatePaths;
 use crate::platform::search_path;
 use crate::secrets::Secrets;
+use crate::service::envfile::CREDENTIALS_FILE_ENV;
 
 /// The gateway credentials a node reads from its environment. They are the node's own
 /// secrets: removed from every child's environment, by name and by value.
@@ -44,15 +45,46 @@ pub struct RunSettings {
     pub dumpable: bool,
 }
 
+/// `OPENCLAW_NODE_CREDENTIALS_FILE`: the service's credentials file (`openclaw-node/service.env`),
+/// read through the trusted reader. The Windows Scheduled Task's launcher names it, so that the
+/// token is in the owner-only file and never in the launcher or the task (systemd and launchd
+/// read the file themselves). Variables of the environment win over the file.
+fn credentials_file() -> Result<Vec<(String, String)>, crate::CliError> {
+    let Some(path) = std::env::var_os(CREDENTIALS_FILE_ENV).filter(|v| !v.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let path = std::path::PathBuf::from(path);
+    let bytes = crate::state::read_state_file(&path, 64 * 1024)
+        .map_err(|err| crate::CliError::new(format!("the credentials file {err}")))?
+        .ok_or_else(|| {
+            crate::CliError::new(format!(
+                "the credentials file {} ({CREDENTIALS_FILE_ENV}) does not exist; run \
+                 `openclaw-node install` again with OPENCLAW_GATEWAY_TOKEN set",
+                path.display()
+            ))
+        })?;
+    let text = String::from_utf8_lossy(&bytes);
+    Ok(crate::service::envfile::parse(&text)
+        .into_iter()
+        .filter(|(key, _)| SECRET_ENV_NAMES.contains(&key.as_str()))
+        .collect())
+}
+
 impl RunSettings {
     /// The settings from this process's environment and the state directory's openclaw.json.
     pub fn from_process() -> Result<RunSettings, crate::CliError> {
         let paths = StatePaths::from_env().map_err(crate::CliError::new)?;
         let config = NodeConfig::load(&paths.config_file())?;
+        let from_file = credentials_file()?;
         let settings = RunSettings::resolve(
             paths,
             config,
-            |name| std::env::var(name).ok(),
+            |name| {
+                std::env::var(name).ok().filter(|v| !v.trim().is_empty()).or_else(|| {
+                    let found = from_file.iter().find(|(key, _)| key == name);
+                    found.map(|(_, value)| value.clone())
+                })
+            },
             search_path::effective_path_env(),
         );
         // The credentials are read; nothing else in the node may find them in its environment.

@@ -369,6 +369,8 @@ mod tests {
         }
     }
 
+    #[cfg(unix)] // symlinks
+
     #[test]
     fn the_cwd_locator_maps_to_the_skill_folder_with_ts_errors() {
         let dir = scratch("cwd");

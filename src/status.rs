@@ -290,16 +290,8 @@ pub fn read_status_file(path: &Path) -> Result<Option<LiveStatus>, String> {
 /// Whether `pid` is a live process, and (when `start_ticks` is known and `/proc` is readable)
 /// the same process that wrote the file rather than a later one given the same pid.
 pub fn process_alive(pid: u32, start_ticks: Option<u64>) -> bool {
-    let Some(raw) = i32::try_from(pid)
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-    else {
+    if !crate::platform::host::pid_alive(pid) {
         return false;
-    };
-    match rustix::process::test_kill_process(raw) {
-        // EPERM: the process exists but belongs to another user.
-        Ok(()) | Err(rustix::io::Errno::PERM) => {}
-        Err(_) => return false,
     }
     match (start_ticks, process_start_ticks(pid)) {
         (Some(recorded), Some(current)) => recorded == current,
@@ -333,7 +325,8 @@ fn truncate(text: &str, max: usize) -> String {
     format!("{}…", &text[..end])
 }
 
-#[cfg(test)]
+// POSIX tests (sh, modes, symlinks); Windows runs tests/windows.rs under Wine.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 

@@ -4,6 +4,9 @@
 //! browser (its own state directory, a CDP port Chromium picks), so tests run in parallel.
 //! Without a Chromium/Chrome on PATH the browser tests print why and pass: CI installs the
 //! Debian `chromium` package; locally `apt-get install -y chromium`.
+// POSIX only: the fake gateway's harness and these tests use sh, signals and poll(2).
+// Windows has its own suite (tests/windows.rs), run under Wine by scripts/wine-test.sh.
+#![cfg(unix)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

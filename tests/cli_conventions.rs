@@ -1,5 +1,8 @@
 //! The command line's conventions through the real binary: `--version`, `-h`, `--flag=value`,
 //! and the default log level of `run` (this crate at info, its dependencies at warn).
+// POSIX only: the fake gateway's harness and these tests use sh, signals and poll(2).
+// Windows has its own suite (tests/windows.rs), run under Wine by scripts/wine-test.sh.
+#![cfg(unix)]
 
 mod support;
 

@@ -1,6 +1,9 @@
 //! The service commands through the real binary: `status --json` against hand-written status
 //! files, `--json` documents and exit codes without a service manager, and the `openclaw node …`
 //! drop-in (a symlink named `openclaw`), which the gateway's SSH-verified pairing relies on.
+// POSIX only: the fake gateway's harness and these tests use sh, signals and poll(2).
+// Windows has its own suite (tests/windows.rs), run under Wine by scripts/wine-test.sh.
+#![cfg(unix)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

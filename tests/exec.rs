@@ -3,6 +3,9 @@
 //!
 //! No assertion depends on timing. Runs that could hang on a bug carry a generous timeout and
 //! assert it did not fire.
+// POSIX only: the fake gateway's harness and these tests use sh, signals and poll(2).
+// Windows has its own suite (tests/windows.rs), run under Wine by scripts/wine-test.sh.
+#![cfg(unix)]
 
 use std::fs;
 use std::path::PathBuf;

@@ -4,6 +4,9 @@
 //!
 //! The tests run one at a time: a run's timeout kills orphans adopted since it started
 //! (`src/exec/reaper.rs`), which would include another test's detached job.
+// POSIX only: the fake gateway's harness and these tests use sh, signals and poll(2).
+// Windows has its own suite (tests/windows.rs), run under Wine by scripts/wine-test.sh.
+#![cfg(unix)]
 
 use std::fs;
 use std::path::Path;

@@ -2,6 +2,9 @@
 //!
 //! One test alone in its own binary, so that no other test opens descriptors, starts threads or
 //! spawns children while it counts them.
+// POSIX only: the fake gateway's harness and these tests use sh, signals and poll(2).
+// Windows has its own suite (tests/windows.rs), run under Wine by scripts/wine-test.sh.
+#![cfg(unix)]
 
 use std::fs;
 use std::thread;

@@ -1,6 +1,9 @@
 //! Tests of the fake gateway itself, driven by a minimal in-test node client (tungstenite + ring,
 //! signing with the protocol §2.4 test-vector key). If these pass, a failure in `node_core.rs`
 //! points at the node, not at the fake.
+// POSIX only: the fake gateway's harness and these tests use sh, signals and poll(2).
+// Windows has its own suite (tests/windows.rs), run under Wine by scripts/wine-test.sh.
+#![cfg(unix)]
 
 mod support;
 

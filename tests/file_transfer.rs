@@ -2,6 +2,9 @@
 //! the surface, both phases with one idempotency key, a 16 MiB fetch on the wire, an archive and
 //! a bound write. (Error paths: unit tests in `src/files/`; the real gateway:
 //! `scripts/interop-files.sh`.)
+// POSIX only: the fake gateway's harness and these tests use sh, signals and poll(2).
+// Windows has its own suite (tests/windows.rs), run under Wine by scripts/wine-test.sh.
+#![cfg(unix)]
 
 mod support;
 

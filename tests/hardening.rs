@@ -16,6 +16,9 @@
 //!   the supervisor), never logging the password.
 //! - Under load every invoke is answered exactly once (a result or "busy"); afterwards no zombie
 //!   remains and the node's descriptors are back where they started.
+// POSIX only: the fake gateway's harness and these tests use sh, signals and poll(2).
+// Windows has its own suite (tests/windows.rs), run under Wine by scripts/wine-test.sh.
+#![cfg(unix)]
 
 mod support;
 

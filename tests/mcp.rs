@@ -2,6 +2,9 @@
 //! (`tests/fixtures/mcp_server.py`, newline-delimited JSON-RPC): the catalog and its changes,
 //! `mcp.tools.call.v1` through the command table with every §9.4 error, the child's
 //! environment, a hanging and a crashing server, and the result bounding.
+// POSIX only: these tests use sh, flock(2) or a Python fixture that Wine does not have.
+// Windows has its own suite (tests/windows.rs), run under Wine by scripts/wine-test.sh.
+#![cfg(unix)]
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,6 +1,9 @@
 //! The node binary with an MCP server configured, against the strict fake gateway: the catalog
 //! goes out as `node.pluginTools.update` (first possibly empty, then the tools), and
 //! `mcp.tools.call.v1` answers with an inline `payload` object, never `payloadJSON`.
+// POSIX only: these tests use sh, flock(2) or a Python fixture that Wine does not have.
+// Windows has its own suite (tests/windows.rs), run under Wine by scripts/wine-test.sh.
+#![cfg(unix)]
 
 mod support;
 

@@ -6,6 +6,9 @@
 //! <p> --display-name …` with a private HOME and OPENCLAW_STATE_DIR and RUST_LOG=debug; the node's
 //! stderr is printed when a test fails. Waits are generous (see `support::WAIT`); nothing asserts
 //! on timing.
+// POSIX only: the fake gateway's harness and these tests use sh, signals and poll(2).
+// Windows has its own suite (tests/windows.rs), run under Wine by scripts/wine-test.sh.
+#![cfg(unix)]
 
 mod support;
 

@@ -1,6 +1,9 @@
 //! `system.notify` with a `notify-send` stand-in on the node's PATH that records its argv
 //! (node-surface §12.1): declared only when it is there, TS's argv and urgencies, the empty
 //! notification refusal, and a failing `notify-send`'s stderr in the error.
+// POSIX only: these tests use sh, flock(2) or a Python fixture that Wine does not have.
+// Windows has its own suite (tests/windows.rs), run under Wine by scripts/wine-test.sh.
+#![cfg(unix)]
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

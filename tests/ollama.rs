@@ -3,6 +3,9 @@
 //! takes the lock file other tools that fake Ollama take too
 //! (`${TMPDIR:-/tmp}/openclaw-bars-ollama-11434.lock`) and binds the port only while it runs.
 //! The fake records every request, so the tests assert the exact bodies the node sends.
+// POSIX only: these tests use sh, flock(2) or a Python fixture that Wine does not have.
+// Windows has its own suite (tests/windows.rs), run under Wine by scripts/wine-test.sh.
+#![cfg(unix)]
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -1,5 +1,8 @@
 //! `run` refuses the connection flags `install` refuses, before anything is saved: one resolver
 //! serves both (src/endpoint.rs).
+// POSIX only: the fake gateway's harness and these tests use sh, signals and poll(2).
+// Windows has its own suite (tests/windows.rs), run under Wine by scripts/wine-test.sh.
+#![cfg(unix)]
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -1,6 +1,9 @@
 //! Installing, driving and removing the service in a temporary HOME/XDG tree, against a fake
 //! `systemctl` / `launchctl` that records its arguments, and with no service manager at all.
 //! Nothing here touches the machine's real service manager.
+// POSIX only: the fake gateway's harness and these tests use sh, signals and poll(2).
+// Windows has its own suite (tests/windows.rs), run under Wine by scripts/wine-test.sh.
+#![cfg(unix)]
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,9 @@
 //! The surface around the commands against the strict fake gateway (issue 17): a chosen
 //! command surface (`--commands` / `--all-commands`), host stats and the runner inventory
 //! after `hello-ok`, and the re-approval notice.
+// POSIX only: the fake gateway's harness and these tests use sh, signals and poll(2).
+// Windows has its own suite (tests/windows.rs), run under Wine by scripts/wine-test.sh.
+#![cfg(unix)]
 
 mod support;
 

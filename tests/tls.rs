@@ -3,6 +3,9 @@
 //! The pin is checked inside the TLS handshake, so with a wrong pin the node must not get as far
 //! as the WebSocket upgrade, let alone a credential; with the right one it must speak the
 //! protocol over TLS.
+// POSIX only: the fake gateway's harness and these tests use sh, signals and poll(2).
+// Windows has its own suite (tests/windows.rs), run under Wine by scripts/wine-test.sh.
+#![cfg(unix)]
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;

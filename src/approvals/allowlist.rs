@@ -293,16 +293,7 @@ fn is_trusted_file(
 /// The file and each directory above it (by real path) owned by uid 0 with no group or world
 /// write bit.
 pub fn is_root_owned_chain(real: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    let mut cursor = Some(real);
-    while let Some(path) = cursor {
-        match std::fs::symlink_metadata(path) {
-            Ok(meta) if meta.uid() == 0 && meta.mode() & 0o022 == 0 => {}
-            _ => return false,
-        }
-        cursor = path.parent();
-    }
-    true
+    crate::platform::files::root_owned_chain(real)
 }
 
 /// The matcher gives up on stdin (`s`), payload (`c`) and interactive (`i`) clusters, and on
@@ -522,7 +513,8 @@ pub fn match_segments(
     }
 }
 
-#[cfg(test)]
+// POSIX tests (sh, modes, symlinks); Windows runs tests/windows.rs under Wine.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use crate::approvals::command::resolve_command_request;

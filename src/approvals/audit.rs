@@ -8,11 +8,12 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use serde::Serialize;
+
+use crate::platform::files;
 
 /// Size past which the log is rotated.
 pub const MAX_AUDIT_BYTES: u64 = 1024 * 1024;
@@ -27,7 +28,7 @@ struct OpenLog {
     /// Bytes in the file, counted as they are written.
     len: u64,
     /// Which file it is, to notice when someone removed or replaced it.
-    id: (u64, u64),
+    id: Option<(u64, u64)>,
 }
 
 /// One decision.
@@ -96,17 +97,22 @@ pub fn append(path: &Path, record: &AuditRecord, secrets: &[String]) {
 fn append_line(open_log: &mut Option<OpenLog>, path: &Path, line: &str) -> std::io::Result<()> {
     // Still the file at `path`? One stat instead of an open; a log someone removed or rotated is
     // reopened rather than written to a file no one can see.
-    let current = fs::metadata(path).ok().map(|meta| (meta.dev(), meta.ino()));
-    if !matches!(open_log, Some(log) if log.path == path && Some(log.id) == current) {
+    let current = fs::metadata(path)
+        .ok()
+        .and_then(|meta| files::file_identity(path, &meta));
+    if !matches!(open_log, Some(log) if log.path == path && log.id.is_some() && log.id == current) {
+        *open_log = Some(open(path)?);
+    }
+    let full = matches!(open_log, Some(log) if log.len > 0 && log.len + line.len() as u64 > MAX_AUDIT_BYTES);
+    if full {
+        // Closed first: Windows cannot move a file this process holds open.
+        *open_log = None;
+        files::replace(path, &rotated_path(path))?;
         *open_log = Some(open(path)?);
     }
     let Some(log) = open_log.as_mut() else {
         return Ok(());
     };
-    if log.len > 0 && log.len + line.len() as u64 > MAX_AUDIT_BYTES {
-        fs::rename(path, rotated_path(path))?;
-        *log = open(path)?;
-    }
     log.file.write_all(line.as_bytes())?;
     log.len += line.len() as u64;
     Ok(())
@@ -114,21 +120,14 @@ fn append_line(open_log: &mut Option<OpenLog>, path: &Path, line: &str) -> std::
 
 fn open(path: &Path) -> std::io::Result<OpenLog> {
     if let Some(dir) = path.parent() {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)?;
+        files::create_private_dir_all(dir)?;
     }
-    let file = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(path)?;
+    let file = files::open_private_append(path)?;
     let meta = file.metadata()?;
     Ok(OpenLog {
         path: path.to_path_buf(),
         len: meta.len(),
-        id: (meta.dev(), meta.ino()),
+        id: files::file_identity(path, &meta),
         file,
     })
 }
@@ -143,9 +142,11 @@ pub fn rotated_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-#[cfg(test)]
+// POSIX tests (sh, modes, symlinks); Windows runs tests/windows.rs under Wine.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
+    use std::os::unix::fs::MetadataExt;
 
     fn record(argv: &[&str]) -> AuditRecord {
         AuditRecord {

@@ -838,6 +838,8 @@ mod tests {
             assert!(!decision.approval.approved_by_ask);
         }
 
+        #[cfg_attr(windows, ignore = "POSIX: resolves /bin and /usr/bin executables")]
+
         #[test]
         fn the_verdict_is_carried_not_returned() {
             let p = policy(allowlist_off(), false, json!([{"pattern": "uname"}]));

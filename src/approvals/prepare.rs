@@ -491,7 +491,8 @@ pub fn plan_coverage(
     }
 }
 
-#[cfg(test)]
+// POSIX tests (sh, /usr/bin); Windows runs tests/windows.rs under Wine.
+#[cfg(all(test, unix))]
 mod grant_tests;
 
 #[cfg(test)]
@@ -532,6 +533,8 @@ mod tests {
             false
         ));
     }
+
+    #[cfg_attr(windows, ignore = "POSIX: plans POSIX commands (/bin/sh, /usr/bin)")]
 
     #[test]
     fn plans_from_the_spec_table() {
@@ -641,6 +644,8 @@ mod tests {
             "INVALID_REQUEST: rawCommand does not match command"
         );
     }
+
+    #[cfg_attr(windows, ignore = "POSIX: plans POSIX commands (/bin/sh, /usr/bin)")]
 
     #[test]
     fn coverage_shapes() {

@@ -457,6 +457,8 @@ mod tests {
         }
     }
 
+    #[cfg_attr(windows, ignore = "POSIX: root-owned POSIX trusted directories")]
+
     #[test]
     fn trusted_dirs_are_resolved_only_for_a_safe_bin_name() {
         let ctx = ctx();

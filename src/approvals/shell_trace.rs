@@ -323,12 +323,15 @@ pub fn check(payload: &str, dir: &Path) -> Result<(), Disagreement> {
 
 /// A scratch directory for [`check`]: `x` (exits 0), `a`, `b c` and `d/`.
 pub fn scratch_dir(name: &str) -> std::io::Result<std::path::PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
     let dir = std::env::temp_dir().join(format!("oc-trace-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("d"))?;
     std::fs::write(dir.join("x"), "#!/bin/sh\nexit 0\n")?;
-    std::fs::set_permissions(dir.join("x"), std::fs::Permissions::from_mode(0o755))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.join("x"), std::fs::Permissions::from_mode(0o755))?;
+    }
     std::fs::write(dir.join("a"), "")?;
     std::fs::write(dir.join("b c"), "")?;
     std::fs::canonicalize(&dir)
@@ -457,7 +460,8 @@ pub const CORPUS: &[&str] = &[
     "jobs90\"q\n\n\n\n\n\n\"type\"taspby\"h -le\"x\nms\"1h -V*A\"com\nms\"1hsh -90\"q\n\n\n\n\n\n\"type\"\"typbash -le\"x\nms\"1h -V*A\"com\nms\"1h ype\"\n\n\n\n\n\"typ  ype\"\n\n\n\n\n\"typ -l",
 ];
 
-#[cfg(test)]
+// POSIX tests (they trace /bin/sh); Windows runs tests/windows.rs under Wine.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 

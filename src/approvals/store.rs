@@ -18,7 +18,6 @@
 //! falling back to the built-in defaults (security=full).
 
 use std::fs;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -391,11 +390,8 @@ impl ApprovalsStore {
         let dir = self.paths.dir();
         create_private_dir(dir)
             .map_err(|err| self.io_error(format!("cannot create {}: {err}", dir.display())))?;
-        let handle = fs::File::open(dir)
-            .map_err(|err| self.io_error(format!("cannot open {}: {err}", dir.display())))?;
-        rustix::fs::flock(&handle, rustix::fs::FlockOperation::LockExclusive)
-            .map_err(|err| self.io_error(format!("cannot lock {}: {err}", dir.display())))?;
-        Ok(handle)
+        crate::platform::files::lock_dir(dir)
+            .map_err(|err| self.io_error(format!("cannot lock {}: {err}", dir.display())))
     }
 }
 
@@ -439,10 +435,7 @@ pub fn carries_policy(doc: &Value) -> bool {
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
+    crate::platform::files::create_private_dir_all(dir)
 }
 
 /// `doc` with a socket path and token (the ones it has, else new ones), as every stored
@@ -456,7 +449,8 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
     crate::state::write_atomic(path, bytes).map_err(|err| err.message)
 }
 
-#[cfg(test)]
+// POSIX tests (sh, modes, symlinks); Windows runs tests/windows.rs under Wine.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -82,10 +82,7 @@ fn kind_of(path: &Path) -> &'static str {
 }
 
 fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path)
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
+    crate::platform::files::is_executable_file(path)
 }
 
 /// The binary to exec. Debian's `/usr/bin/chromium` is a shell wrapper that adds flags from
@@ -277,8 +274,12 @@ pub fn launch(
 }
 
 fn restrict_dir(dir: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    let _ = crate::platform::files::create_private_dir_all(dir);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
 }
 
 fn wait_for_endpoint(
@@ -402,6 +403,13 @@ fn response_complete(raw: &[u8]) -> bool {
 
 /// Chromium refuses a profile another Chromium holds (`SingletonLock` -> `<host>-<pid>`). A
 /// lock left by a dead process is removed; a live owner is an error naming the lock.
+/// Chromium's profile lock on Windows is a plain file it holds open; nothing to release.
+#[cfg(windows)]
+fn release_stale_profile_lock(_user_data_dir: &Path) -> Result<(), String> {
+    Ok(())
+}
+
+#[cfg(unix)]
 fn release_stale_profile_lock(user_data_dir: &Path) -> Result<(), String> {
     let lock_path = user_data_dir.join("SingletonLock");
     let Ok(target) = std::fs::read_link(&lock_path) else {

@@ -135,7 +135,7 @@ impl Settings {
         // Chromium refuses to run as root without --no-sandbox.
         let no_sandbox = config
             .get_bool(&["browser", "noSandbox"])
-            .unwrap_or_else(|| rustix::process::geteuid().is_root());
+            .unwrap_or_else(crate::platform::host::is_superuser);
         let extra_args: Vec<String> = string_list(config.get(&["browser", "extraArgs"]));
         let global_attach_only = config.get_bool(&["browser", "attachOnly"]).unwrap_or(false);
         let global_cdp_url = config.get_str(&["browser", "cdpUrl"]).map(str::to_string);

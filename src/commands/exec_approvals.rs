@@ -134,7 +134,8 @@ pub fn handle_set(ctx: &InvokeContext, params_json: Option<&str>) -> InvokeResul
     }
 }
 
-#[cfg(test)]
+// Built on system_run's POSIX test support.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use crate::commands::system_run::tests::support::{context, Recorder};

@@ -49,7 +49,7 @@ mod unix {
 mod unix {
     use super::*;
 
-    fn unsupported(_: &InvokeContext, _: Option<&str>) -> InvokeResult {
+    pub fn unsupported(_: &InvokeContext, _: Option<&str>) -> InvokeResult {
         Err(crate::invoke::InvokeError::unavailable("command not supported"))
     }
     pub use unsupported as stat;

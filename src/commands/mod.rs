@@ -266,7 +266,8 @@ pub fn dispatch(ctx: &InvokeContext, command: &str, params_json: Option<&str>) -
     }
 }
 
-#[cfg(test)]
+// Built on system_run's POSIX test support.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use crate::invoke::pool::Pool;

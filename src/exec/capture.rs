@@ -61,8 +61,9 @@ impl Capture {
         if self.dropped[Stream::Stderr as usize] > 0 {
             trim_cut_utf8(&mut stderr);
         }
-        let mut stdout = decode_lossy(stdout);
-        let mut stderr = decode_lossy(stderr);
+        // The platform's decoding: UTF-8 on Unix; on Windows a BOM or the console code page too.
+        let mut stdout = super::imp::decode_output(stdout);
+        let mut stderr = super::imp::decode_output(stderr);
         if truncated {
             if is_blank(&stderr) {
                 stdout.push_str(TRUNCATION_MARKER);
@@ -88,11 +89,6 @@ fn trim_cut_utf8(bytes: &mut Vec<u8>) {
             bytes.truncate(err.valid_up_to());
         }
     }
-}
-
-fn decode_lossy(bytes: Vec<u8>) -> String {
-    String::from_utf8(bytes)
-        .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
 }
 
 /// Blank as JavaScript's `String.prototype.trim` sees it: its whitespace set is Unicode's

@@ -31,13 +31,18 @@
 //! exit by `try_wait` at bounded intervals (1 ms doubling to 50 ms) instead.
 
 mod capture;
-mod group;
-mod reaper;
-mod spawn;
-mod supervise;
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+use unix as imp;
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as imp;
 
-pub use group::{kill_foreign_group, ProcessGroup};
-pub use reaper::become_subreaper;
+#[cfg(unix)]
+pub use unix::kill_foreign_group;
+pub use imp::{become_subreaper, ProcessGroup};
 
 use std::io;
 use std::path::PathBuf;
@@ -52,6 +57,7 @@ pub const DEFAULT_OUTPUT_CAP: usize = 200_000;
 pub const TRUNCATION_MARKER: &str = "\n... (truncated)";
 
 /// Time between SIGTERM and SIGKILL to the process group.
+#[cfg_attr(windows, allow(dead_code))] // Windows terminates a Job at once
 pub const KILL_GRACE: Duration = Duration::from_millis(300);
 
 /// After the direct child exits, the pipes are closed once they have been quiet this long.
@@ -137,7 +143,7 @@ pub fn run(spec: &ExecSpec, cancel: &CancelToken) -> ExecOutcome {
         outcome.duration = started.elapsed();
         return outcome;
     }
-    let group = match spawn::spawn(spec) {
+    let group = match imp::spawn(spec) {
         Ok(group) => group,
         Err(err) => {
             outcome.launch_error = Some(err);
@@ -146,7 +152,7 @@ pub fn run(spec: &ExecSpec, cancel: &CancelToken) -> ExecOutcome {
         }
     };
     outcome.pid = Some(group.id());
-    let ended = supervise::supervise(group, spec, cancel);
+    let ended = imp::supervise(group, spec, cancel);
     outcome.exit_code = ended.exit_code;
     outcome.signal = ended.signal;
     outcome.timed_out = ended.timed_out;
@@ -180,33 +186,7 @@ pub fn reported_exit_code(outcome: &ExecOutcome) -> Option<i32> {
 /// Errors that carry no OS error (a NUL byte in an argument, an empty argv) are "EINVAL";
 /// OS errors without a name here are "UNKNOWN", as libuv names them.
 pub fn launch_error_code(err: &io::Error) -> &'static str {
-    use rustix::io::Errno;
-    let Some(errno) = Errno::from_io_error(err) else {
-        return "EINVAL";
-    };
-    const NAMES: &[(Errno, &str)] = &[
-        (Errno::NOENT, "ENOENT"),
-        (Errno::NOTDIR, "ENOTDIR"),
-        (Errno::ACCESS, "EACCES"),
-        (Errno::PERM, "EPERM"),
-        (Errno::NOEXEC, "ENOEXEC"),
-        (Errno::ISDIR, "EISDIR"),
-        (Errno::LOOP, "ELOOP"),
-        (Errno::NAMETOOLONG, "ENAMETOOLONG"),
-        (Errno::TOOBIG, "E2BIG"),
-        (Errno::TXTBSY, "ETXTBSY"),
-        (Errno::NOMEM, "ENOMEM"),
-        (Errno::AGAIN, "EAGAIN"),
-        (Errno::MFILE, "EMFILE"),
-        (Errno::NFILE, "ENFILE"),
-        (Errno::INVAL, "EINVAL"),
-        (Errno::IO, "EIO"),
-        (Errno::FAULT, "EFAULT"),
-    ];
-    NAMES
-        .iter()
-        .find(|(known, _)| *known == errno)
-        .map_or("UNKNOWN", |(_, name)| name)
+    crate::platform::os_error::errno_name(err).unwrap_or("EINVAL")
 }
 
 #[cfg(test)]
@@ -237,6 +217,7 @@ mod tests {
         assert_eq!(reported_exit_code(&failed), None);
     }
 
+    #[cfg(unix)]
     #[test]
     fn launch_error_codes_use_errno_names() {
         use rustix::io::Errno;

@@ -491,5 +491,6 @@ pub fn parse_invoke(payload: Value) -> Option<InvokeRequest> {
 
 mod writer;
 
-#[cfg(test)]
+// POSIX tests (sh, modes, symlinks); Windows runs tests/windows.rs under Wine.
+#[cfg(all(test, unix))]
 mod tests;

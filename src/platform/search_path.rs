@@ -1,7 +1,18 @@
 //! The search PATH the node resolves bare command names with, and advertises to the gateway.
 
+/// What separates PATH entries: `:` on Unix, `;` on Windows (where `:` follows drive letters).
+pub const SEPARATOR: char = if cfg!(windows) { ';' } else { ':' };
+
 /// The PATH used when the node's own is empty (protocol §5.1, PATH handling).
+#[cfg(unix)]
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// The PATH used when the node's own is empty: Windows' own directories (the TS host would
+/// install the POSIX default there, which finds nothing).
+#[cfg(windows)]
+pub const DEFAULT_PATH: &str = r"C:\Windows\System32;C:\Windows";
+
+/// Directories moved to the front of PATH when they are on it (TS `ensureOpenClawCliOnPath`).
+const FRONT: &[&str] = if cfg!(windows) { &[] } else { &["/usr/bin", "/bin"] };
 
 /// The node's PATH: its own when non-empty, else [`DEFAULT_PATH`], reordered as the TS host
 /// does (`ensureOpenClawCliOnPath`): this binary's directory, then `/usr/bin` and `/bin`, move to
@@ -20,10 +31,10 @@ pub fn effective_path_env() -> String {
 }
 
 fn reorder_path(raw: &str, own_dir: Option<&str>) -> String {
-    let parts: Vec<&str> = raw.split(':').filter(|part| !part.is_empty()).collect();
+    let parts: Vec<&str> = raw.split(SEPARATOR).filter(|part| !part.is_empty()).collect();
     let front = own_dir
         .into_iter()
-        .chain(["/usr/bin", "/bin"])
+        .chain(FRONT.iter().copied())
         .filter(|dir| parts.contains(dir));
     let mut merged: Vec<&str> = Vec::with_capacity(parts.len());
     for dir in front.chain(parts.iter().copied()) {
@@ -31,10 +42,11 @@ fn reorder_path(raw: &str, own_dir: Option<&str>) -> String {
             merged.push(dir);
         }
     }
-    merged.join(":")
+    merged.join(&SEPARATOR.to_string())
 }
 
-#[cfg(test)]
+
+#[cfg(all(test, unix))]
 mod tests {
     use super::reorder_path;
 

@@ -1,12 +1,15 @@
 //! The service actions — install, start, stop, restart, uninstall — as functions of a
 //! [`ServiceContext`] that return an [`ActionReport`]; `mod.rs` prints it as text or JSON.
 
+use std::path::PathBuf;
+
 use serde::Serialize;
 
 use super::context::{ManagerChoice, ServiceContext};
 use super::envfile::{self, EnvFileOutcome};
 use super::launchd::{self, Launchd};
 use super::manager::ServiceManager;
+use super::schtasks::{self, ScheduledTask};
 use super::script;
 use super::spec::{self, EndpointFlags, ServiceSpec};
 use super::systemd::{self, Scope, Systemd};
@@ -40,7 +43,7 @@ pub struct ActionReport {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceSummary {
-    /// `systemd`, `launchd`, or `null` when no service manager is available.
+    /// `systemd`, `launchd`, `schtasks`, or `null` when no service manager is available.
     pub manager: Option<&'static str>,
     pub label: Option<&'static str>,
     pub definition_path: Option<String>,
@@ -54,7 +57,7 @@ pub struct ServiceSummary {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Printed {
-    /// `systemd-user-unit`, `systemd-system-unit`, `launchd-plist` or `sh-script`.
+    /// `systemd-user-unit`, `systemd-system-unit`, `launchd-plist`, `windows-cmd` or `sh-script`.
     pub format: &'static str,
     pub content: String,
 }
@@ -125,6 +128,14 @@ pub fn manager_for(ctx: &ServiceContext) -> Result<Box<dyn ServiceManager>, Stri
             agents_dir: launchd::agents_dir(&ctx.home),
             uid: ctx.uid,
         })),
+        ManagerChoice::ScheduledTask { schtasks } => Ok(Box::new(ScheduledTask {
+            schtasks: schtasks.clone(),
+            state_dir: ctx.paths.dir().to_path_buf(),
+            user: schtasks::task_user(|key| std::env::var(key).ok()),
+            startup_dir: std::env::var_os("APPDATA").map(|appdata| {
+                PathBuf::from(appdata).join(r"Microsoft\Windows\Start Menu\Programs\Startup")
+            }),
+        })),
         ManagerChoice::Unavailable { reason } => Err(reason.clone()),
     }
 }
@@ -181,7 +192,7 @@ pub fn install(ctx: &ServiceContext, args: &InstallArgs) -> ActionReport {
             Some(format) => Some(format),
             None => {
                 return report.fail(
-                    format!("--manager {name:?} is not one this node can print: use systemd, launchd or script"),
+                    format!("--manager {name:?} is not one this node can print: use systemd, launchd or script (or schtasks, the Windows Scheduled Task's node.cmd)"),
                     vec![],
                 )
             }
@@ -209,6 +220,14 @@ pub fn install(ctx: &ServiceContext, args: &InstallArgs) -> ActionReport {
     };
     if ctx.euid == 0 {
         return report.fail(root_refusal(manager.kind()), vec![]);
+    }
+    if args.at_boot && manager.kind() != "schtasks" {
+        return report.fail(
+            "--at-boot is for Windows' Scheduled Task; with systemd, `sudo loginctl enable-linger \
+             $USER` keeps the user service running without a login"
+                .to_string(),
+            vec![],
+        );
     }
     let path = manager.definition_path();
     let previous = std::fs::read_to_string(&path).ok();
@@ -322,6 +341,8 @@ enum PrintFormat {
     SystemdUser,
     SystemdSystem,
     LaunchdPlist,
+    /// Windows: the Scheduled Task's `node.cmd`.
+    WindowsCmd,
     Script,
 }
 
@@ -333,6 +354,7 @@ impl PrintFormat {
             "systemd" if ctx.euid == 0 => Some(PrintFormat::SystemdSystem),
             "systemd" => Some(PrintFormat::SystemdUser),
             "launchd" => Some(PrintFormat::LaunchdPlist),
+            "schtasks" => Some(PrintFormat::WindowsCmd),
             "script" | "sh" => Some(PrintFormat::Script),
             _ => None,
         }
@@ -343,6 +365,7 @@ impl PrintFormat {
         match manager.map(|m| m.kind()) {
             Some("systemd") if ctx.euid == 0 => PrintFormat::SystemdSystem,
             Some("systemd") => PrintFormat::SystemdUser,
+            Some("schtasks") => PrintFormat::WindowsCmd,
             Some(_) => PrintFormat::LaunchdPlist,
             None => PrintFormat::Script,
         }
@@ -362,6 +385,7 @@ fn print(
         ),
         PrintFormat::SystemdUser => ("systemd-user-unit", systemd::render_unit(spec, Scope::User)),
         PrintFormat::LaunchdPlist => ("launchd-plist", launchd::render_plist(spec)),
+        PrintFormat::WindowsCmd => ("windows-cmd", schtasks::render_cmd(spec)),
         PrintFormat::Script => ("sh-script", script::render_script(spec)),
     };
     let mut message = match format {
@@ -411,6 +435,7 @@ pub fn build_spec(ctx: &ServiceContext, args: &InstallArgs) -> Result<ServiceSpe
         env_file: ctx.paths.service_env_file(),
         working_directory: ctx.home.clone(),
         log_file: ctx.paths.node_dir().join("service.log"),
+        at_boot: args.at_boot,
     };
     spec.validate()?;
     Ok(spec)

@@ -38,6 +38,11 @@ pub enum ManagerChoice {
         /// The `launchctl` to run.
         launchctl: PathBuf,
     },
+    /// Windows' Task Scheduler, driven through this `schtasks.exe`.
+    ScheduledTask {
+        /// The `schtasks.exe` to run.
+        schtasks: PathBuf,
+    },
     /// None usable; `reason` says why, in a sentence for the user.
     Unavailable {
         /// Why, in a sentence for the user.
@@ -127,18 +132,23 @@ impl ServiceContext {
     /// Resolves the context from the process environment.
     pub fn from_env() -> Result<ServiceContext, String> {
         let paths = StatePaths::from_env()?;
-        let home = std::env::var_os("HOME")
-            .filter(|v| !v.is_empty())
+        // The OS's idea of home (systemd and launchd use HOME; Windows USERPROFILE), not
+        // OPENCLAW_HOME, which only moves the state directory.
+        let home = ["HOME", "USERPROFILE"]
+            .iter()
+            .find_map(|name| std::env::var_os(name).filter(|v| !v.is_empty()))
             .map(PathBuf::from)
-            .ok_or("HOME is not set; the service commands need it to find the user's service directory")?;
+            .ok_or(
+                "HOME (on Windows USERPROFILE) is not set; the service commands need it to find \
+                 the user's service directory",
+            )?;
         let config_home = std::env::var_os("XDG_CONFIG_HOME")
             .map(PathBuf::from)
             .filter(|p| p.is_absolute())
             .unwrap_or_else(|| home.join(".config"));
         let exe = std::env::current_exe()
             .map_err(|err| format!("cannot find this program's own path ({err})"))?;
-        let uid = rustix::process::getuid().as_raw();
-        let euid = rustix::process::geteuid().as_raw();
+        let (uid, euid) = crate::platform::host::user_ids();
         let user = std::env::var("USER")
             .ok()
             .or_else(|| std::env::var("LOGNAME").ok())
@@ -188,6 +198,12 @@ pub fn detect_manager(
     path_env: Option<&std::ffi::OsStr>,
     booted_marker: &Path,
 ) -> ManagerChoice {
+    if cfg!(windows) {
+        let root = std::env::var_os("SystemRoot").unwrap_or_else(|| r"C:\Windows".into());
+        return ManagerChoice::ScheduledTask {
+            schtasks: PathBuf::from(root).join("System32").join("schtasks.exe"),
+        };
+    }
     let is_none = |p: &Path| p.as_os_str().is_empty() || p == Path::new("none");
     if let Some(systemctl) = systemctl_override {
         if is_none(&systemctl) {
@@ -237,13 +253,9 @@ pub fn detect_manager(
 
 /// The first executable file called `name` in the PATH list.
 fn find_in_path(name: &str, path_env: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
     std::env::split_paths(path_env?)
         .map(|dir| dir.join(name))
-        .find(|candidate| {
-            std::fs::metadata(candidate)
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+        .find(|candidate| crate::platform::files::is_executable_file(candidate))
 }
 
 /// The login name of `uid` from a passwd(5) file, for when neither USER nor LOGNAME is set.
@@ -268,6 +280,8 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         dir
     }
+
+    #[cfg_attr(windows, ignore = "POSIX: systemd/launchd detection; Windows has no service backend yet")]
 
     #[test]
     fn overrides_win_and_none_disables() {

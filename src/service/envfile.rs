@@ -17,6 +17,10 @@ const HEADER: &str = "\
 # edit it, then run `openclaw-node restart`.
 ";
 
+/// The variable a launcher sets to name this file, where no service manager reads it for the
+/// node (the Windows Scheduled Task); `run` then reads it itself (`settings::credentials_file`).
+pub const CREDENTIALS_FILE_ENV: &str = "OPENCLAW_NODE_CREDENTIALS_FILE";
+
 /// What [`write_credentials`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EnvFileOutcome {
@@ -62,6 +66,32 @@ pub fn render(credentials: &Credentials) -> Result<String, String> {
     Ok(out)
 }
 
+/// Reads back what [`render`] writes: `NAME="value"` lines with `\` escapes; comments, blank
+/// lines and anything else are skipped (the node reads the file itself where no service manager
+/// does: the Windows Scheduled Task).
+pub fn parse(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        let Some((name, rest)) = line.split_once('=') else {
+            continue;
+        };
+        if name.is_empty() || name.starts_with('#') {
+            continue;
+        }
+        let Some(quoted) = rest.strip_prefix('"').and_then(|r| r.strip_suffix('"')) else {
+            continue;
+        };
+        let mut value = String::with_capacity(quoted.len());
+        let mut chars = quoted.chars();
+        while let Some(c) = chars.next() {
+            value.push(if c == '\\' { chars.next().unwrap_or('\\') } else { c });
+        }
+        out.push((name.to_string(), value));
+    }
+    out
+}
+
 /// `"value"` with `\ " $ `` escaped: read alike by systemd's `EnvironmentFile=` and `sh`.
 fn quote(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
@@ -76,7 +106,8 @@ fn quote(value: &str) -> String {
     out
 }
 
-#[cfg(test)]
+// POSIX tests (sh, modes, symlinks); Windows runs tests/windows.rs under Wine.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 
@@ -139,5 +170,28 @@ mod tests {
     fn no_credentials_gives_only_the_header() {
         let text = render(&Credentials::default()).unwrap();
         assert!(text.lines().all(|l| l.starts_with('#')));
+    }
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+
+    #[test]
+    fn what_render_writes_parse_reads_back() {
+        let tricky = r#"p@ss w0rd "quoted" $HOME `id` back\slash %h"#;
+        let creds = Credentials {
+            token: Some("tok-123".into()),
+            password: Some(tricky.into()),
+        };
+        let text = render(&creds).unwrap();
+        assert_eq!(
+            parse(&text),
+            vec![
+                ("OPENCLAW_GATEWAY_TOKEN".to_string(), "tok-123".to_string()),
+                ("OPENCLAW_GATEWAY_PASSWORD".to_string(), tricky.to_string()),
+            ]
+        );
+        assert_eq!(parse("# c\nX=unquoted\n=\"v\"\n"), vec![]);
     }
 }

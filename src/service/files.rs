@@ -4,9 +4,10 @@
 //! the credentials file). A systemd unit or a LaunchAgent plist lives outside the state directory
 //! and is written 0644 like any unit, so this module keeps a helper that takes the mode.
 
-use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+
+use crate::platform::files as platform_files;
 use std::path::Path;
 
 /// Replaces `path` with `bytes`: written to a temporary file beside it, fsynced, given `mode`,
@@ -17,10 +18,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: u32, dir_mode: u32) 
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
-    DirBuilder::new()
-        .recursive(true)
-        .mode(dir_mode)
-        .create(parent)?;
+    platform_files::create_dir_all_with_mode(parent, dir_mode)?;
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -33,19 +31,16 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: u32, dir_mode: u32) 
             .write(true)
             .create(true)
             .truncate(true)
-            .mode(mode)
             .open(&tmp)?;
         // The umask may have cleared bits of `mode`; and a leftover temporary file keeps its old
         // mode. Either way the final file gets exactly `mode`.
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
+        platform_files::set_mode(&file, mode)?;
         file.write_all(bytes)?;
         file.sync_all()?;
-        fs::rename(&tmp, path)?;
+        platform_files::replace(&tmp, path)?;
         // Make the rename itself durable. Some filesystems refuse to fsync a directory; the data
         // is already safe then, so that error is not worth failing for.
-        if let Ok(dir) = File::open(parent) {
-            let _ = dir.sync_all();
-        }
+        let _ = platform_files::sync_dir(parent);
         Ok(())
     })();
     if result.is_err() {
@@ -63,9 +58,11 @@ pub(crate) fn remove_if_exists(path: &Path) -> io::Result<bool> {
     }
 }
 
-#[cfg(test)]
+// POSIX tests (sh, modes, symlinks); Windows runs tests/windows.rs under Wine.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn writes_with_exact_mode_and_replaces() {

@@ -122,6 +122,8 @@ pub fn run_tool(program: &Path, args: &[&str], timeout: Duration) -> Result<Stri
 mod tests {
     use super::*;
 
+    #[cfg_attr(windows, ignore = "POSIX: runs /bin/sh")]
+
     #[test]
     fn a_tool_that_hangs_is_stopped_at_its_timeout() {
         let started = std::time::Instant::now();
@@ -134,6 +136,8 @@ mod tests {
         assert!(err.contains("did not finish within"), "{err}");
         assert!(started.elapsed() < Duration::from_secs(10));
     }
+
+    #[cfg_attr(windows, ignore = "POSIX: runs /bin/sh")]
 
     #[test]
     fn a_tool_failure_carries_what_it_said() {

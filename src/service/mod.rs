@@ -3,8 +3,8 @@
 //!
 //! - [`context`]: what the commands take from the machine (home, user, service manager).
 //! - [`spec`]: what the service runs (endpoint, `run` command line, environment).
-//! - [`systemd`], [`launchd`], [`script`]: one service definition format each; [`manager`] is
-//!   the interface the first two implement.
+//! - [`systemd`], [`launchd`], [`schtasks`] (Windows), [`script`]: one service definition format
+//!   each; [`manager`] is the interface the first three implement.
 //! - [`envfile`]: the 0600 credentials file the service reads.
 //! - [`actions`]: install/start/stop/restart/uninstall; [`report`]: `status`.
 //!
@@ -18,6 +18,7 @@ pub(crate) mod files;
 pub mod launchd;
 pub mod manager;
 pub mod report;
+pub mod schtasks;
 pub mod script;
 pub mod spec;
 pub mod systemd;
@@ -94,6 +95,10 @@ pub struct InstallArgs {
     /// machine-readable output
     #[argh(switch)]
     pub json: bool,
+    /// on Windows, a Scheduled Task that starts at boot without a logged-on user (S4U), for build
+    /// servers; needs an elevated prompt
+    #[argh(switch)]
+    pub at_boot: bool,
 }
 
 /// Show whether the service is installed and running, and the live connection state.

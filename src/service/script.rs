@@ -37,7 +37,8 @@ pub fn render_script(spec: &ServiceSpec) -> String {
     out
 }
 
-#[cfg(test)]
+// POSIX tests (sh, modes, symlinks); Windows runs tests/windows.rs under Wine.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use std::path::PathBuf;
@@ -71,6 +72,7 @@ mod tests {
             environment: vec![("OPENCLAW_STATE_DIR".into(), "/s p/a'c e".into())],
             env_file,
             working_directory: dir.clone(),
+ at_boot: false,
             log_file: PathBuf::from("/dev/null"),
         };
         let script = dir.join("start.sh");

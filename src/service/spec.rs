@@ -134,6 +134,8 @@ pub struct ServiceSpec {
     pub working_directory: PathBuf,
     /// Where launchd and the start script send the node's output (systemd uses the journal).
     pub log_file: PathBuf,
+    /// Start at boot without a logged-on user (`install --at-boot`; Windows' Scheduled Task).
+    pub at_boot: bool,
 }
 
 impl ServiceSpec {

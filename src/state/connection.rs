@@ -14,7 +14,6 @@
 //! or removed behind the node's back is opened anew, never read through a stale handle.
 
 use std::ops::{Deref, DerefMut};
-use std::os::unix::fs::MetadataExt as _;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
@@ -42,7 +41,8 @@ pub type FileId = (u64, u64);
 
 /// The file at `path` as a [`FileId`], if it exists.
 pub fn file_id(path: &Path) -> Option<FileId> {
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    let meta = std::fs::metadata(path).ok()?;
+    crate::platform::files::file_identity(path, &meta)
 }
 
 /// An open connection with its shared `state-handles` hold; goes back into its cache when

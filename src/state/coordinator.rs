@@ -63,7 +63,7 @@ pub struct Coordinators {
 impl Coordinators {
     /// The coordinators of the database at `db` (`$STATE/state/openclaw.sqlite`).
     pub fn of(db: &Path) -> Coordinators {
-        let uid = rustix::process::getuid().as_raw();
+        let uid = crate::platform::host::user_ids().0;
         let canonical = canonical_via_existing_ancestor(db);
         let state_dir = db
             .parent()
@@ -151,7 +151,6 @@ fn lock_error(path: &Path, family: Family, err: &rusqlite::Error) -> StateError 
 /// Creates `dir` (0700) if needed and checks it as TS does: a real directory, owned by this
 /// user, private. A lock directory someone else controls could be used to hold our locks.
 fn ensure_private_dir(dir: &Path) -> Result<(), StateError> {
-    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
     super::create_private_dir_all(dir).map_err(|e| StateError::io(dir, "creating", &e))?;
     let meta = dir
         .symlink_metadata()
@@ -162,21 +161,7 @@ fn ensure_private_dir(dir: &Path) -> Result<(), StateError> {
             "this lock directory is not a real directory; remove it",
         ));
     }
-    let uid = rustix::process::getuid().as_raw();
-    if meta.uid() != uid {
-        return Err(StateError::new(
-            dir,
-            format!(
-                "this lock directory belongs to uid {}, not to this user (uid {uid}); remove it",
-                meta.uid()
-            ),
-        ));
-    }
-    if meta.mode() & 0o077 != 0 {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| StateError::io(dir, "setting mode 0700", &e))?;
-    }
-    Ok(())
+    crate::platform::files::keep_dir_mine(dir, &meta).map_err(|message| StateError::new(dir, message))
 }
 
 /// `path` with symbolic links resolved up to its nearest existing ancestor, the missing rest

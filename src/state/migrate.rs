@@ -264,7 +264,7 @@ fn move_aside(paths: &StatePaths, path: &Path) -> Result<PathBuf, StateError> {
         .map(|c| if c == '/' { '-' } else { c })
         .collect();
     let target = dir.join(format!("{flat}.{}", now_ms()));
-    fs::rename(path, &target).map_err(|e| {
+    crate::platform::files::replace(path, &target).map_err(|e| {
         StateError::io(
             path,
             &format!("moving it to {} after its import", target.display()),

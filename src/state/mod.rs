@@ -19,7 +19,8 @@
 //!
 //! Rules every function here keeps:
 //! - Every write is atomic ([`write_atomic`]: temp file, fsync, rename, directory fsync) with mode
-//!   0600; directories the node creates are 0700.
+//!   0600; directories the node creates are 0700 (on Windows: an owner-only protected DACL,
+//!   and `MoveFileExW` for the rename; see `platform::files`).
 //! - Every read goes through [`trusted`] (sshd's StrictModes: no links, regular files only,
 //!   owned by the node's user or root and not writable by others, nor any directory above it, and
 //!   a size cap per file); a refused file is an error like an unreadable one.
@@ -27,15 +28,15 @@
 //!   what to do. It is never reset or overwritten: it may hold the only copy of a paired key.
 //! - Keys the node does not know are kept when it rewrites a file.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io::{self, Write as _};
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
 pub(crate) use crate::clock::now_ms;
 use crate::paths::StatePaths;
+use crate::platform::files;
 
 /// `node.json` may not exceed this (the Doctor migration refuses larger files).
 pub const NODE_STATE_MAX_BYTES: u64 = 64 * 1024;
@@ -95,21 +96,20 @@ impl std::fmt::Display for StateError {
 impl std::error::Error for StateError {}
 
 fn describe_io_error(err: &io::Error) -> String {
-    use rustix::io::Errno;
-    let advice = match Errno::from_io_error(err) {
-        Some(Errno::NOSPC) => Some("the disk is full; free some space and start the node again"),
-        Some(Errno::DQUOT) => {
+    let advice = match crate::platform::os_error::errno_name(err) {
+        Some("ENOSPC") => Some("the disk is full; free some space and start the node again"),
+        Some("EDQUOT") => {
             Some("the disk quota is exhausted; free some space and start the node again")
         }
-        Some(Errno::ROFS) => {
+        Some("EROFS") => {
             Some("the file system is read-only; point OPENCLAW_STATE_DIR at a writable directory")
         }
-        Some(Errno::FBIG) => Some("the file size limit (ulimit -f) was reached; raise it"),
-        Some(Errno::ACCESS) | Some(Errno::PERM) => {
+        Some("EFBIG") => Some("the file size limit (ulimit -f) was reached; raise it"),
+        Some("EACCES" | "EPERM") => {
             Some("permission denied; check the owner and mode of the file and its directory")
         }
-        Some(Errno::NOTDIR) => Some("a path component is a file, not a directory"),
-        Some(Errno::ISDIR) => Some("a directory is in the way of the file"),
+        Some("ENOTDIR") => Some("a path component is a file, not a directory"),
+        Some("EISDIR") => Some("a directory is in the way of the file"),
         _ => None,
     };
     match advice {
@@ -128,7 +128,7 @@ fn describe_io_error(err: &io::Error) -> String {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     let (dir, tmp) = prepare_temp(path)?;
     let written = write_temp(&tmp, bytes)
-        .and_then(|()| fs::rename(&tmp, path).map_err(|e| ("replacing the file", e)));
+        .and_then(|()| files::replace(&tmp, path).map_err(|e| ("replacing the file", e)));
     if let Err((doing, err)) = written {
         let _ = fs::remove_file(&tmp);
         return Err(StateError::io(path, doing, &err));
@@ -151,7 +151,7 @@ fn write_atomic_new(path: &Path, bytes: &[u8]) -> Result<bool, StateError> {
         Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Ok(false),
         // File systems without hard links: fall back to check-then-rename, racy only there.
         Err(_) if path.symlink_metadata().is_ok() => Ok(false),
-        Err(_) => fs::rename(&tmp, path)
+        Err(_) => files::replace(&tmp, path)
             .map(|()| true)
             .map_err(|e| StateError::io(path, "creating the file", &e)),
     };
@@ -183,33 +183,21 @@ fn prepare_temp(path: &Path) -> Result<(&Path, PathBuf), StateError> {
 }
 
 fn write_temp(tmp: &Path, bytes: &[u8]) -> Result<(), (&'static str, io::Error)> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        // O_CREAT|O_EXCL never follows a link at `tmp`; O_NOFOLLOW says so a second time.
-        .create_new(true)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-        .mode(0o600)
-        .open(tmp)
-        .map_err(|e| ("creating a temporary file", e))?;
+    let mut file = files::create_new_private(tmp).map_err(|e| ("creating a temporary file", e))?;
     file.write_all(bytes).map_err(|e| ("writing", e))?;
-    // The umask may have cleared bits of 0600 at creation; set it exactly.
-    file.set_permissions(fs::Permissions::from_mode(0o600))
-        .map_err(|e| ("setting mode 0600", e))?;
+    files::restrict_to_owner(&file).map_err(|e| ("making it private to its owner", e))?;
     file.sync_all().map_err(|e| ("flushing to disk", e))
 }
 
-/// Creates `dir` and its missing parents with mode 0700. Existing directories keep their mode.
+/// Creates `dir` and its missing parents owner-only (0700). Existing directories keep theirs.
 fn create_private_dir_all(dir: &Path) -> io::Result<()> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
+    files::create_private_dir_all(dir)
 }
 
 /// Flushes a directory so a rename in it is durable. Failure only costs durability after a
 /// crash (the new file is already in place), so it is logged, not returned.
 fn sync_dir(dir: &Path) {
-    if let Err(err) = File::open(dir).and_then(|d| d.sync_all()) {
+    if let Err(err) = files::sync_dir(dir) {
         log::warn!("could not flush directory {} to disk: {err}", dir.display());
     }
 }
@@ -625,8 +613,7 @@ pub fn apply_command_allowlist(
 
 /// The machine's name as the TS node shows it: the host name without `.local`, else "openclaw".
 pub fn machine_display_name() -> String {
-    let uname = rustix::system::uname();
-    let name = uname.nodename().to_string_lossy();
+    let name = crate::platform::host::host_name();
     let name = name.trim();
     let name = match name.len().checked_sub(".local".len()) {
         Some(cut) if name.is_char_boundary(cut) && name[cut..].eq_ignore_ascii_case(".local") => {
@@ -669,11 +656,15 @@ pub(crate) fn normalize_scopes(scopes: &[String]) -> Vec<String> {
     scopes
 }
 
-#[cfg(test)]
+// POSIX tests (sh, modes, symlinks); Windows runs tests/windows.rs under Wine.
+#[cfg(all(test, unix))]
 mod fresh_tests;
-#[cfg(test)]
+// POSIX tests (sh, modes, symlinks); Windows runs tests/windows.rs under Wine.
+#[cfg(all(test, unix))]
 mod sqlite_tests;
-#[cfg(test)]
+// POSIX tests (sh, modes, symlinks); Windows runs tests/windows.rs under Wine.
+#[cfg(all(test, unix))]
 mod tests;
-#[cfg(test)]
+// POSIX tests (sh, modes, symlinks); Windows runs tests/windows.rs under Wine.
+#[cfg(all(test, unix))]
 mod trusted_tests;

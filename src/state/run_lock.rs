@@ -6,14 +6,12 @@
 //! whole life. The kernel drops the lock when the process ends however it ends, so a crash
 //! leaves no stale lock to clean up; the pid written into the file is only for the message.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{flock, FlockOperation};
-
 use super::create_private_dir_all;
+use crate::platform::files;
 
 /// Held for as long as this value lives.
 #[derive(Debug)]
@@ -64,17 +62,10 @@ impl RunLock {
         if let Some(dir) = path.parent() {
             create_private_dir_all(dir).map_err(|e| io_error(e.to_string()))?;
         }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| io_error(e.to_string()))?;
-        match flock(&file, FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => {}
-            Err(rustix::io::Errno::WOULDBLOCK) => {
+        let mut file = files::open_private_rw(path).map_err(|e| io_error(e.to_string()))?;
+        match files::try_lock(&file) {
+            Ok(true) => {}
+            Ok(false) => {
                 let mut text = String::new();
                 // Bounded: the file holds a pid, and a hostile one is only ever parsed.
                 let _ = (&file).take(64).read_to_string(&mut text);

@@ -31,7 +31,6 @@
 //! holds only the tables someone created by hand; TS upgrades such a file in place on first
 //! touch, so it is written too, and never stamped.
 
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -292,13 +291,7 @@ impl SqliteState {
                 .map_err(|e| StateError::io(&self.path, "creating its directory", &e))?;
         }
         self.check_files(false)?;
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-            .open(&self.path)
-        {
+        match crate::platform::files::create_new_private(&self.path) {
             Ok(_) => Ok(()),
             Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
             Err(err) => Err(StateError::io(&self.path, "creating", &err)),

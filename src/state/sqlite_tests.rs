@@ -2,6 +2,7 @@
 //! import of retired JSON files, and the lost-approvals marker. Real files and real SQLite
 //! databases in unique temp directories.
 
+use std::os::unix::fs::PermissionsExt as _;
 use std::time::Duration;
 
 use rusqlite::Connection;

@@ -12,7 +12,6 @@
 //! pins `argv[0]`, and yields the [`BoundPlan`] the execute phase runs and re-checks.
 
 use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::command::CommandRequest;
@@ -41,17 +40,8 @@ pub const MSG_OPERAND_MISSING_BINDING: &str =
 pub const MSG_UNSUPPORTED_SHAPE: &str =
     "SYSTEM_RUN_DENIED: approval cannot safely bind this interpreter/runtime command";
 
-fn identity(meta: &fs::Metadata) -> (u64, u64) {
-    (meta.dev(), meta.ino())
-}
-
 fn is_mutable_by_current_process(path: &Path) -> bool {
-    if rustix::fs::access(path, rustix::fs::Access::WRITE_OK).is_ok() {
-        return true;
-    }
-    fs::metadata(path)
-        .map(|m| m.uid() == rustix::process::getuid().as_raw())
-        .unwrap_or(false)
+    crate::platform::files::writable_by_me(path)
 }
 
 fn parent_of(path: &Path) -> PathBuf {
@@ -123,13 +113,15 @@ pub fn capture_cwd(cwd: &Path) -> Result<CwdSnapshot, &'static str> {
     if has_mutable_symlink_component(&requested) || lstat.file_type().is_symlink() {
         return Err(MSG_CWD_SYMLINK);
     }
-    if identity(&stat) != identity(&lstat) || identity(&stat) != identity(&real_stat) {
+    let identity = crate::platform::files::file_identity;
+    let this = identity(&requested, &stat).ok_or(MSG_CWD_IDENTITY)?;
+    if Some(this) != identity(&requested, &lstat) || Some(this) != identity(&real, &real_stat) {
         return Err(MSG_CWD_IDENTITY);
     }
     let cwd = real.to_str().ok_or(MSG_CWD_MISSING)?.to_string();
     Ok(CwdSnapshot {
         cwd,
-        identity: identity(&stat),
+        identity: this,
     })
 }
 
@@ -474,8 +466,9 @@ pub fn planned_argv(
 mod operand;
 
 pub use operand::mutable_operand_snapshot;
-#[cfg(test)]
+#[cfg(all(test, unix))]
 use operand::{is_interpreter_like, mutable_operand_target};
 
-#[cfg(test)]
+// POSIX tests (sh, modes, symlinks); Windows runs tests/windows.rs under Wine.
+#[cfg(all(test, unix))]
 mod tests;

@@ -41,12 +41,9 @@ pub(super) fn launch_error_message(err: &std::io::Error, cwd: Option<&str>) -> S
     let reason = match std::fs::metadata(cwd) {
         Ok(meta) if meta.is_dir() => return message,
         Ok(_) => "is not a directory",
-        Err(stat) => match stat
-            .raw_os_error()
-            .map(rustix::io::Errno::from_raw_os_error)
-        {
-            Some(e) if e == rustix::io::Errno::NOTDIR => "is not a directory",
-            Some(e) if e == rustix::io::Errno::NOENT => {
+        Err(stat) => match crate::platform::os_error::errno_name(&stat) {
+            Some("ENOTDIR") => "is not a directory",
+            Some("ENOENT") => {
                 if code == "ENOTDIR" {
                     "is not a directory"
                 } else {

@@ -45,7 +45,7 @@ const MAX_EXIT_CHECK_INTERVAL: Duration = Duration::from_millis(50);
 const FIRST_GROUP_RECHECK: Duration = Duration::from_millis(5);
 
 /// What the supervision learnt; the caller turns it into an `ExecOutcome`.
-pub(super) struct Ended {
+pub(in crate::exec) struct Ended {
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
     pub timed_out: bool,
@@ -56,7 +56,7 @@ pub(super) struct Ended {
 /// Runs until the group's leader has been reaped and its pipes closed (and, if its group was
 /// being terminated, until the group is gone or has been sent SIGKILL). A group without a
 /// pidfd ([`ProcessGroup::exit_fd`] is `None`) is watched by the interval check.
-pub(super) fn supervise(mut group: ProcessGroup, spec: &ExecSpec, cancel: &CancelToken) -> Ended {
+pub(in crate::exec) fn supervise(mut group: ProcessGroup, spec: &ExecSpec, cancel: &CancelToken) -> Ended {
     let pipes = [
         group.take_stdout().map(OwnedFd::from),
         group.take_stderr().map(OwnedFd::from),
@@ -434,7 +434,7 @@ mod tests {
     //! The interval check that stands in for a pidfd on other systems, exercised on this one.
 
     use super::*;
-    use crate::exec::spawn::spawn;
+    use crate::exec::unix::spawn::spawn;
 
     fn run_without_pidfd(script: &str, timeout: Option<Duration>) -> Ended {
         let spec = ExecSpec {

@@ -15,7 +15,7 @@ use super::{ExecSpec, ProcessGroup};
 /// An executable file the kernel cannot run (`ENOEXEC`: a script without `#!`) is run by
 /// `/bin/sh` as a script file, as `execvp(3)` does and so the TS host (libuv) does; this is
 /// not a shell command line, the file's path is sh's script operand.
-pub(super) fn spawn(spec: &ExecSpec) -> io::Result<ProcessGroup> {
+pub(in crate::exec) fn spawn(spec: &ExecSpec) -> io::Result<ProcessGroup> {
     let Some((name, args)) = spec.argv.split_first() else {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty command"));
     };

@@ -1,20 +1,4 @@
-//! A self-contained demo: a fake OpenClaw gateway and the real `openclaw-node` binary, end to end.
-//!
-//! ```sh
-//! cargo run --example demo
-//! ```
-//!
-//! It starts the strict fake gateway the integration tests use (on a free loopback port), starts
-//! `openclaw-node run` against it with a throw-away state directory, waits for the handshake,
-//! sends one `system.which` and one `system.run`, prints every frame of each exchange, and shuts
-//! the node down with SIGTERM.
-//!
-//! The node binary is taken from `OPENCLAW_NODE_BIN`, else from next to this example
-//! (`target/<profile>/openclaw-node`). When the demo was started by cargo, it first runs
-//! `cargo build --bin openclaw-node` for the same profile so the binary is current (cargo does
-//! not build binaries for examples by itself).
-
-#[path = "../tests/support/mod.rs"]
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::path::PathBuf;
@@ -28,7 +12,7 @@ use support::{Dir, FakeGateway, GatewayConfig, Invoke, LoggedFrame};
 const TOKEN: &str = "demo-shared-token";
 const WAIT: Duration = Duration::from_secs(30);
 
-fn main() -> ExitCode {
+pub fn main() -> ExitCode {
     match demo() {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
