@@ -158,6 +158,12 @@ impl StatePaths {
     pub fn approvals_marker_file(&self) -> PathBuf {
         self.node_dir().join("exec-approvals.seen")
     }
+    /// `openclaw-node/commands.json`: the saved `--commands` allowlist on the JSON backend.
+    /// Not in `node.json`: `openclaw doctor --fix` refuses to import a `node.json` with keys the
+    /// TS node never wrote (state-sqlite.md §6.4), and the SQLite row keeps it itself.
+    pub fn commands_file(&self) -> PathBuf {
+        self.node_dir().join("commands.json")
+    }
     /// `openclaw-node/migrated/`: retired JSON files, moved here once imported into SQLite.
     pub fn migrated_dir(&self) -> PathBuf {
         self.node_dir().join("migrated")

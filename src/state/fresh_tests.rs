@@ -534,3 +534,25 @@ fn a_virtual_table_of_a_module_left_out_does_not_stop_the_node() {
         .unwrap_err();
     assert!(err.to_string().contains("no such module"), "{err}");
 }
+
+#[test]
+fn an_allowlist_kept_beside_node_json_survives_the_move_to_sqlite() {
+    let dir = TempDir::new("commands-to-sqlite");
+    let paths = dir.paths();
+    let backend = open_for_run(&paths, check).unwrap();
+    assert_eq!(backend.name(), "sqlite");
+    // `openclaw doctor --fix` imported node.json (which never holds the allowlist) into the
+    // database; the JSON backend's side file is still there.
+    let state = NodeState::from_json(&json!({"nodeId": "n-1"})).unwrap();
+    state.save(&paths).unwrap();
+    json::save_commands_file(&paths, Some(&["system.which".to_string()])).unwrap();
+    let loaded = NodeState::load(&paths).unwrap().unwrap();
+    assert_eq!(loaded.commands, Some(vec!["system.which".to_string()]));
+    // Saved into the row, the side file goes: one truth.
+    loaded.save(&paths).unwrap();
+    assert!(!paths.commands_file().exists());
+    assert_eq!(
+        NodeState::load(&paths).unwrap().unwrap().commands,
+        Some(vec!["system.which".to_string()])
+    );
+}

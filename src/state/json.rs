@@ -29,18 +29,54 @@ const DEVICE_AUTH_MAX_BYTES: u64 = 64 * 1024;
 /// Reads `node.json`; `Ok(None)` when it does not exist.
 pub(super) fn load_node(paths: &StatePaths) -> Result<Option<NodeState>, StateError> {
     let path = paths.node_file();
+    let Some(doc) = read_json_file(&path, NODE_STATE_MAX_BYTES)? else {
+        return Ok(None);
+    };
+    let mut state =
+        NodeState::from_json(&doc).map_err(|problem| StateError::unusable(&path, problem))?;
+    if state.commands.is_none() {
+        state.commands = load_commands_file(paths)?;
+    }
+    Ok(Some(state))
+}
+
+/// The `--commands` allowlist kept beside `node.json` (`openclaw-node/commands.json`), if any.
+pub(super) fn load_commands_file(paths: &StatePaths) -> Result<Option<Vec<String>>, StateError> {
+    let path = paths.commands_file();
     match read_json_file(&path, NODE_STATE_MAX_BYTES)? {
         None => Ok(None),
-        Some(doc) => NodeState::from_json(&doc)
-            .map(Some)
-            .map_err(|problem| StateError::unusable(&path, problem)),
+        Some(doc) => serde_json::from_value(doc).map(Some).map_err(|_| {
+            StateError::unusable(&path, "must be an array of command id strings")
+        }),
+    }
+}
+
+/// Writes (or, for `None`, removes) `openclaw-node/commands.json`.
+pub(super) fn save_commands_file(
+    paths: &StatePaths,
+    commands: Option<&[String]>,
+) -> Result<(), StateError> {
+    let path = paths.commands_file();
+    match commands {
+        Some(commands) => write_atomic(&path, to_pretty_json(&Value::from(commands)).as_bytes()),
+        None => match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(err) => Err(StateError::new(&path, format!("cannot remove: {err}"))),
+        },
     }
 }
 
 /// Writes `node.json` atomically (2-space JSON, no trailing newline, as the TS node wrote it).
 pub(super) fn save_node(paths: &StatePaths, state: &NodeState) -> Result<(), StateError> {
     let path = paths.node_file();
-    let text = to_pretty_json(&state.to_json());
+    // `node.json` keeps only the keys the TS node wrote, so `openclaw doctor --fix` can import it.
+    let mut doc = state.to_json();
+    if let Value::Object(map) = &mut doc {
+        map.remove("commands");
+    }
+    save_commands_file(paths, state.commands.as_deref())?;
+    let text = to_pretty_json(&doc);
     if text.len() as u64 > NODE_STATE_MAX_BYTES {
         return Err(StateError::new(
             &path,

@@ -281,13 +281,28 @@ impl NodeState {
     /// Reads the saved node config (`node.json`, or the SQLite `nodeHost.config` row);
     /// `Ok(None)` when there is none.
     pub fn load(paths: &StatePaths) -> Result<Option<NodeState>, StateError> {
-        Backend::detect(paths).load_node()
+        let backend = Backend::detect(paths);
+        let mut state = backend.load_node()?;
+        if let (Backend::Sqlite(_), Some(state)) = (&backend, state.as_mut()) {
+            // `openclaw doctor --fix` imports `node.json` without the allowlist the JSON
+            // backend kept beside it: the restriction survives the move.
+            if state.commands.is_none() {
+                state.commands = json::load_commands_file(paths)?;
+            }
+        }
+        Ok(state)
     }
 
     /// Saves the node config to the backend in use (`node.json` is written atomically as
     /// 2-space JSON with no trailing newline, as the TS node wrote it).
     pub fn save(&self, paths: &StatePaths) -> Result<(), StateError> {
-        Backend::detect(paths).save_node(self)
+        let backend = Backend::detect(paths);
+        backend.save_node(self)?;
+        if let Backend::Sqlite(_) = backend {
+            // The row holds the allowlist now: one truth.
+            json::save_commands_file(paths, None)?;
+        }
+        Ok(())
     }
 
     /// Parses the document. Known keys must have their types; `null` counts as absent; blank

@@ -307,6 +307,9 @@ fn node_state_keeps_unknown_keys_and_the_legacy_token() {
         serde_json::from_str(&fs::read_to_string(paths.node_file()).unwrap()).unwrap();
     let mut expected = doc.clone();
     expected["nodeId"] = json!("n-1");
+    // The allowlist moves beside the file: `openclaw doctor --fix` refuses a node.json with
+    // keys the TS node never wrote.
+    expected.as_object_mut().unwrap().remove("commands");
     assert_eq!(back, expected);
     let keys: Vec<&String> = back.as_object().unwrap().keys().collect();
     assert_eq!(
@@ -317,10 +320,22 @@ fn node_state_keeps_unknown_keys_and_the_legacy_token() {
             "token",
             "displayName",
             "gateway",
-            "installedAppsSharing",
-            "commands"
+            "installedAppsSharing"
         ]
     );
+    let side: Value =
+        serde_json::from_str(&fs::read_to_string(paths.commands_file()).unwrap()).unwrap();
+    assert_eq!(side, json!(["system.run"]));
+    assert_eq!(mode(&paths.commands_file()), 0o600);
+    let again = NodeState::load(&paths).unwrap().unwrap();
+    assert_eq!(again.commands, Some(vec!["system.run".to_string()]));
+
+    // --all-commands: the side file goes.
+    let mut all = again;
+    all.commands = None;
+    all.save(&paths).unwrap();
+    assert!(!paths.commands_file().exists());
+    assert_eq!(NodeState::load(&paths).unwrap().unwrap().commands, None);
 }
 
 /// Fuzz regression (node_json): `{"versionon":118446744073709551615}` read back as a different
