@@ -72,28 +72,8 @@ GW_PID=$STARTED
 ih wait-gateway "$PORT" 180 "$GW_PID" >/dev/null || { fail "gateway: did not start (see $RUN/gw/log)"; echo "$PASSED passed, $FAILED failed"; exit 1; }
 say "gateway on 127.0.0.1:$PORT"
 
-oc() { (cd "$GW_HOME" && HOME="$GW_HOME" timeout 120 "$OC_BIN" "$@" 2>>"$RUN/gw/cli.log"); }
-# connect_and_approve NAME TIMEOUT: approve surfaces until NAME is connected with file.fetch; sets NODE_ID
-connect_and_approve() {
-  local name=$1 deadline=$(($(date +%s) + $2)) out rid
-  while (($(date +%s) < deadline)); do
-    if out=$(oc nodes list --json | ih find-node "$name" 0 file.fetch 2>/dev/null); then
-      NODE_ID=${out%% *}
-      return 0
-    fi
-    for rid in $(oc nodes pending --json | ih pending "$name" 2>/dev/null || true); do
-      oc nodes approve "$rid" --json >>"$RUN/gw/approve.log" 2>&1 || true
-    done
-    sleep 0.5
-  done
-  return 1
-}
-invoke() { # COMMAND PARAMS_JSON: the operator's node.invoke, as `openclaw nodes invoke` sends it
-  local req
-  req=$(python3 -c 'import json,sys,uuid; print(json.dumps({"nodeId":sys.argv[1],"command":sys.argv[2],
-    "params":json.loads(sys.argv[3]),"timeoutMs":30000,"idempotencyKey":str(uuid.uuid4())}))' "$NODE_ID" "$1" "$2")
-  oc gateway call node.invoke --json --timeout 60000 --params "$req" 2>&1 || true
-}
+OC_TIMEOUT=120
+invoke() { node_invoke "$NODE_ID" "$1" "$2" 30000; } # COMMAND PARAMS_JSON: the operator's node.invoke
 tool() { # NAME ARGS_JSON: an agent tool through the gateway's tools.invoke RPC
   local req
   req=$(python3 -c 'import json,sys; print(json.dumps({"name":sys.argv[1],"args":json.loads(sys.argv[2])}))' "$1" "$2")
@@ -105,7 +85,7 @@ mkdir -p "$NODE_HOME"
 start_group "$RUN/node.log" "$NODE_HOME" OPENCLAW_GATEWAY_TOKEN="$TOKEN" RUST_LOG=info "$NODE_BIN" run \
   --host 127.0.0.1 --port "$PORT" --display-name files-node
 NODE_PID=$STARTED
-if ! connect_and_approve files-node 120; then
+if ! connect_and_approve files-node 120 file.fetch; then
   fail "openclaw-node did not connect with file.fetch approved (see $RUN/node.log, $RUN/gw/log)"
   echo "$PASSED passed, $FAILED failed"; exit 1
 fi

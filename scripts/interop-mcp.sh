@@ -24,23 +24,6 @@ HARNESS=interop-mcp
 source "$(dirname "${BASH_SOURCE[0]}")/lib/interop-harness.sh" "$@"
 PYTHON=$(command -v /usr/bin/python3 || command -v python3)
 
-# jq-like: KEY.PATH of the first JSON document in stdin (log lines before it are skipped)
-json_get() {
-  python3 -c '
-import json, sys
-text = sys.stdin.read()
-doc = None
-for i, ch in enumerate(text):
-    if ch in "[{" and (i == 0 or text[i - 1] == "\n"):
-        try:
-            doc = json.JSONDecoder().raw_decode(text[i:])[0]; break
-        except ValueError:
-            pass
-if doc is None: sys.exit(1)
-for k in sys.argv[1].split("."):
-    if k: doc = doc[int(k)] if isinstance(doc, list) else (doc or {}).get(k)
-print(doc if isinstance(doc, str) else json.dumps(doc))' "$1"
-}
 
 # ---- the MCP server and the fake Ollama ----------------------------------------------------------------
 cat >"$RUN/calc-server.py" <<'PY'
@@ -145,27 +128,9 @@ for ((i = 0; i < 1800; i++)); do
 done
 say "gateway on 127.0.0.1:$PORT"
 
-oc() { (cd "$GW_HOME" && HOME="$GW_HOME" timeout 90 "$OC_BIN" "$@" 2>>"$RUN/gw/cli.log"); }
 call() { oc gateway call "$1" --json --timeout 60000 --params "$2" 2>&1 || true; }
-# connect_and_approve NAME TIMEOUT COMMAND: approve surfaces until NAME is connected with COMMAND; sets NODE_ID
-connect_and_approve() {
-  local name=$1 deadline=$(($(date +%s) + $2)) out rid
-  while (($(date +%s) < deadline)); do
-    if out=$(oc nodes list --json | ih find-node "$name" 0 "$3" 2>/dev/null); then
-      NODE_ID=${out%% *}
-      return 0
-    fi
-    for rid in $(oc nodes pending --json | ih pending "$name" 2>/dev/null || true); do
-      oc nodes approve "$rid" --json >>"$RUN/gw/approve.log" 2>&1 || true
-    done
-    sleep 0.5
-  done
-  return 1
-}
-invoke() { # NODE_ID COMMAND PARAMS_JSON
-  call node.invoke "$(python3 -c 'import json,sys,uuid; print(json.dumps({"nodeId":sys.argv[1],"command":sys.argv[2],
-    "params":json.loads(sys.argv[3]),"timeoutMs":30000,"idempotencyKey":str(uuid.uuid4())}))' "$1" "$2" "$3")"
-}
+
+invoke() { node_invoke "$1" "$2" "$3" 30000; } # NODE_ID COMMAND PARAMS_JSON
 
 # ---- the node -----------------------------------------------------------------------------------------
 HOME_N="$RUN/node/home"

@@ -28,22 +28,6 @@ HARNESS=interop-state
 source "$(dirname "${BASH_SOURCE[0]}")/lib/interop-harness.sh" "$@"
 
 py() { python3 - "$@"; }
-json_get() { # KEY.PATH < JSON (tolerates log lines before the document)
-  python3 -c '
-import json, sys
-text = sys.stdin.read()
-doc = None
-for i, ch in enumerate(text):
-    if ch in "[{" and (i == 0 or text[i - 1] == "\n"):
-        try:
-            doc = json.JSONDecoder().raw_decode(text[i:])[0]; break
-        except ValueError:
-            pass
-if doc is None: sys.exit(1)
-for k in sys.argv[1].split("."):
-    if k: doc = doc[int(k)] if isinstance(doc, list) else (doc or {}).get(k)
-print(doc if isinstance(doc, str) else json.dumps(doc))' "$1"
-}
 
 # ---- gateway ------------------------------------------------------------------------------------------
 GW_HOME="$RUN/gw/home"
@@ -79,7 +63,6 @@ for ((i = 0; i < 1800; i++)); do
 done
 say "gateway on 127.0.0.1:$PORT"
 
-oc() { (cd "$GW_HOME" && HOME="$GW_HOME" timeout 90 "$OC_BIN" "$@" 2>>"$RUN/gw/cli.log"); }
 oc_in() { local home=$1; shift; (cd "$home" && HOME="$home" timeout 120 "$OC_BIN" "$@" 2>&1); }
 
 # find_node NAME: "nodeId connectedAtMs commands" of the connected node NAME
@@ -90,27 +73,7 @@ pending_count() { # pending device + node requests from anyone
   n=$(oc nodes pending --json | python3 -c 'import json,sys; t=sys.stdin.read(); d=json.loads(t[min(i for i in (t.find("{"),t.find("[")) if i>=0):]); print(len(d if isinstance(d,list) else d.get("pending") or d.get("requests") or []))' 2>/dev/null || echo 0)
   echo $((d + n))
 }
-# connect_and_approve NAME TIMEOUT: approve surfaces until NAME is connected with system.run; sets NODE_ID
-connect_and_approve() {
-  local name=$1 deadline=$(($(date +%s) + $2)) out rid
-  while (($(date +%s) < deadline)); do
-    if out=$(oc nodes list --json | ih find-node "$name" 0 system.run 2>/dev/null); then
-      NODE_ID=${out%% *}
-      return 0
-    fi
-    for rid in $(oc nodes pending --json | ih pending "$name" 2>/dev/null || true); do
-      oc nodes approve "$rid" --json >>"$RUN/gw/approve.log" 2>&1 || true
-    done
-    sleep 0.5
-  done
-  return 1
-}
-invoke() { # NODE_ID COMMAND PARAMS_JSON
-  local req
-  req=$(python3 -c 'import json,sys,uuid; print(json.dumps({"nodeId":sys.argv[1],"command":sys.argv[2],
-    "params":json.loads(sys.argv[3]),"timeoutMs":15000,"idempotencyKey":str(uuid.uuid4())}))' "$1" "$2" "$3")
-  oc gateway call node.invoke --json --timeout 30000 --params "$req" 2>&1 || true
-}
+invoke() { node_invoke "$1" "$2" "$3"; } # NODE_ID COMMAND PARAMS_JSON
 ALLOWLIST='{"version":1,"defaults":{"security":"allowlist","ask":"off","askFallback":"deny"},"agents":{"*":{"allowlist":[{"pattern":"/usr/bin/uname"}]}}}'
 set_allowlist() { # NODE_ID: through the gateway (`openclaw approvals set --node`, exec.approvals.node.set)
   local out
@@ -156,13 +119,13 @@ story_a() {
   start_group "$RUN/a-ts.log" "$home" OPENCLAW_GATEWAY_TOKEN="$TOKEN" "$OC_BIN" node run --host 127.0.0.1 \
     --port "$PORT" --display-name state-a
   local ts=$STARTED
-  connect_and_approve state-a 120 || { fail "a: TS node did not connect with system.run (see $RUN/a-ts.log)"; stop_group "$ts"; return; }
+  connect_and_approve state-a 120 system.run || { fail "a: TS node did not connect with system.run (see $RUN/a-ts.log)"; stop_group "$ts"; return; }
   before=$NODE_ID
   set_allowlist "$before" || { fail "a: allowlist not set through the gateway on the TS node"; }
   stop_group "$ts"
   pend0=$(pending_count)
   rust_start a "$home"
-  if ! connect_and_approve state-a 60; then
+  if ! connect_and_approve state-a 60 system.run; then
     fail "a: openclaw-node did not reconnect on the TS node's HOME (see $RUN/a.log)"; stop_group "$NODE_PID"; return
   fi
   after=$NODE_ID
@@ -182,7 +145,7 @@ rust_first() {
   local name=$1 home=$2 store=$3
   mkdir -p "$home"
   rust_start "$name" "$home" --host 127.0.0.1 --port "$PORT" --display-name "state-$name"
-  connect_and_approve "state-$name" 60 || { fail "$name: openclaw-node did not connect (see $RUN/$name.log)"; stop_group "$NODE_PID"; return 1; }
+  connect_and_approve "state-$name" 60 system.run || { fail "$name: openclaw-node did not connect (see $RUN/$name.log)"; stop_group "$NODE_PID"; return 1; }
   RUST_ID=$NODE_ID
   set_allowlist "$RUST_ID" || { fail "$name: allowlist not set through the gateway"; stop_group "$NODE_PID"; return 1; }
   stop_group "$NODE_PID"
@@ -222,7 +185,7 @@ story_b() {
   # command surface is approved again, as for any node that declares more commands).
   start_group "$RUN/b-ts.log" "$home" "$OC_BIN" node run
   ts=$STARTED
-  if connect_and_approve state-b 120; then
+  if connect_and_approve state-b 120 system.run; then
     [[ "$NODE_ID" == "$RUST_ID" ]] \
       && pass "b: the TS node host starts on openclaw-node's state as the same device ($NODE_ID)" \
       || fail "b: the TS node host came back as $NODE_ID (openclaw-node: $RUST_ID)"
@@ -243,7 +206,7 @@ story_c() {
     && pass "c: doctor --fix moved the files into SQLite" || fail "c: doctor --fix did not migrate: $(tail -c 300 <<<"$out")"
   pend0=$(pending_count)
   rust_start c "$home"
-  if ! connect_and_approve state-c 60; then
+  if ! connect_and_approve state-c 60 system.run; then
     fail "c: openclaw-node did not reconnect after doctor --fix (see $RUN/c.log)"; stop_group "$NODE_PID"; return
   fi
   pend1=$(pending_count)

@@ -44,7 +44,6 @@ ih wait-gateway "$PORT" 180 "$GW_PID" </dev/null >/dev/null \
   || { fail "gateway: did not start (see $RUN/gw/log)"; echo "$PASSED passed, $FAILED failed"; exit 1; }
 say "gateway on 127.0.0.1:$PORT"
 
-oc() { (cd "$GW_HOME" && HOME="$GW_HOME" timeout 90 "$OC_BIN" "$@" 2>>"$RUN/gw/cli.log"); }
 call() { oc gateway call "$1" --json --timeout 30000 --params "$2" 2>&1 || true; }
 rust_start() { # LOG HOME [VAR=VALUE...] -- ARGS...: openclaw-node run --display-name ${SHOWN:-LOG} ARGS
   local name=$1 home=$2 envs=()
@@ -73,12 +72,7 @@ mint_code() { # the setup code of a fresh node-profile bootstrap (node-surface.m
   call device.pair.setupCode "{\"bootstrapProfile\":\"node\",\"publicUrl\":\"ws://127.0.0.1:$PORT\",\"includeQr\":false}" \
     | ih get setupCode
 }
-invoke() { # NODE_ID COMMAND PARAMS_JSON
-  local req
-  req=$(python3 -c 'import json,sys,uuid; print(json.dumps({"nodeId":sys.argv[1],"command":sys.argv[2],
-    "params":json.loads(sys.argv[3]),"timeoutMs":15000,"idempotencyKey":str(uuid.uuid4())}))' "$1" "$2" "$3")
-  call node.invoke "$req"
-}
+invoke() { node_invoke "$1" "$2" "$3"; } # NODE_ID COMMAND PARAMS_JSON
 count_pending() { # METHOD: how many pending requests device.pair.list / node.pair.list shows
   call "$1" '{}' | python3 -c 'import json,sys; t=sys.stdin.read(); print(len(json.loads(t[t.find("{"):]).get("pending") or []))' \
     2>/dev/null || echo 0

@@ -9,8 +9,10 @@
 # target/release/openclaw-node), installs or reuses the cached Node 24 + openclaw 2026.9.6 through
 # `scripts/interop.sh --install-only` and puts that Node on PATH (OC_BIN is the openclaw CLI),
 # makes the run directory RUN (canonical path; kept after a failure or with --keep), and defines
-# pass/fail/say, start_group/stop_group (process groups killed by the EXIT trap) and ih
-# (interop.sh's Python helpers: free ports, waiting for the gateway, the CLI's JSON).
+# pass/fail/say, start_group/stop_group (process groups killed by the EXIT trap), ih (interop.sh's
+# Python helpers: free ports, waiting for the gateway, the CLI's JSON), json_get, and, for a
+# gateway whose home is GW_HOME: oc (the CLI; OC_TIMEOUT seconds, default 90),
+# connect_and_approve and node_invoke.
 
 CACHE=${INTEROP_CACHE:-$HOME/.cache/openclaw-node-interop}
 OC_VERSION=2026.9.6
@@ -72,3 +74,52 @@ trap cleanup EXIT
 # interop.sh's helpers for ports and the CLI's JSON (node rows, pending requests), taken from it as is.
 sed -n "/^  cat >\"\$RUN\/ih.py\" <<'PY'$/,/^PY$/p" "$SELF_DIR/interop.sh" | sed '1d;$d' >"$RUN/ih.py"
 ih() { python3 "$RUN/ih.py" "$@"; }
+
+# json_get KEY.PATH < TEXT: KEY.PATH (dots; numbers index arrays) of the first JSON document in
+# TEXT that starts a line, so the CLI's log lines before it are skipped. Strings print bare.
+json_get() {
+  python3 -c '
+import json, sys
+text = sys.stdin.read()
+doc = None
+for i, ch in enumerate(text):
+    if ch in "[{" and (i == 0 or text[i - 1] == "\n"):
+        try:
+            doc = json.JSONDecoder().raw_decode(text[i:])[0]; break
+        except ValueError:
+            pass
+if doc is None: sys.exit(1)
+for k in sys.argv[1].split("."):
+    if k: doc = doc[int(k)] if isinstance(doc, list) else (doc or {}).get(k)
+print(doc if isinstance(doc, str) else json.dumps(doc))' "$1"
+}
+
+# ---- the gateway's CLI (GW_HOME is set by the caller before the first call) ----------------------------
+oc() { (cd "$GW_HOME" && HOME="$GW_HOME" timeout "${OC_TIMEOUT:-90}" "$OC_BIN" "$@" 2>>"$RUN/gw/cli.log"); }
+
+# connect_and_approve NAME TIMEOUT COMMAND: approve NAME's pending surfaces until it is connected
+# with COMMAND advertised; sets NODE_ID.
+connect_and_approve() {
+  local name=$1 deadline=$(($(date +%s) + $2)) need=$3 out rid
+  while (($(date +%s) < deadline)); do
+    if out=$(oc nodes list --json | ih find-node "$name" 0 "$need" 2>/dev/null); then
+      NODE_ID=${out%% *}
+      return 0
+    fi
+    for rid in $(oc nodes pending --json | ih pending "$name" 2>/dev/null || true); do
+      oc nodes approve "$rid" --json >>"$RUN/gw/approve.log" 2>&1 || true
+    done
+    sleep 0.5
+  done
+  return 1
+}
+
+# node_invoke NODE_ID COMMAND PARAMS_JSON [TIMEOUT_MS]: an operator's node.invoke, as
+# `openclaw nodes invoke` sends it (a fresh idempotency key); prints the CLI's answer, error or not.
+node_invoke() {
+  local ms=${4:-15000} req
+  req=$(python3 -c 'import json,sys,uuid; print(json.dumps({"nodeId":sys.argv[1],"command":sys.argv[2],
+    "params":json.loads(sys.argv[3]),"timeoutMs":int(sys.argv[4]),"idempotencyKey":str(uuid.uuid4())}))' \
+    "$1" "$2" "$3" "$ms")
+  oc gateway call node.invoke --json --timeout $((ms * 2)) --params "$req" 2>&1 || true
+}
