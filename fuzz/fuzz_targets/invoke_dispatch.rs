@@ -2,8 +2,10 @@
 //! known ones, the text up to the first NUL names it), the second says whether `paramsJSON` is
 //! absent, the rest is `paramsJSON`. Every answer must be a JSON payload or a coded error.
 //!
-//! `system.run` is not dispatched here: it would run whatever argv the fuzzer invents. Its
-//! params go through `system_run::check` (parse and policy, no execution) in `system_run_check`.
+//! Commands with effects outside the process are not dispatched here (`ACTING`): `system.run`
+//! would run whatever argv the fuzzer invents (its params go through `system_run::check`, parse
+//! and policy with no execution, in `system_run_check`), `file.write` and `terminal.upload` would
+//! write where it names, `system.notify` would spawn `notify-send`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -19,6 +21,20 @@ const COMMANDS: [&str; 5] = [
     "browser.proxy",
 ];
 
+const ACTING: [&str; 4] = ["system.run", "file.write", "terminal.upload", "system.notify"];
+
+/// The codes an invoke error may carry: the node's own, and node-surface §9.4's for MCP (the
+/// fuzz context has no MCP servers, so `mcp.tools.call.v1` answers MCP_SERVER_UNAVAILABLE).
+const ERROR_CODES: [&str; 7] = [
+    "INVALID_REQUEST",
+    "UNAVAILABLE",
+    "SYSTEM_RUN_DENIED",
+    "MCP_SERVER_UNAVAILABLE",
+    "MCP_TOOL_UNAVAILABLE",
+    "MCP_TOOL_TIMEOUT",
+    "MCP_TOOL_ERROR",
+];
+
 fuzz_target!(|data: &[u8]| {
     let [selector, absent, rest @ ..] = data else {
         return;
@@ -30,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
         Some(command) => (*command, text),
         None => text.split_once('\0').unwrap_or((text, "")),
     };
-    if command == "system.run" {
+    if ACTING.contains(&command) {
         return;
     }
     let params = if absent & 1 == 1 { None } else { Some(params) };
@@ -53,10 +69,7 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(err) => {
             assert!(
-                matches!(
-                    err.code.as_str(),
-                    "INVALID_REQUEST" | "UNAVAILABLE" | "SYSTEM_RUN_DENIED"
-                ),
+                ERROR_CODES.contains(&err.code.as_str()),
                 "unexpected error code {}",
                 err.code
             );
