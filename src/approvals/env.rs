@@ -880,7 +880,9 @@ mod tests {
             ("PATH", "/ignored"),
             ("KEEP", "1"),
         ]);
-        let env = child_env(
+        // Unix rules (`:` PATH, case-sensitive keys) whichever host runs the test.
+        let env = child_env_on(
+            Platform::Unix,
             base,
             &kv(&[("FOO", "bar"), ("LEAK", "s3cr3t-value-123")]),
             "/usr/bin:/bin",
@@ -968,7 +970,7 @@ mod tests {
 
     #[test]
     fn the_child_path_has_no_relative_entries() {
-        let env = child_env(kv(&[]), &[], ".:/usr/bin::bin:/bin", &Secrets::default());
+        let env = child_env_on(Platform::Unix, kv(&[]), &[], ".:/usr/bin::bin:/bin", &Secrets::default());
         let path = env.iter().find(|(k, _)| k == "PATH").unwrap();
         assert_eq!(path.1, "/usr/bin:/bin");
     }

@@ -870,7 +870,8 @@ mod tests {
             path_env: "/usr/bin:/bin".into(),
             home: None,
             ..Default::default()
-        };
+        }
+        .on(Platform::Unix); // POSIX shell payloads, whichever host runs the test
         let direct = resolve_command_request(v(&["uname", " ", "-s"]), None).unwrap();
         let resolved = resolve_request(&direct, &ctx);
         assert!(resolved.analysis_ok);

@@ -81,6 +81,8 @@ mod tests {
             which_on(Platform::Unix, "sh", "/usr/bin::/bin", None, &exists).as_deref(),
             Some("/bin/sh")
         );
-        assert_eq!(which("sh", "/bin").as_deref(), Some("/bin/sh"));
+        if cfg!(unix) {
+            assert_eq!(which("sh", "/bin").as_deref(), Some("/bin/sh"));
+        }
     }
 }

@@ -76,11 +76,11 @@ pub fn candidates(
             }
             path_dirs(path_env, platform, absolute_only)
                 .into_iter()
-                .map(|dir| {
-                    std::path::Path::new(&dir)
-                        .join(word)
-                        .to_string_lossy()
-                        .into_owned()
+                // By hand, not `Path::join`: these are Unix rules on whichever host applies
+                // them (a Windows build's tests and its Unix-path fixtures).
+                .map(|dir| match dir.ends_with('/') {
+                    true => format!("{dir}{word}"),
+                    false => format!("{dir}/{word}"),
                 })
                 .collect()
         }
@@ -223,8 +223,13 @@ mod tests {
         let root = dir.to_str().unwrap();
         let path_env = format!("{root}\\Git;{root}\\missing");
         let probe = |p: &str| std::path::Path::new(&p.replace('\\', "/")).is_file();
-        // `/tmp/...` has no drive: not fully qualified, so searched only with relative entries.
-        assert_eq!(search("git", &path_env, None, Platform::Windows, true, &probe), None);
+        // Linux's `/tmp/...` has no drive: not fully qualified, so searched only when relative
+        // entries are; Windows' `C:\...\Temp` is.
+        let qualified = is_fully_qualified(root);
+        assert_eq!(
+            search("git", &path_env, None, Platform::Windows, true, &probe).is_some(),
+            qualified
+        );
         let found = search("git", &path_env, None, Platform::Windows, false, &probe);
         assert_eq!(found, Some(format!("{root}\\Git\\git.exe")));
         assert_eq!(

@@ -281,8 +281,7 @@ mod tests {
         dir
     }
 
-    #[cfg_attr(windows, ignore = "POSIX: systemd/launchd detection; Windows has no service backend yet")]
-
+    #[cfg_attr(windows, ignore = "POSIX: systemd/launchd overrides; Windows always uses the Scheduled Task")]
     #[test]
     fn overrides_win_and_none_disables() {
         let marker = Path::new("/nonexistent/run/systemd/system");
