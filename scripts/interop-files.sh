@@ -25,8 +25,8 @@ set -euo pipefail
 HARNESS=interop-files
 # shellcheck source=scripts/lib/interop-harness.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/interop-harness.sh" "$@"
-PORT_MIN=${INTEROP_PORT_MIN:-20000}
-PORT_MAX=${INTEROP_PORT_MAX:-20099}
+INTEROP_PORT_MIN=${INTEROP_PORT_MIN:-20000} # gateway_home picks the gateway's port from these
+INTEROP_PORT_MAX=${INTEROP_PORT_MAX:-20099}
 
 
 # ---- fixture: the tree the TS payloads were recorded on (node-surface §8, /srv/share/t and /srv/share/w3) -----
@@ -45,10 +45,7 @@ printf 'old content' >"$W/keep.txt"
 chmod 0640 "$W/keep.txt"
 
 # ---- gateway: the five commands allowed, and a path policy -----------------------------------------------
-GW_HOME="$RUN/gw/home"
-mkdir -p "$GW_HOME/.openclaw"
-PORT=$(ih free-port "$PORT_MIN" "$PORT_MAX" 1) || { echo "interop-files: no free port in $PORT_MIN-$PORT_MAX" >&2; exit 2; }
-TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+gateway_home
 cat >"$GW_HOME/.openclaw/openclaw.json" <<EOF
 {
   gateway: {
@@ -66,11 +63,7 @@ cat >"$GW_HOME/.openclaw/openclaw.json" <<EOF
   } } } },
 }
 EOF
-start_group "$RUN/gw/log" "$GW_HOME" OPENCLAW_GATEWAY_TOKEN="$TOKEN" "$OC_BIN" gateway run --allow-unconfigured \
-  --auth token --token "$TOKEN" --port "$PORT" --bind loopback
-GW_PID=$STARTED
-ih wait-gateway "$PORT" 180 "$GW_PID" >/dev/null || { fail "gateway: did not start (see $RUN/gw/log)"; echo "$PASSED passed, $FAILED failed"; exit 1; }
-say "gateway on 127.0.0.1:$PORT"
+start_gateway
 
 OC_TIMEOUT=120
 invoke() { node_invoke "$NODE_ID" "$1" "$2" 30000; } # COMMAND PARAMS_JSON: the operator's node.invoke

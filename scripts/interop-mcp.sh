@@ -97,36 +97,11 @@ server.serve_forever()
 PY
 
 # ---- gateway ------------------------------------------------------------------------------------------
-GW_HOME="$RUN/gw/home"
-mkdir -p "$GW_HOME/.openclaw"
-PORT=$(python3 - "${INTEROP_PORT_MIN:-0}" "${INTEROP_PORT_MAX:-0}" <<'EOF'
-import socket, sys
-lo, hi = int(sys.argv[1]), int(sys.argv[2])
-for port in (range(lo, hi + 1) if lo else [0]):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port)); print(s.getsockname()[1]); break
-    except OSError:
-        pass
-    finally:
-        s.close()
-else:
-    sys.exit("no free port")
-EOF
-)
-TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+gateway_home
 cat >"$GW_HOME/.openclaw/openclaw.json" <<EOF
 { gateway: { mode: "local", bind: "loopback", port: $PORT, auth: { mode: "token", token: "$TOKEN" } } }
 EOF
-start_group "$RUN/gw/log" "$GW_HOME" OPENCLAW_GATEWAY_TOKEN="$TOKEN" "$OC_BIN" gateway run --allow-unconfigured \
-  --auth token --token "$TOKEN" --port "$PORT" --bind loopback
-GW_PID=$STARTED
-for ((i = 0; i < 1800; i++)); do
-  python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$PORT/readyz', timeout=1)" 2>/dev/null && break
-  kill -0 "$GW_PID" 2>/dev/null || { fail "gateway: did not start (see $RUN/gw/log)"; echo "$PASSED passed, $FAILED failed"; exit 1; }
-  sleep 0.1
-done
-say "gateway on 127.0.0.1:$PORT"
+start_gateway
 
 call() { oc gateway call "$1" --json --timeout 60000 --params "$2" 2>&1 || true; }
 

@@ -27,41 +27,12 @@ HARNESS=interop-state
 # shellcheck source=scripts/lib/interop-harness.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/interop-harness.sh" "$@"
 
-py() { python3 - "$@"; }
-
 # ---- gateway ------------------------------------------------------------------------------------------
-GW_HOME="$RUN/gw/home"
-mkdir -p "$GW_HOME/.openclaw"
-PORT=$(py "${INTEROP_PORT_MIN:-0}" "${INTEROP_PORT_MAX:-0}" <<'EOF'
-import random, socket, sys
-lo, hi = int(sys.argv[1]), int(sys.argv[2])
-ports = random.sample(range(lo, hi + 1), hi - lo + 1) if lo and hi else [0]
-for port in ports:
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port)); print(s.getsockname()[1]); break
-    except OSError:
-        pass
-    finally:
-        s.close()
-else:
-    sys.exit("interop-state: no free port in %d-%d" % (lo, hi))
-EOF
-)
-TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+gateway_home
 cat >"$GW_HOME/.openclaw/openclaw.json" <<EOF
 { gateway: { mode: "local", bind: "loopback", port: $PORT, auth: { mode: "token", token: "$TOKEN" } } }
 EOF
-start_group "$RUN/gw/log" "$GW_HOME" OPENCLAW_GATEWAY_TOKEN="$TOKEN" "$OC_BIN" gateway run --allow-unconfigured \
-  --auth token --token "$TOKEN" --port "$PORT" --bind loopback
-GW_PID=$STARTED
-for ((i = 0; i < 1800; i++)); do
-  curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
-  python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$PORT/readyz', timeout=1)" 2>/dev/null && break
-  kill -0 "$GW_PID" 2>/dev/null || { fail "gateway: did not start (see $RUN/gw/log)"; echo "$PASSED passed, $FAILED failed"; exit 1; }
-  sleep 0.1
-done
-say "gateway on 127.0.0.1:$PORT"
+start_gateway
 
 oc_in() { local home=$1; shift; (cd "$home" && HOME="$home" timeout 120 "$OC_BIN" "$@" 2>&1); }
 

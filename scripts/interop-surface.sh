@@ -27,22 +27,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/interop-harness.sh" "$@"
 
 
 # ---- gateway ------------------------------------------------------------------------------------------
-GW_HOME="$RUN/gw/home"
-mkdir -p "$GW_HOME/.openclaw"
-if [[ -n "${INTEROP_PORT_MIN:-}" ]]; then
-  PORT=$(ih free-port "$INTEROP_PORT_MIN" "${INTEROP_PORT_MAX:-$INTEROP_PORT_MIN}" 1 </dev/null)
-else
-  PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-fi
-TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+gateway_home
 printf '{ gateway: { mode: "local", bind: "loopback", port: %s, auth: { mode: "token", token: "%s" },
   nodes: { pairing: { sshVerify: false } } } }\n' "$PORT" "$TOKEN" >"$GW_HOME/.openclaw/openclaw.json"
-start_group "$RUN/gw/log" "$GW_HOME" OPENCLAW_GATEWAY_TOKEN="$TOKEN" "$OC_BIN" gateway run --allow-unconfigured \
-  --auth token --token "$TOKEN" --port "$PORT" --bind loopback
-GW_PID=$STARTED
-ih wait-gateway "$PORT" 180 "$GW_PID" </dev/null >/dev/null \
-  || { fail "gateway: did not start (see $RUN/gw/log)"; echo "$PASSED passed, $FAILED failed"; exit 1; }
-say "gateway on 127.0.0.1:$PORT"
+start_gateway
 
 call() { oc gateway call "$1" --json --timeout 30000 --params "$2" 2>&1 || true; }
 rust_start() { # LOG HOME [VAR=VALUE...] -- ARGS...: openclaw-node run --display-name ${SHOWN:-LOG} ARGS

@@ -11,7 +11,7 @@
 # makes the run directory RUN (canonical path; kept after a failure or with --keep), and defines
 # pass/fail/say, start_group/stop_group (process groups killed by the EXIT trap), ih (interop.sh's
 # Python helpers: free ports, waiting for the gateway, the CLI's JSON), json_get, and, for a
-# gateway whose home is GW_HOME: oc (the CLI; OC_TIMEOUT seconds, default 90),
+# gateway: gateway_home and start_gateway, then oc (its CLI; OC_TIMEOUT seconds, default 90),
 # connect_and_approve and node_invoke.
 
 CACHE=${INTEROP_CACHE:-$HOME/.cache/openclaw-node-interop}
@@ -94,7 +94,30 @@ for k in sys.argv[1].split("."):
 print(doc if isinstance(doc, str) else json.dumps(doc))' "$1"
 }
 
-# ---- the gateway's CLI (GW_HOME is set by the caller before the first call) ----------------------------
+# ---- the gateway: gateway_home; the caller writes $GW_HOME/.openclaw/openclaw.json with $PORT and
+# $TOKEN; start_gateway ------------------------------------------------------------------------------------
+gateway_home() { # sets GW_HOME, PORT (a free one of INTEROP_PORT_MIN..MAX when set, else the kernel's) and TOKEN
+  GW_HOME="$RUN/gw/home"
+  mkdir -p "$GW_HOME/.openclaw"
+  if [[ -n "${INTEROP_PORT_MIN:-}" ]]; then
+    local hi=${INTEROP_PORT_MAX:-$INTEROP_PORT_MIN}
+    PORT=$(ih free-port "$INTEROP_PORT_MIN" "$hi" 1 </dev/null) \
+      || { say "no free port in $INTEROP_PORT_MIN-$hi"; exit 2; }
+  else
+    PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  fi
+  TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+}
+start_gateway() { # the gateway of GW_HOME on 127.0.0.1:PORT, token auth; sets GW_PID once /readyz answers
+  start_group "$RUN/gw/log" "$GW_HOME" OPENCLAW_GATEWAY_TOKEN="$TOKEN" "$OC_BIN" gateway run --allow-unconfigured \
+    --auth token --token "$TOKEN" --port "$PORT" --bind loopback
+  GW_PID=$STARTED
+  ih wait-gateway "$PORT" 180 "$GW_PID" </dev/null >/dev/null \
+    || { fail "gateway: did not start (see $RUN/gw/log)"; echo "$PASSED passed, $FAILED failed"; exit 1; }
+  say "gateway on 127.0.0.1:$PORT"
+}
+
+# ---- the gateway's CLI (after gateway_home) -------------------------------------------------------------
 oc() { (cd "$GW_HOME" && HOME="$GW_HOME" timeout "${OC_TIMEOUT:-90}" "$OC_BIN" "$@" 2>>"$RUN/gw/cli.log"); }
 
 # connect_and_approve NAME TIMEOUT COMMAND: approve NAME's pending surfaces until it is connected
