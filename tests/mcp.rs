@@ -329,6 +329,8 @@ fn a_crash_costs_one_call_withdraws_the_tools_and_reconnects() {
     let setup = setup("crash", demo(json!({})));
     wait_catalog(&setup, TOOLS);
     let pid_before = env_of(&setup)["pid"].as_u64().unwrap();
+    // Every change so far led to the catalog above; the next one is the crash's withdrawal.
+    while setup.changes.try_recv().is_ok() {}
     assert_eq!(
         call(&setup, json!({"server":"demo","tool":"crash"})).unwrap_err(),
         (
@@ -336,7 +338,14 @@ fn a_crash_costs_one_call_withdraws_the_tools_and_reconnects() {
             "MCP server \"demo\" disconnected".into()
         )
     );
-    // Withdrawn (an empty catalog was current at some point), then republished.
+    // Withdrawn, then republished. The host notifies only when the catalog differs from what
+    // it was, so the first change after the crash is its withdrawal. Waiting for it matters:
+    // until the server's thread has seen the crash the old catalog is still current, and a call
+    // would find the server unavailable (the race this test lost once in CI).
+    setup
+        .changes
+        .recv_timeout(WAIT)
+        .expect("the crashed server's tools were never withdrawn");
     wait_catalog(&setup, TOOLS);
     let pid_after = env_of(&setup)["pid"].as_u64().unwrap();
     assert_ne!(pid_before, pid_after, "the server was started again");
